@@ -1,0 +1,139 @@
+import type { DType, HostArray, Tensor } from '../tensor.js';
+
+/**
+ * The one interface every compute backend implements (CPU reference, WebGPU). Models never call
+ * a backend directly: they call the differentiable ops in `ops/`, which call these kernels.
+ *
+ * Conventions
+ * - Row-major, contiguous. Sequence activations are [B, L, C]; a "row" op treats all leading
+ *   dimensions as rows, e.g. `linear` takes x [..., K] -> [..., N].
+ * - Kernels return new tensors and never mutate their inputs, except where a name says so.
+ * - Kernels are synchronous (a GPU backend enqueues work); only `read` waits for the device.
+ * - Names and symbols as in the papers: B batch, L length, D (Mamba-1 channels, d_inner),
+ *   N d_state, H heads, P head dim, G groups of B/C, K conv width.
+ */
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+
+  // ---- memory -------------------------------------------------------------------------------
+  /** Copies host data into a new tensor. */
+  upload(data: HostArray, shape: readonly number[]): Tensor;
+  /**
+   * Uploads a long-lived parameter. Backends may place it where their fast kernels want it
+   * (the CPU keeps weights in the shared WASM heap its matmul workers read; WebGPU outside the
+   * transient buffer pool).
+   */
+  uploadWeight(data: Float32Array, shape: readonly number[]): Tensor;
+  zeros(shape: readonly number[], dtype?: DType): Tensor;
+  read(t: Tensor): Promise<HostArray>;
+  /** Frees device memory now (no-op on the CPU). */
+  dispose(t: Tensor): void;
+
+  // ---- linear algebra -------------------------------------------------------------------------
+  /** y = x W^T + b.  x [..., K], w [N, K], bias [N] -> [..., N]. The hot path of every model. */
+  linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor;
+  /** C = op(A) op(B) with op = transpose when asked. a [M, K] (or [K, M]), b [K, N] (or [N, K]). */
+  matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor;
+  /** rows of table [V, C] picked by ids (i32, any shape S) -> [...S, C]. */
+  embedding(table: Tensor, ids: Tensor): Tensor;
+
+  // ---- elementwise / shape ----------------------------------------------------------------------
+  add(a: Tensor, b: Tensor): Tensor;
+  mul(a: Tensor, b: Tensor): Tensor;
+  silu(x: Tensor): Tensor;
+  /** log(1 + e^x), identity above the threshold 20 as in mamba_ssm / torch. */
+  softplus(x: Tensor): Tensor;
+  exp(x: Tensor): Tensor;
+  /** Splits the last dimension into consecutive pieces: x [..., sum(sizes)] -> [..., sizes[i]]. */
+  split(x: Tensor, sizes: readonly number[]): Tensor[];
+  /** Concatenates along the last dimension. */
+  concat(xs: readonly Tensor[]): Tensor;
+
+  // ---- normalization / softmax ------------------------------------------------------------------
+  /** x [..., C], weight [C] -> x / rms(x) * weight. */
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
+  /**
+   * Mamba-2's gated RMSNorm, normalized per group of `groupSize` channels as mamba_ssm does.
+   * normBeforeGate: rmsnorm(x) * silu(z); otherwise rmsnorm(x * silu(z)).  x, z [..., C], weight [C].
+   */
+  gatedRmsNorm(x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean): Tensor;
+  softmax(x: Tensor): Tensor;
+  logSoftmax(x: Tensor): Tensor;
+
+  // ---- sequence mixing --------------------------------------------------------------------------
+  /**
+   * Causal depthwise conv along L with an optional carried window.
+   * x [B, L, C], weight [C, K], bias [C]?, state [B, C, K-1]? (the last K-1 inputs before x;
+   * zeros when absent) -> y [B, L, C] (SiLU applied when `silu`), newState [B, C, K-1].
+   */
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean): { y: Tensor; state: Tensor };
+
+  /** Mamba-1 selective scan (S6), see `SelectiveScanArgs`. -> y [B, L, D], state [B, D, N]. */
+  selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor };
+
+  /** Mamba-2 SSD by the chunked algorithm, see `SsdArgs`. -> y [B, L, H, P], state [B, H, P, N]. */
+  ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor };
+
+  /**
+   * Causal scaled-dot-product attention with grouped KV heads (Hq a multiple of Hkv).
+   * q [B, Lq, Hq, E], k/v [B, S, Hkv, E]. Key j of sequence b is valid when j < kvLen[b];
+   * query i of sequence b sits at position kvLen[b] - Lq + i and (if causal) sees keys j <= that.
+   * kvLen defaults to S for every sequence. -> [B, Lq, Hq, E].
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }): Tensor;
+
+  /**
+   * Rotary position embedding on the first `rotaryDim` of the last dim of x [B, L, H, E];
+   * position of token i of sequence b is pos0[b] + i. Non-interleaved (GPT-NeoX halves) unless
+   * `interleaved`.
+   */
+  rotary(x: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor;
+
+  /**
+   * Writes src [B, Ls, ...] into dst [B, S, ...] at positions offset[b] .. offset[b]+Ls-1 along
+   * dim 1, in place (the KV cache append). Returns dst.
+   */
+  writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor;
+}
+
+/**
+ * Mamba-1 selective scan (Gu & Dao, Alg. 2), fused as in mamba_ssm's selective_scan_fn:
+ *   Δ = softplus(delta + deltaBias)  (softplus only when deltaSoftplus)
+ *   h_t = exp(Δ_t A) h_{t-1} + Δ_t B_t u_t          (per channel d, state n)
+ *   y_t = C_t · h_t + D u_t,  then y_t *= silu(z_t) when z is given.
+ */
+export interface SelectiveScanArgs {
+  u: Tensor;            // [B, L, D]   input after conv + SiLU
+  delta: Tensor;        // [B, L, D]   dt_proj(x) before bias and softplus
+  A: Tensor;            // [D, N]      -exp(A_log)
+  Bmat: Tensor;         // [B, L, N]   (input-dependent B)
+  Cmat: Tensor;         // [B, L, N]   (input-dependent C)
+  Dskip?: Tensor;       // [D]
+  z?: Tensor;           // [B, L, D]   gate
+  deltaBias?: Tensor;   // [D]
+  deltaSoftplus: boolean;
+  state?: Tensor;       // [B, D, N]   initial h (zeros when absent)
+}
+
+/**
+ * Mamba-2 SSD (Dao & Gu, §6) with a scalar decay per head:
+ *   Δ = clamp(softplus(dt + dtBias), dtLimit)   (softplus only when dtSoftplus)
+ *   h_t = exp(Δ_t A_h) h_{t-1} + Δ_t x_t B_t^T      h [P, N] per head
+ *   y_t = h_t C_t + D_h x_t
+ * computed chunk by chunk (intra-chunk matmuls, chunk states, inter-chunk passing, state to
+ * output) with `chunkSize`; any L (the last chunk may be short). Head h uses group
+ * floor(h / (H / G)) of B and C.
+ */
+export interface SsdArgs {
+  x: Tensor;            // [B, L, H, P]
+  dt: Tensor;           // [B, L, H]   before bias and softplus
+  A: Tensor;            // [H]         -exp(A_log)
+  Bmat: Tensor;         // [B, L, G, N]
+  Cmat: Tensor;         // [B, L, G, N]
+  Dskip?: Tensor;       // [H] or [H, P]
+  dtBias?: Tensor;      // [H]
+  dtSoftplus: boolean;
+  dtLimit: [number, number];
+  chunkSize: number;
+  state?: Tensor;       // [B, H, P, N] initial state (zeros when absent)
+}
