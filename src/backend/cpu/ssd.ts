@@ -1,0 +1,117 @@
+/**
+ * Mamba-2 SSD by the chunked algorithm (Dao & Gu 2024, §6; mamba_ssm ssd_minimal / ssd_combined).
+ * Within a chunk of Q steps the SSM is a masked quadratic form (the "diagonal blocks"); across
+ * chunks only a [P, N] state per head is carried. For each chunk:
+ *   1. cs_i = Σ_{k≤i} Δ_k A_h, the cumulative log-decay (segsum: decay j→i is exp(cs_i - cs_j) ≤ 1,
+ *      never exp(cs_i)/exp(cs_j), which under/overflows for long chunks)
+ *   2. intra-chunk:   y_i += Σ_{j≤i} (C_i·B_j) exp(cs_i - cs_j) Δ_j x_j
+ *   3. state→output:  y_i += exp(cs_i) S C_i           (S = state entering the chunk)
+ *   4. chunk state:   S ← exp(cs_last) S + Σ_j exp(cs_last - cs_j) Δ_j x_j B_jᵀ   (state passing)
+ * C_i·B_j is shared by all heads of a group, so it is computed once per group and chunk.
+ *
+ * Glossary (code -> paper):  B batch, L length, H heads, P head dim (headdim), N state size
+ *   (d_state), G groups of B/C (ngroups), Q chunk size, x X, dt Δ (before bias/softplus),
+ *   A A (scalar per head), Bmat B, Cmat C, Dskip D, S/h state [P, N].
+ */
+import type { SsdArgs } from '../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { softplusScalar } from './elementwise.js';
+import { expectShape, f32, wrapF32 } from './storage.js';
+
+/** -> y [B, L, H, P], state [B, H, P, N] */
+export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
+  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize: Q, state } = args;
+  const [B, L, H, P] = x.shape;
+  const [, , G, N] = Bmat.shape;
+  expectShape('ssd dt', dt, [B, L, H]);
+  expectShape('ssd A', A, [H]);
+  expectShape('ssd B', Bmat, [B, L, G, N]);
+  expectShape('ssd C', Cmat, [B, L, G, N]);
+  if (H % G !== 0) throw new Error(`ssd: ${H} heads are not a multiple of ${G} groups`);
+  if (!(Q >= 1)) throw new Error(`ssd: chunk size ${Q}`);
+  const dPerHead = Dskip !== undefined && Dskip.size === H * P && P !== 1;
+  if (Dskip && !dPerHead) expectShape('ssd D', Dskip, [H]);
+  if (dtBias) expectShape('ssd dtBias', dtBias, [H]);
+  if (state) expectShape('ssd state', state, [B, H, P, N]);
+
+  const xs = f32(x), dts = f32(dt), As = f32(A), Bs = f32(Bmat), Cs = f32(Cmat);
+  const Ds = Dskip ? f32(Dskip) : undefined;
+  const bias = dtBias ? f32(dtBias) : undefined;
+  const [dtMin, dtMax] = dtLimit;
+  const headsPerGroup = H / G;
+  const y = new Float32Array(B * L * H * P);
+  const stOut = new Float32Array(B * H * P * N);
+
+  const S = new Float64Array(H * P * N);        // per-head states of one sequence
+  const CB = new Float64Array(G * Q * Q);       // C_i·B_j, lower triangle, per group
+  const dtv = new Float64Array(Q);              // Δ of one head over the chunk
+  const cs = new Float64Array(Q);               // cumulative Δ A of one head
+  const acc = new Float64Array(P);
+  const cRow = (b: number, t: number, g: number): number => ((b * L + t) * G + g) * N;
+
+  for (let b = 0; b < B; b++) {
+    if (state) { const s0 = f32(state); for (let i = 0; i < H * P * N; i++) S[i] = s0[b * H * P * N + i]; } else S.fill(0);
+    for (let c0 = 0; c0 < L; c0 += Q) {
+      const Lc = Math.min(Q, L - c0);
+      for (let g = 0; g < G; g++) {
+        for (let i = 0; i < Lc; i++) {
+          const ci = cRow(b, c0 + i, g);
+          for (let j = 0; j <= i; j++) {
+            const bj = cRow(b, c0 + j, g);
+            let s = 0;
+            for (let n = 0; n < N; n++) s += Cs[ci + n] * Bs[bj + n];
+            CB[(g * Q + i) * Q + j] = s;
+          }
+        }
+      }
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / headsPerGroup);
+        let run = 0;
+        for (let i = 0; i < Lc; i++) {
+          let d = dts[(b * L + c0 + i) * H + h] + (bias ? bias[h] : 0);
+          if (dtSoftplus) d = softplusScalar(d);
+          d = Math.min(Math.max(d, dtMin), dtMax);
+          dtv[i] = d;
+          run += d * As[h];
+          cs[i] = run;
+        }
+        const Sh = h * P * N;
+        for (let i = 0; i < Lc; i++) {
+          const ci = cRow(b, c0 + i, g);
+          const ei = Math.exp(cs[i]);
+          for (let p = 0; p < P; p++) {
+            let s = 0;
+            const sp = Sh + p * N;
+            for (let n = 0; n < N; n++) s += S[sp + n] * Cs[ci + n];
+            acc[p] = ei * s;
+          }
+          for (let j = 0; j <= i; j++) {
+            const w = CB[(g * Q + i) * Q + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
+            const xj = ((b * L + c0 + j) * H + h) * P;
+            for (let p = 0; p < P; p++) acc[p] += w * xs[xj + p];
+          }
+          const xi = ((b * L + c0 + i) * H + h) * P;
+          for (let p = 0; p < P; p++) {
+            const dSkip = Ds ? (dPerHead ? Ds[h * P + p] : Ds[h]) : 0;
+            y[xi + p] = acc[p] + dSkip * xs[xi + p];
+          }
+        }
+        const last = cs[Lc - 1];
+        const eLast = Math.exp(last);
+        for (let k = Sh; k < Sh + P * N; k++) S[k] *= eLast;
+        for (let j = 0; j < Lc; j++) {
+          const w = Math.exp(last - cs[j]) * dtv[j];
+          const xj = ((b * L + c0 + j) * H + h) * P;
+          const bj = cRow(b, c0 + j, g);
+          for (let p = 0; p < P; p++) {
+            const wx = w * xs[xj + p];
+            const sp = Sh + p * N;
+            for (let n = 0; n < N; n++) S[sp + n] += wx * Bs[bj + n];
+          }
+        }
+      }
+    }
+    for (let i = 0; i < H * P * N; i++) stOut[b * H * P * N + i] = S[i];
+  }
+  return { y: wrapF32(x.backend, [B, L, H, P], y), state: wrapF32(x.backend, [B, H, P, N], stOut) };
+}

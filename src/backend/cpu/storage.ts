@@ -1,0 +1,31 @@
+import type { Backend } from '../backend.js';
+import { Tensor } from '../../tensor.js';
+
+/** The CPU keeps every tensor's data as one contiguous typed array in `storage`. */
+export function f32(t: Tensor): Float32Array {
+  if (t.dtype !== 'f32') throw new Error(`expected an f32 tensor, got ${t.dtype} [${t.shape}]`);
+  return t.storage as Float32Array;
+}
+
+export function i32(t: Tensor): Int32Array {
+  if (t.dtype !== 'i32') throw new Error(`expected an i32 tensor, got ${t.dtype} [${t.shape}]`);
+  return t.storage as Int32Array;
+}
+
+export function wrapF32(backend: Backend, shape: readonly number[], data: Float32Array): Tensor {
+  return new Tensor(shape, 'f32', data, backend);
+}
+
+/** The last dimension and the number of rows before it. */
+export function rowsOf(t: Tensor): { rows: number; cols: number } {
+  const cols = t.shape[t.shape.length - 1] ?? 1;
+  return { rows: cols === 0 ? 0 : t.size / cols, cols };
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export function expectShape(what: string, t: Tensor, shape: readonly number[]): void {
+  if (!sameShape(t.shape, shape)) throw new Error(`${what}: expected [${shape}], got [${t.shape}]`);
+}
