@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
+
+// ---- Mamba-1 selective scan: sequential float64 recurrence --------------------------------------
+
+interface ScanCase { B: number; L: number; D: number; N: number; u: Float32Array; delta: Float32Array; A: Float32Array;
+  Bm: Float32Array; Cm: Float32Array; Dskip: Float32Array; z: Float32Array; bias: Float32Array; h0: Float32Array }
+
+function scanCase(seed: number, B: number, L: number, D: number, N: number): ScanCase {
+  const r = rng(seed);
+  const A = new Float32Array(D * N);
+  for (let i = 0; i < A.length; i++) A[i] = -Math.exp(Math.log(1 + (i % N)) + 0.3 * (r() - 0.5));
+  return { B, L, D, N, A, u: randn(r, B * L * D), delta: randn(r, B * L * D, -3, 1), Bm: randn(r, B * L * N),
+    Cm: randn(r, B * L * N), Dskip: randn(r, D), z: randn(r, B * L * D, -2, 2), bias: randn(r, D, -4, -2),
+    h0: randn(r, B * D * N, -0.5, 0.5) };
+}
+
+function scanRef(c: ScanCase): { y: Float64Array; h: Float64Array } {
+  const { B, L, D, N } = c;
+  const y = new Float64Array(B * L * D);
+  const hAll = new Float64Array(B * D * N);
+  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
+    const h = Array.from({ length: N }, (_, n) => c.h0[(b * D + d) * N + n]);
+    for (let l = 0; l < L; l++) {
+      const i = (b * L + l) * D + d;
+      const dt = softplus64(c.delta[i] + c.bias[d]);
+      let out = 0;
+      for (let n = 0; n < N; n++) {
+        h[n] = Math.exp(dt * c.A[d * N + n]) * h[n] + dt * c.Bm[(b * L + l) * N + n] * c.u[i];
+        out += h[n] * c.Cm[(b * L + l) * N + n];
+      }
+      y[i] = (out + c.Dskip[d] * c.u[i]) * silu64(c.z[i]);
+    }
+    for (let n = 0; n < N; n++) hAll[(b * D + d) * N + n] = h[n];
+  }
+  return { y, h: hAll };
+}
+
+function runScan(c: ScanCase, lo: number, hi: number, h0: Float32Array) {
+  const { B, D, N } = c;
+  const Ls = hi - lo;
+  const cut = (a: Float32Array, w: number) => t(sliceL(a, [B, c.L, w], lo, hi), [B, Ls, w]);
+  return cpu.selectiveScan({
+    u: cut(c.u, D), delta: cut(c.delta, D), A: t(c.A, [D, N]), Bmat: cut(c.Bm, N), Cmat: cut(c.Cm, N),
+    Dskip: t(c.Dskip, [D]), z: cut(c.z, D), deltaBias: t(c.bias, [D]), deltaSoftplus: true, state: t(h0, [B, D, N]),
+  });
+}
+
+test('selectiveScan matches the sequential recurrence (initial state, D, z gate, softplus bias)', () => {
+  const c = scanCase(1, 2, 23, 6, 5);
+  const ref = scanRef(c);
+  const got = runScan(c, 0, c.L, c.h0);
+  assert.ok(maxAbsDiff(host(got.y), ref.y) < 1e-5, `y err ${maxAbsDiff(host(got.y), ref.y)}`);
+  assert.ok(maxAbsDiff(host(got.state), ref.h) < 1e-5, `h err ${maxAbsDiff(host(got.state), ref.h)}`);
+});
+
+test('selectiveScan chained over a split sequence equals one pass', () => {
+  const c = scanCase(2, 2, 19, 4, 3);
+  const whole = runScan(c, 0, c.L, c.h0);
+  const first = runScan(c, 0, 7, c.h0);
+  const second = runScan(c, 7, c.L, host(first.state));
+  const y = new Float32Array(whole.y.size);
+  for (let b = 0; b < c.B; b++) {
+    y.set(host(first.y).subarray(b * 7 * c.D, (b + 1) * 7 * c.D), b * c.L * c.D);
+    y.set(host(second.y).subarray(b * 12 * c.D, (b + 1) * 12 * c.D), (b * c.L + 7) * c.D);
+  }
+  assert.ok(maxAbsDiff(y, host(whole.y)) < 1e-6);
+  assert.ok(maxAbsDiff(host(second.state), host(whole.state)) < 1e-6);
+});
+
+// ---- Mamba-2 SSD: chunked kernel against the sequential recurrence -------------------------------
+
+interface SsdCase { B: number; L: number; H: number; P: number; G: number; N: number; x: Float32Array; dt: Float32Array;
+  A: Float32Array; Bm: Float32Array; Cm: Float32Array; D: Float32Array; dtBias: Float32Array; h0: Float32Array }
+
+function ssdCase(seed: number, B: number, L: number, H: number, P: number, G: number, N: number, dHasHdim: boolean): SsdCase {
+  const r = rng(seed);
+  return { B, L, H, P, G, N, x: randn(r, B * L * H * P), dt: randn(r, B * L * H, -3, 1),
+    A: Float32Array.from({ length: H }, () => -(1 + 15 * r())), Bm: randn(r, B * L * G * N), Cm: randn(r, B * L * G * N),
+    D: randn(r, dHasHdim ? H * P : H), dtBias: randn(r, H, -3, -1), h0: randn(r, B * H * P * N, -0.5, 0.5) };
+}
+
+function ssdRef(c: SsdCase, dtLimit: [number, number]): { y: Float64Array; h: Float64Array } {
+  const { B, L, H, P, G, N } = c;
+  const y = new Float64Array(B * L * H * P);
+  const hOut = new Float64Array(B * H * P * N);
+  for (let b = 0; b < B; b++) for (let hd = 0; hd < H; hd++) {
+    const g = Math.floor(hd / (H / G));
+    const h = Array.from({ length: P * N }, (_, i) => c.h0[(b * H + hd) * P * N + i]);
+    for (let l = 0; l < L; l++) {
+      const dt = Math.min(Math.max(softplus64(c.dt[(b * L + l) * H + hd] + c.dtBias[hd]), dtLimit[0]), dtLimit[1]);
+      const decay = Math.exp(dt * c.A[hd]);
+      const bc = ((b * L + l) * G + g) * N;
+      for (let p = 0; p < P; p++) {
+        const xi = c.x[((b * L + l) * H + hd) * P + p];
+        let out = 0;
+        for (let n = 0; n < N; n++) {
+          h[p * N + n] = decay * h[p * N + n] + dt * xi * c.Bm[bc + n];
+          out += h[p * N + n] * c.Cm[bc + n];
+        }
+        const d = c.D.length === H ? c.D[hd] : c.D[hd * P + p];
+        y[((b * L + l) * H + hd) * P + p] = out + d * xi;
+      }
+    }
+    for (let i = 0; i < P * N; i++) hOut[(b * H + hd) * P * N + i] = h[i];
+  }
+  return { y, h: hOut };
+}
+
+function runSsd(c: SsdCase, lo: number, hi: number, h0: Float32Array | undefined, chunkSize: number, dtLimit: [number, number]) {
+  const { B, L, H, P, G, N } = c;
+  const Ls = hi - lo;
+  return cpu.ssdChunked({
+    x: t(sliceL(c.x, [B, L], lo, hi), [B, Ls, H, P]), dt: t(sliceL(c.dt, [B, L], lo, hi), [B, Ls, H]), A: t(c.A, [H]),
+    Bmat: t(sliceL(c.Bm, [B, L], lo, hi), [B, Ls, G, N]), Cmat: t(sliceL(c.Cm, [B, L], lo, hi), [B, Ls, G, N]),
+    Dskip: t(c.D, c.D.length === H ? [H] : [H, P]), dtBias: t(c.dtBias, [H]), dtSoftplus: true, dtLimit, chunkSize,
+    state: h0 ? t(h0, [B, H, P, N]) : undefined,
+  });
+}
+
+const noLimit: [number, number] = [0, Infinity];
+
+test('ssdChunked = sequential recurrence: L 37 not a multiple of chunk 8, ngroups 2, initial state', () => {
+  const c = ssdCase(3, 2, 37, 4, 3, 2, 5, false);
+  const ref = ssdRef(c, noLimit);
+  const got = runSsd(c, 0, c.L, c.h0, 8, noLimit);
+  const ey = maxAbsDiff(host(got.y), ref.y);
+  const eh = maxAbsDiff(host(got.state), ref.h);
+  assert.ok(ey < 1e-5 && eh < 1e-5, `y err ${ey}, state err ${eh}`);
+});
+
+test('ssdChunked: chunk sizes 1, 5, 64 agree; D per channel; dt limit clamps', () => {
+  const c = ssdCase(4, 1, 21, 6, 2, 3, 4, true);
+  const limit: [number, number] = [0.05, 0.4];
+  const ref = ssdRef(c, limit);
+  for (const q of [1, 5, 64]) {
+    const got = runSsd(c, 0, c.L, c.h0, q, limit);
+    const e = Math.max(maxAbsDiff(host(got.y), ref.y), maxAbsDiff(host(got.state), ref.h));
+    assert.ok(e < 1e-5, `chunk ${q}: err ${e}`);
+  }
+});
+
+test('ssdChunked chained (zero start, split mid-chunk) equals one pass', () => {
+  const c = ssdCase(5, 2, 30, 2, 4, 1, 3, false);
+  const zero = new Float32Array(c.B * c.H * c.P * c.N);
+  const whole = runSsd(c, 0, c.L, undefined, 8, noLimit);
+  const ref = ssdRef({ ...c, h0: zero }, noLimit);
+  assert.ok(maxAbsDiff(host(whole.y), ref.y) < 1e-5);
+  const first = runSsd(c, 0, 11, undefined, 8, noLimit);
+  const second = runSsd(c, 11, c.L, host(first.state), 8, noLimit);
+  assert.ok(maxAbsDiff(host(second.y), sliceL(host(whole.y), [c.B, c.L], 11, c.L)) < 1e-5);
+  assert.ok(maxAbsDiff(host(second.state), host(whole.state)) < 1e-5);
+});

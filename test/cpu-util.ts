@@ -1,0 +1,53 @@
+import type { Tensor } from '../src/tensor.js';
+import { CpuBackend } from '../src/backend/cpu/index.js';
+
+export const cpu = new CpuBackend();
+
+/** mulberry32: a small seeded generator so every test sees the same numbers. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** uniform in [lo, hi) */
+export function randn(rand: () => number, n: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rand();
+  return out;
+}
+
+export function t(data: Float32Array, shape: number[]): Tensor {
+  return cpu.upload(data, shape);
+}
+
+export function host(x: Tensor): Float32Array {
+  return x.storage as Float32Array;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`lengths ${a.length} and ${b.length} differ`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+export const silu64 = (x: number): number => x / (1 + Math.exp(-x));
+export const softplus64 = (x: number): number => (x > 20 ? x : Math.log(1 + Math.exp(x)));
+
+/** Rows [lo, hi) along dim 1 of a [B, L, ...] array. */
+export function sliceL(x: Float32Array, shape: number[], lo: number, hi: number): Float32Array {
+  const [B, L] = shape;
+  const R = x.length / (B * L);
+  const out = new Float32Array(B * (hi - lo) * R);
+  for (let b = 0; b < B; b++) out.set(x.subarray((b * L + lo) * R, (b * L + hi) * R), b * (hi - lo) * R);
+  return out;
+}
