@@ -1,0 +1,47 @@
+import type { LayerConfig } from '../model/config.js';
+import type { Tensor } from '../tensor.js';
+import * as ops from '../ops/index.js';
+import { AttentionMixer } from './attention.js';
+import { Mamba1Mixer } from './mamba1.js';
+import { Mamba2Mixer } from './mamba2.js';
+import type { Mixer, MixerState } from './mixer.js';
+import { GatedMlp } from './mlp.js';
+import type { ParamScope } from './params.js';
+import { RmsNorm } from './rms-norm.js';
+
+/**
+ * mamba_ssm `Block`, pre-norm residual: h = h + mixer(norm(h)); then, with an MLP,
+ * h = h + mlp(norm2(h)). (mamba_ssm carries the residual separately to fuse add + norm; the
+ * sums are the same.)  h [B, L, d] in forward, [B, d] in step.
+ */
+export class Block {
+  readonly norm: RmsNorm;
+  readonly mixer: Mixer;
+  readonly norm2?: RmsNorm;
+  readonly mlp?: GatedMlp;
+
+  constructor(cfg: LayerConfig, p: ParamScope, eps: number) {
+    this.norm = new RmsNorm(p.get('norm.weight'), eps);
+    const m = p.scope('mixer');
+    const mc = cfg.mixer;
+    this.mixer = mc.kind === 'mamba1' ? new Mamba1Mixer(mc, m) : mc.kind === 'mamba2' ? new Mamba2Mixer(mc, m) : new AttentionMixer(mc, m);
+    if (cfg.mlp) {
+      this.norm2 = new RmsNorm(p.get('norm2.weight'), eps);
+      this.mlp = new GatedMlp(cfg.mlp, p.scope('mlp'));
+    }
+  }
+
+  forward(h: Tensor, state?: MixerState): { y: Tensor; state: MixerState } {
+    const out = this.mixer.forward(this.norm.forward(h), state);
+    return { y: this.addMlp(ops.add(h, out.y)), state: out.state };
+  }
+
+  step(h: Tensor, state: MixerState): { y: Tensor; state: MixerState } {
+    const out = this.mixer.step(this.norm.forward(h), state);
+    return { y: this.addMlp(ops.add(h, out.y)), state: out.state };
+  }
+
+  private addMlp(h: Tensor): Tensor {
+    return this.mlp && this.norm2 ? ops.add(h, this.mlp.forward(this.norm2.forward(h))) : h;
+  }
+}

@@ -1,0 +1,39 @@
+import * as ops from '../ops/index.js';
+import type { Tensor } from '../tensor.js';
+import type { AttentionState } from './attention.js';
+import type { Mamba1State } from './mamba1.js';
+import type { Mamba2State } from './mamba2.js';
+
+export type MixerState = Mamba1State | Mamba2State | AttentionState;
+
+/**
+ * A sequence mixer: `forward` runs whole sequences in parallel, `step` one token per sequence;
+ * both start from a state and return the final state, so they can be chained in any split.
+ * The input state is consumed: an attention layer appends to its KV cache in place.
+ */
+export interface Mixer<S extends MixerState = MixerState> {
+  /** x [B, L, d] -> y [B, L, d] */
+  forward(x: Tensor, state?: S): { y: Tensor; state: S };
+  /** x [B, d] -> y [B, d] */
+  step(x: Tensor, state: S): { y: Tensor; state: S };
+  /** zeros for `batch` sequences; `maxLen` sizes a KV cache */
+  initState(batch: number, maxLen: number): S;
+  stateBytesPerSequence(maxLen: number): number;
+}
+
+/** The one-token path is the sequence path with L = 1: the kernels carry the state either way. */
+export function stepAsForward<S extends MixerState>(m: Mixer<S>, x: Tensor, state: S): { y: Tensor; state: S } {
+  const [B, d] = x.shape;
+  const out = m.forward(x.reshape([B, 1, d]), state);
+  return { y: out.y.reshape([B, d]), state: out.state };
+}
+
+export function expectState<K extends MixerState['kind']>(state: MixerState, kind: K): asserts state is Extract<MixerState, { kind: K }> {
+  if (state.kind !== kind) throw new Error(`a ${kind} layer got a ${state.kind} state`);
+}
+
+/** -exp(A_log): A < 0 makes every exp(ΔA) a decay. Kept as ops so autograd can reach A_log. */
+export function negExp(aLog: Tensor): Tensor {
+  const minusOne = aLog.backend.upload(new Float32Array(aLog.size).fill(-1), aLog.shape);
+  return ops.mul(ops.exp(aLog), minusOne);
+}
