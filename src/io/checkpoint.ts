@@ -1,0 +1,139 @@
+/**
+ * Model folders: `config.json` (Hugging Face or original mamba_ssm) plus weights in
+ * `model.safetensors`, a sharded `model.safetensors.index.json`, `pytorch_model.bin` or a sharded
+ * `pytorch_model.bin.index.json`, in that order of preference. Everything comes back in
+ * mamba-ts's canonical names and ModelConfig.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors.js';
+import type { ModelConfig } from '../model/config.js';
+import { asObject, type Json } from './fields.js';
+import { fromHfConfig, hfUnsupportedReason, toHfConfig } from './hf-config.js';
+import type { HostTensor } from './host-tensor.js';
+import { readJsonFile, stringifyJson } from './json.js';
+import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
+import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { readTorchBin } from './torch-bin.js';
+import { writeTextAtomic } from './files.js';
+
+export interface Checkpoint {
+  config: ModelConfig;
+  /** canonical name -> tensor; conv weights [C, K]; no lm_head when tied */
+  weights: Map<string, HostTensor>;
+  format: CheckpointFormat;
+  /** canonical name -> the tensor's name in the file (to write gradients under the file's names) */
+  checkpointNames: Map<string, string>;
+}
+
+/** Reads a config.json of either format; HF configs have `model_type`, mamba_ssm ones `d_model` + `n_layer`. */
+export function readConfig(file: string): { config: ModelConfig; format: CheckpointFormat } {
+  const json = asObject(readJsonFile(file), file);
+  if (Object.hasOwn(json, 'model_type')) return { config: fromHfConfig(json, file), format: 'hf' };
+  if (Object.hasOwn(json, 'd_model') && Object.hasOwn(json, 'n_layer')) {
+    return { config: fromMambaSsmConfig(json, file), format: 'mamba_ssm' };
+  }
+  throw new UserError(`${file}: neither a Hugging Face config (no "model_type") nor a mamba_ssm config (no "d_model" and "n_layer")`);
+}
+
+export function readCheckpoint(dir: string): Checkpoint {
+  if (!fs.existsSync(dir)) throw new UserError(`${dir}: folder not found`);
+  if (!fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: not a folder`);
+  const { config, format } = readConfig(path.join(dir, 'config.json'));
+  const { tensors, source } = readWeights(dir);
+  const expected = new Set(parameterNames(config));
+  const weights = new Map<string, HostTensor>();
+  const checkpointNames = new Map<string, string>();
+  for (const [key, t] of tensors) {
+    const name = canonicalName(key, format);
+    if (name === 'lm_head.weight' && config.tieEmbeddings) continue; // the embedding, stored twice
+    if (name === undefined || !expected.has(name) || weights.has(name)) {
+      throw new UserError(`${source}: unknown tensor "${key}" for this config`);
+    }
+    weights.set(name, isConvWeight(name) ? squeezeConv(t, key, source) : t);
+    checkpointNames.set(name, key);
+  }
+  for (const name of expected) {
+    if (!weights.has(name)) throw new UserError(`${source}: tensor "${checkpointName(name, format)}" is missing`);
+  }
+  return { config, weights, format, checkpointNames };
+}
+
+function squeezeConv(t: HostTensor, key: string, source: string): HostTensor {
+  if (t.shape.length !== 3 || t.shape[1] !== 1) {
+    throw new UserError(`${source}: tensor "${key}" has shape [${t.shape}], expected a depthwise conv [C, 1, K]`);
+  }
+  return { ...t, shape: [t.shape[0], t.shape[2]] };
+}
+
+function readWeights(dir: string): { tensors: Map<string, HostTensor>; source: string } {
+  const candidates: [string, (file: string) => Map<string, HostTensor>][] = [
+    ['model.safetensors', readSafetensors],
+    ['model.safetensors.index.json', (f) => readSharded(f, readSafetensors)],
+    ['pytorch_model.bin', readTorchBin],
+    ['pytorch_model.bin.index.json', (f) => readSharded(f, readTorchBin)],
+  ];
+  for (const [name, read] of candidates) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) return { tensors: read(file), source: file };
+  }
+  throw new UserError(`${dir}: no weights (model.safetensors, pytorch_model.bin or their .index.json)`);
+}
+
+/** `{"weight_map": {tensor: shard file}}`: reads each shard once, keeps the tensors it lists. */
+function readSharded(index: string, read: (file: string) => Map<string, HostTensor>): Map<string, HostTensor> {
+  const map = asObject(readJsonFile(index), index).weight_map;
+  if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string')) {
+    throw new UserError(`${index}: field "weight_map" must map tensor names to shard files`);
+  }
+  const weightMap = map as Record<string, string>;
+  const out = new Map<string, HostTensor>();
+  for (const shard of new Set(Object.values(weightMap))) {
+    const file = path.join(path.dirname(index), shard);
+    for (const [key, t] of read(file)) if (weightMap[key] === shard) out.set(key, t);
+  }
+  for (const [key, shard] of Object.entries(weightMap)) {
+    if (!out.has(key)) throw new UserError(`${index}: tensor "${key}" is not in shard ${shard}`);
+  }
+  return out;
+}
+
+/**
+ * Saves `weights` (canonical names, conv weights [C, K]) and `config` into `dir`:
+ * - a pure Mamba-1 or Mamba-2 stack as Hugging Face `config.json` + `model.safetensors`
+ *   (loadable with transformers' `from_pretrained`);
+ * - anything else (attention layers, MLPs: hybrids) as mamba_ssm `config.json` +
+ *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
+ *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
+ *   restores the tied lm_head that is not stored.
+ * Both files are written atomically. Returns the format written.
+ */
+export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<string, HostTensor>): CheckpointFormat {
+  let format: CheckpointFormat = 'hf';
+  let json: Json;
+  if (hfUnsupportedReason(config) === undefined) {
+    json = toHfConfig(config);
+  } else {
+    const reason = mambaSsmUnsupportedReason(config);
+    if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);
+    format = 'mamba_ssm';
+    json = toMambaSsmConfig(config);
+  }
+  const names = parameterNames(config);
+  const expected = new Set(names);
+  for (const name of weights.keys()) {
+    if (!expected.has(name)) throw new UserError(`${dir}: parameter "${name}" does not belong to this config`);
+  }
+  const tensors = new Map<string, HostTensor>();
+  for (const name of names) {
+    const t = weights.get(name);
+    if (!t) throw new UserError(`${dir}: parameter "${name}" is missing`);
+    tensors.set(checkpointName(name, format), isConvWeight(name) ? { ...t, shape: [t.shape[0], 1, t.shape[1]] } : t);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  // transformers refuses safetensors files without format metadata.
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeTextAtomic(path.join(dir, 'config.json'), stringifyJson(json));
+  return format;
+}

@@ -1,0 +1,100 @@
+/**
+ * Typed reads of config fields with defaults; a wrong type or value is a UserError that names the
+ * file and the field (with its path, e.g. `ssm_cfg.headdim`).
+ */
+import { UserError } from '../errors.js';
+
+export type Json = Record<string, unknown>;
+
+export class Fields {
+  constructor(
+    readonly obj: Json,
+    readonly file: string,
+    readonly prefix = '',
+  ) {}
+
+  has(key: string): boolean {
+    return Object.hasOwn(this.obj, key) && this.obj[key] !== null;
+  }
+
+  fail(key: string, what: string): never {
+    throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (got ${JSON.stringify(this.obj[key])})`);
+  }
+
+  private get<T>(key: string, fallback: T | undefined): unknown {
+    if (this.has(key)) return this.obj[key];
+    if (fallback === undefined) throw new UserError(`${this.file}: field "${this.prefix}${key}" is missing`);
+    return fallback;
+  }
+
+  number(key: string, fallback?: number): number {
+    const v = this.get(key, fallback);
+    if (typeof v !== 'number' || Number.isNaN(v)) this.fail(key, 'must be a number');
+    return v;
+  }
+
+  positive(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!(v > 0) || !Number.isFinite(v)) this.fail(key, 'must be a positive number');
+    return v;
+  }
+
+  int(key: string, fallback?: number): number {
+    const v = this.number(key, fallback);
+    if (!Number.isSafeInteger(v) || v < 0) this.fail(key, 'must be a non-negative integer');
+    return v;
+  }
+
+  positiveInt(key: string, fallback?: number): number {
+    const v = this.int(key, fallback);
+    if (v === 0) this.fail(key, 'must be a positive integer');
+    return v;
+  }
+
+  bool(key: string, fallback?: boolean): boolean {
+    const v = this.get(key, fallback);
+    if (typeof v !== 'boolean') this.fail(key, 'must be true or false');
+    return v;
+  }
+
+  string(key: string, fallback?: string): string {
+    const v = this.get(key, fallback);
+    if (typeof v !== 'string') this.fail(key, 'must be a string');
+    return v;
+  }
+
+  /** A [low, high] pair of numbers (Infinity allowed). */
+  pair(key: string, fallback?: [number, number]): [number, number] {
+    const v = this.get(key, fallback);
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && !Number.isNaN(x))) {
+      this.fail(key, 'must be a pair of numbers');
+    }
+    return [v[0], v[1]];
+  }
+
+  intList(key: string, fallback?: number[]): number[] {
+    const v = this.get(key, fallback);
+    if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) {
+      this.fail(key, 'must be a list of non-negative integers');
+    }
+    return v as number[];
+  }
+
+  object(key: string): Fields {
+    const v = this.get(key, {});
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, 'must be an object');
+    return new Fields(v as Json, this.file, `${this.prefix}${key}.`);
+  }
+
+  /** Rejects keys outside `known` (a field the reference code would also refuse). */
+  onlyKnown(known: readonly string[]): void {
+    for (const k of Object.keys(this.obj)) {
+      if (!known.includes(k)) throw new UserError(`${this.file}: unknown field "${this.prefix}${k}"`);
+    }
+  }
+}
+
+export function asObject(v: unknown, file: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`${file}: expected a JSON object`);
+  return v as Json;
+}

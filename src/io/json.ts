@@ -1,0 +1,77 @@
+/**
+ * Config JSON as Python writes it. Python's json module emits bare `Infinity`, `-Infinity` and
+ * `NaN`; transformers 5.x writes non-finite floats as `{"__float__": "Infinity"}`. Both become
+ * numbers here, and `stringifyJson` writes non-finite numbers back as bare tokens, which every
+ * Python json reader (old and new transformers, mamba_ssm) accepts.
+ */
+import * as fs from 'node:fs';
+import { UserError } from '../errors.js';
+
+const FLOAT_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
+
+/** Rewrites bare non-finite tokens outside strings into `{"__float__": ...}` objects. */
+function quoteNonFinite(text: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      continue;
+    }
+    if (c !== '-' && c !== 'I' && c !== 'N') continue;
+    const token = FLOAT_TOKENS.find((t) => text.startsWith(t, i));
+    if (!token) continue;
+    out += text.slice(from, i) + `{"__float__":"${token}"}`;
+    i += token.length - 1;
+    from = i + 1;
+  }
+  return out + text.slice(from);
+}
+
+function reviveFloat(_key: string, value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const f = (value as { __float__?: unknown }).__float__;
+    if (keys.length === 1 && typeof f === 'string' && FLOAT_TOKENS.includes(f)) return Number(f);
+  }
+  return value;
+}
+
+/** Parses JSON text; `source` names it in the error. */
+export function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(quoteNonFinite(text), reviveFloat);
+  } catch (e) {
+    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(e)})`);
+  }
+  return parseJson(text, file);
+}
+
+const SENTINEL = '\u0000float:';
+
+/** JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN. */
+export function stringifyJson(value: unknown): string {
+  const text = JSON.stringify(
+    value,
+    (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? SENTINEL + String(v) : v),
+    2,
+  );
+  return text.replace(/"\\u0000float:(-?Infinity|NaN)"/g, '$1') + '\n';
+}

@@ -1,0 +1,90 @@
+/**
+ * Checkpoint tensor names <-> mamba-ts's canonical parameter names.
+ *
+ * canonical                      Hugging Face                         mamba_ssm
+ * embedding.weight               backbone.embeddings.weight           backbone.embedding.weight
+ * layers.{i}.<rest>              backbone.layers.{i}.<rest>           backbone.layers.{i}.<rest>
+ * norm_f.weight                  backbone.norm_f.weight               backbone.norm_f.weight
+ * lm_head.weight                 lm_head.weight                       lm_head.weight
+ *
+ * <rest> is mamba_ssm's module path (norm.weight, mixer.in_proj.weight, mlp.fc1.weight, ...),
+ * which transformers keeps. Depthwise conv weights are [C, 1, K] in checkpoints, [C, K] here.
+ */
+import type { LayerConfig, ModelConfig } from '../model/config.js';
+
+export type CheckpointFormat = 'hf' | 'mamba_ssm';
+
+const EMBEDDING: Record<CheckpointFormat, string> = {
+  hf: 'backbone.embeddings.weight',
+  mamba_ssm: 'backbone.embedding.weight',
+};
+
+/**
+ * The canonical name of a checkpoint key, or undefined when the key has no canonical form.
+ * transformers also loads mamba_ssm's `backbone.embedding.weight` (a load hook renames it), so
+ * HF checkpoints may use either spelling.
+ */
+export function canonicalName(key: string, format: CheckpointFormat): string | undefined {
+  if (key === EMBEDDING[format] || (format === 'hf' && key === EMBEDDING.mamba_ssm)) return 'embedding.weight';
+  if (key === 'lm_head.weight') return key;
+  if (key.startsWith('backbone.layers.') || key === 'backbone.norm_f.weight') return key.slice('backbone.'.length);
+  return undefined;
+}
+
+export function checkpointName(name: string, format: CheckpointFormat): string {
+  if (name === 'embedding.weight') return EMBEDDING[format];
+  if (name === 'lm_head.weight') return name;
+  return `backbone.${name}`;
+}
+
+/** Depthwise conv weights: [C, 1, K] in checkpoints, [C, K] canonically. */
+export function isConvWeight(name: string): boolean {
+  return name.endsWith('.mixer.conv1d.weight');
+}
+
+/** Every parameter a model of `config` has, canonical names, in the order mamba_ssm lists them. */
+export function parameterNames(config: ModelConfig): string[] {
+  const names = ['embedding.weight'];
+  config.layers.forEach((layer, i) => {
+    names.push(`layers.${i}.norm.weight`);
+    for (const p of mixerParameters(layer)) names.push(`layers.${i}.mixer.${p}`);
+    if (layer.mlp) {
+      names.push(`layers.${i}.norm2.weight`, `layers.${i}.mlp.fc1.weight`);
+      if (layer.mlp.bias) names.push(`layers.${i}.mlp.fc1.bias`);
+      names.push(`layers.${i}.mlp.fc2.weight`);
+      if (layer.mlp.bias) names.push(`layers.${i}.mlp.fc2.bias`);
+    }
+  });
+  names.push('norm_f.weight');
+  if (!config.tieEmbeddings) names.push('lm_head.weight');
+  return names;
+}
+
+function mixerParameters({ mixer: m }: LayerConfig): string[] {
+  const p: string[] = [];
+  const linear = (name: string, bias: boolean) => p.push(`${name}.weight`, ...(bias ? [`${name}.bias`] : []));
+  switch (m.kind) {
+    case 'mamba1':
+      linear('in_proj', m.bias);
+      linear('conv1d', m.convBias);
+      linear('x_proj', false);
+      linear('dt_proj', true);
+      p.push('A_log', 'D');
+      linear('out_proj', m.bias);
+      break;
+    case 'mamba2':
+      linear('in_proj', m.bias);
+      linear('conv1d', m.convBias);
+      p.push('dt_bias', 'A_log', 'D');
+      if (m.rmsNorm) p.push('norm.weight');
+      linear('out_proj', m.bias);
+      break;
+    case 'attention':
+      linear('in_proj', m.qkvProjBias);
+      // MHA's nn.Conv1d keeps torch's default bias=True.
+      if (m.dConv > 0) linear('conv1d', true);
+      linear('out_proj', m.outProjBias);
+      break;
+  }
+  return p;
+}
