@@ -1,0 +1,101 @@
+import { UserError } from '../errors.js';
+import type { HostTensor } from '../io/host-tensor.js';
+import type { LayerConfig, Mamba1Config, Mamba2Config, ModelConfig } from './config.js';
+import { expectedShapes } from './params.js';
+
+/** The published state-spaces checkpoints' architectures (their mamba_ssm config.json). */
+export const PRESET_NAMES = ['mamba-130m', 'mamba2-130m'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export function preset(name: string): ModelConfig {
+  const d = 768;
+  const base = { dModel: d, vocabSize: 50277, tieEmbeddings: true, normEpsilon: 1e-5, residualInFp32: true };
+  const dt = { dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4 };
+  if (name === 'mamba-130m') {
+    const mixer: Mamba1Config = {
+      kind: 'mamba1', dState: 16, dConv: 4, expand: 2, dInner: 2 * d, dtRank: Math.ceil(d / 16), convBias: true, bias: false, ...dt,
+    };
+    return { ...base, padVocabSizeMultiple: 8, layers: repeat(24, () => ({ mixer: { ...mixer } })) };
+  }
+  if (name === 'mamba2-130m') {
+    const mixer: Mamba2Config = {
+      kind: 'mamba2', dState: 128, dConv: 4, expand: 2, headDim: 64, dSsm: 2 * d, nHeads: (2 * d) / 64, nGroups: 1,
+      chunkSize: 256, convBias: true, bias: false, rmsNorm: true, normBeforeGate: false, dHasHdim: false,
+      dtLimit: [0, Infinity], ...dt, dMlp: 0,
+    };
+    return { ...base, padVocabSizeMultiple: 16, layers: repeat(24, () => ({ mixer: { ...mixer, dtLimit: [0, Infinity] } })) };
+  }
+  throw new UserError(`unknown preset "${name}" (known: ${PRESET_NAMES.join(', ')})`);
+}
+
+function repeat(n: number, f: () => LayerConfig): LayerConfig[] {
+  return Array.from({ length: n }, f);
+}
+
+/**
+ * Seeded random weights initialized the way mamba_ssm initializes a fresh model, so a random
+ * model's activations and state decays have realistic scales: linear weights and conv kernels
+ * U(±1/sqrt(fan_in)) (PyTorch's default), out_proj / fc2 further scaled by
+ * 1/sqrt(residuals per layer * layers), embeddings N(0, 0.02), biases 0, norms 1, D 1,
+ * Mamba-1 A_log = log(1..N), Mamba-2 A_log = log U(1, 16), and dt biases the inverse softplus
+ * of a log-uniform dt in [dtMin, dtMax] (floored at dtInitFloor).
+ */
+export function randomWeights(config: ModelConfig, seed: number): Map<string, HostTensor> {
+  const rand = mulberry32(seed);
+  const uniform = (n: number, bound: number): Float32Array => Float32Array.from({ length: n }, () => (2 * rand() - 1) * bound);
+  const out = new Map<string, HostTensor>();
+  for (const [name, shape] of expectedShapes(config)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const layerIdx = /^layers\.(\d+)\./.exec(name);
+    const layer = layerIdx ? config.layers[Number(layerIdx[1])] : undefined;
+    const leaf = name.replace(/^layers\.\d+\./, '');
+    const fanIn = shape[shape.length - 1];
+    let data: Float32Array;
+    if (name === 'embedding.weight' || name === 'lm_head.weight') {
+      data = Float32Array.from({ length: n }, () => 0.02 * normal(rand));
+    } else if (leaf.endsWith('norm.weight') || leaf === 'norm2.weight' || name === 'norm_f.weight' || leaf === 'mixer.D') {
+      data = new Float32Array(n).fill(1);
+    } else if (leaf === 'mixer.A_log') {
+      data = layer?.mixer.kind === 'mamba1'
+        ? Float32Array.from({ length: n }, (_, i) => Math.log(1 + (i % shape[1])))
+        : Float32Array.from({ length: n }, () => Math.log(1 + 15 * rand()));
+    } else if (leaf === 'mixer.dt_proj.bias' || leaf === 'mixer.dt_bias') {
+      const m = layer!.mixer as Mamba1Config | Mamba2Config;
+      data = Float32Array.from({ length: n }, () => {
+        const dt = Math.max(Math.exp(rand() * (Math.log(m.dtMax) - Math.log(m.dtMin)) + Math.log(m.dtMin)), m.dtInitFloor);
+        return dt + Math.log(-Math.expm1(-dt));
+      });
+    } else if (leaf === 'mixer.dt_proj.weight') {
+      data = uniform(n, 1 / Math.sqrt(fanIn));
+    } else if (leaf.startsWith('mixer.conv1d.')) {
+      // weight [C, K] and bias [C] both take the bound of fan_in = K (depthwise)
+      const K = (layer!.mixer as { dConv: number }).dConv;
+      data = uniform(n, 1 / Math.sqrt(K));
+    } else if (leaf.endsWith('.bias')) {
+      data = new Float32Array(n);
+    } else if (leaf === 'mixer.out_proj.weight' || leaf === 'mlp.fc2.weight') {
+      const residuals = layer?.mlp ? 2 : 1;
+      data = uniform(n, 1 / Math.sqrt(fanIn) / Math.sqrt(residuals * config.layers.length));
+    } else {
+      data = uniform(n, 1 / Math.sqrt(fanIn));
+    }
+    out.set(name, { shape, dtype: 'f32', data });
+  }
+  return out;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Box–Muller; 1 - u keeps the log away from 0. */
+function normal(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
