@@ -15,8 +15,8 @@ function argmax(row: Float32Array): number {
 }
 
 for (const name of FIXTURE_NAMES) {
-  test(`${name}: forward and step logits match the reference; greedy ids`, (t) => {
-    const { model, expected } = loadFixture(name);
+  test(`${name}: forward and step logits match the reference; greedy ids`, async (t) => {
+    const { model, expected } = await loadFixture(name);
     const ids = expected.get('input_ids') as HostTensor;
     const want = expected.get('logits')!.data as Float32Array;
     const [B, L] = ids.shape;
