@@ -1,0 +1,22 @@
+/** mamba-ts public API. */
+export { Tensor, type DType, type HostArray } from './tensor.js';
+export type { Backend, SelectiveScanArgs, SsdArgs } from './backend/backend.js';
+export { CpuBackend } from './backend/cpu/index.js';
+export { UserError } from './errors.js';
+
+export {
+  paddedVocab, type ModelConfig, type LayerConfig, type MixerConfig, type Mamba1Config, type Mamba2Config,
+  type AttentionConfig, type MlpConfig,
+} from './model/config.js';
+export { MambaLM, DEFAULT_MAX_LEN } from './model/lm.js';
+export { ModelState } from './model/state.js';
+export { expectedShapes, checkWeights } from './model/params.js';
+export { preset, PRESET_NAMES, randomWeights, type PresetName } from './model/presets.js';
+export { loadModel } from './model/load.js';
+export { uploadWeights } from './model/weights.js';
+
+export * as ops from './ops/index.js';
+export {
+  Block, RmsNorm, GatedMlp, Mamba1Mixer, Mamba2Mixer, AttentionMixer, ParamScope,
+  type Mixer, type MixerState, type Mamba1State, type Mamba2State, type AttentionState,
+} from './layers/index.js';
