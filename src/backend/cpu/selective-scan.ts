@@ -8,7 +8,7 @@
 import type { SelectiveScanArgs } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { siluScalar, softplusScalar } from './elementwise.js';
-import { expectShape, f32, wrapF32 } from './storage.js';
+import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
 
 /** -> y [B, L, D], state [B, D, N] */
 export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
@@ -31,9 +31,9 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
   const y = new Float32Array(B * L * D);
   const hOut = new Float32Array(B * D * N);
   // h [D, N] of one sequence stays in this buffer for all L steps; (B, L, D, N) never exists
-  const h = new Float64Array(D * N);
+  const h = scratchF64('selectiveScan.h', D * N);
   for (let b = 0; b < B; b++) {
-    if (state) { const s = f32(state); for (let i = 0; i < D * N; i++) h[i] = s[b * D * N + i]; } else h.fill(0);
+    if (state) { const s = f32(state); for (let i = 0; i < D * N; i++) h[i] = s[b * D * N + i]; } else h.fill(0, 0, D * N);
     for (let t = 0; t < L; t++) {
       const row = (b * L + t) * D;
       const bc = (b * L + t) * N;

@@ -16,7 +16,7 @@
 import type { SsdArgs } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { softplusScalar } from './elementwise.js';
-import { expectShape, f32, wrapF32 } from './storage.js';
+import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
 
 /** -> y [B, L, H, P], state [B, H, P, N] */
 export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
@@ -40,27 +40,29 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   const [dtMin, dtMax] = dtLimit;
   const headsPerGroup = H / G;
   const y = new Float32Array(B * L * H * P);
-  const stOut = new Float32Array(B * H * P * N);
-
-  const S = new Float64Array(H * P * N);        // per-head states of one sequence
-  const CB = new Float64Array(G * Q * Q);       // C_i·B_j, lower triangle, per group
-  const dtv = new Float64Array(Q);              // Δ of one head over the chunk
-  const cs = new Float64Array(Q);               // cumulative Δ A of one head
-  const acc = new Float64Array(P);
-  const cRow = (b: number, t: number, g: number): number => ((b * L + t) * G + g) * N;
+  // S lives in the output: the state of (b, h) is the [P, N] block at ((b H + h) P) N
+  const S = state ? f32(state).slice() : new Float32Array(B * H * P * N);
+  const Qc = Math.min(Q, L);
+  const CB = scratchF64('ssd.CB', G * Qc * Qc);   // C_i·B_j, lower triangle, per group
+  const dtv = scratchF64('ssd.dt', Qc);           // Δ of one head over the chunk
+  const cs = scratchF64('ssd.cs', Qc);            // cumulative Δ A of one head
+  const eIn = scratchF64('ssd.eIn', Qc);          // exp(cs_i): decay from the chunk start to i
+  const wOut = scratchF64('ssd.wOut', Qc);        // exp(cs_last - cs_j) Δ_j: weight of x_j in the chunk state
+  const acc = scratchF64('ssd.acc', Qc * P);      // y of one head over the chunk
+  const row = scratchF64('ssd.row', N);           // one row S[p, :] in float64
+  const bcRow = (b: number, t: number, g: number): number => ((b * L + t) * G + g) * N;
 
   for (let b = 0; b < B; b++) {
-    if (state) { const s0 = f32(state); for (let i = 0; i < H * P * N; i++) S[i] = s0[b * H * P * N + i]; } else S.fill(0);
     for (let c0 = 0; c0 < L; c0 += Q) {
       const Lc = Math.min(Q, L - c0);
       for (let g = 0; g < G; g++) {
         for (let i = 0; i < Lc; i++) {
-          const ci = cRow(b, c0 + i, g);
+          const ci = bcRow(b, c0 + i, g);
           for (let j = 0; j <= i; j++) {
-            const bj = cRow(b, c0 + j, g);
+            const bj = bcRow(b, c0 + j, g);
             let s = 0;
             for (let n = 0; n < N; n++) s += Cs[ci + n] * Bs[bj + n];
-            CB[(g * Q + i) * Q + j] = s;
+            CB[(g * Qc + i) * Qc + j] = s;
           }
         }
       }
@@ -75,43 +77,46 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
           run += d * As[h];
           cs[i] = run;
         }
-        const Sh = h * P * N;
+        const last = cs[Lc - 1];
+        const eLast = Math.exp(last);
         for (let i = 0; i < Lc; i++) {
-          const ci = cRow(b, c0 + i, g);
-          const ei = Math.exp(cs[i]);
-          for (let p = 0; p < P; p++) {
+          eIn[i] = Math.exp(cs[i]);
+          wOut[i] = Math.exp(last - cs[i]) * dtv[i];
+        }
+        // state -> output, then the state passed on; row by row so S[p, :] stays in cache
+        for (let p = 0; p < P; p++) {
+          const sp = ((b * H + h) * P + p) * N;
+          for (let n = 0; n < N; n++) row[n] = S[sp + n];
+          for (let i = 0; i < Lc; i++) {
+            const ci = bcRow(b, c0 + i, g);
             let s = 0;
-            const sp = Sh + p * N;
-            for (let n = 0; n < N; n++) s += S[sp + n] * Cs[ci + n];
-            acc[p] = ei * s;
+            for (let n = 0; n < N; n++) s += row[n] * Cs[ci + n];
+            acc[i * P + p] = eIn[i] * s;
           }
+          for (let n = 0; n < N; n++) row[n] *= eLast;
+          for (let j = 0; j < Lc; j++) {
+            const wx = wOut[j] * xs[((b * L + c0 + j) * H + h) * P + p];
+            const bj = bcRow(b, c0 + j, g);
+            for (let n = 0; n < N; n++) row[n] += wx * Bs[bj + n];
+          }
+          for (let n = 0; n < N; n++) S[sp + n] = row[n];
+        }
+        // intra-chunk (the diagonal block): y_i += Σ_{j≤i} C_i·B_j exp(cs_i - cs_j) Δ_j x_j
+        for (let i = 0; i < Lc; i++) {
+          const ai = i * P;
           for (let j = 0; j <= i; j++) {
-            const w = CB[(g * Q + i) * Q + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
+            const w = CB[(g * Qc + i) * Qc + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
             const xj = ((b * L + c0 + j) * H + h) * P;
-            for (let p = 0; p < P; p++) acc[p] += w * xs[xj + p];
+            for (let p = 0; p < P; p++) acc[ai + p] += w * xs[xj + p];
           }
           const xi = ((b * L + c0 + i) * H + h) * P;
           for (let p = 0; p < P; p++) {
             const dSkip = Ds ? (dPerHead ? Ds[h * P + p] : Ds[h]) : 0;
-            y[xi + p] = acc[p] + dSkip * xs[xi + p];
-          }
-        }
-        const last = cs[Lc - 1];
-        const eLast = Math.exp(last);
-        for (let k = Sh; k < Sh + P * N; k++) S[k] *= eLast;
-        for (let j = 0; j < Lc; j++) {
-          const w = Math.exp(last - cs[j]) * dtv[j];
-          const xj = ((b * L + c0 + j) * H + h) * P;
-          const bj = cRow(b, c0 + j, g);
-          for (let p = 0; p < P; p++) {
-            const wx = w * xs[xj + p];
-            const sp = Sh + p * N;
-            for (let n = 0; n < N; n++) S[sp + n] += wx * Bs[bj + n];
+            y[xi + p] = acc[ai + p] + dSkip * xs[xi + p];
           }
         }
       }
     }
-    for (let i = 0; i < H * P * N; i++) stOut[b * H * P * N + i] = S[i];
   }
-  return { y: wrapF32(x.backend, [B, L, H, P], y), state: wrapF32(x.backend, [B, H, P, N], stOut) };
+  return { y: wrapF32(x.backend, [B, L, H, P], y), state: wrapF32(x.backend, [B, H, P, N], S) };
 }

@@ -29,3 +29,19 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export function expectShape(what: string, t: Tensor, shape: readonly number[]): void {
   if (!sameShape(t.shape, shape)) throw new Error(`${what}: expected [${shape}], got [${t.shape}]`);
 }
+
+const scratch = new Map<string, Float64Array>();
+
+/**
+ * A float64 work buffer owned by one kernel (`owner`), reused across calls: kernels are
+ * synchronous, so one buffer per owner is never in use twice, and big per-call allocations
+ * (which V8 counts as external memory and answers with full GCs) are avoided. Not zeroed.
+ */
+export function scratchF64(owner: string, n: number): Float64Array {
+  let buf = scratch.get(owner);
+  if (!buf || buf.length < n) {
+    buf = new Float64Array(Math.max(n, (buf?.length ?? 0) * 2));
+    scratch.set(owner, buf);
+  }
+  return buf;
+}
