@@ -1,9 +1,226 @@
 /**
  * Single-precision GEMM for the CPU backend: C[M, N] = A[M, K] · op(B) (+ bias[N]).
- * B is [N, K] (the Linear weight layout, y = x W^T) when transB, else [K, N].
- * Plain reference loops; the fast path (WASM SIMD, worker threads) replaces this body.
+ * B is [N, K] (the Linear weight layout, y = x W^T) when transB, else [K, N]. C is written, not
+ * accumulated.
+ *
+ * Fast path: WebAssembly SIMD kernels (wasm/kernels.ts) on one shared WebAssembly memory
+ * (wasm/heap.ts), split over the main thread and worker threads (pool.ts). Weights are pinned
+ * into that memory once (`pinWeight`, called by the backend's uploadWeight), so the kernels read
+ * them in place; A, an unpinned B, the bias and C go through a scratch block per call
+ * (O(MK + MN) copies against O(MNK) work).
+ *
+ * Shapes of work: B = W [N, K] uses the dot-form kernels: M <= SMALL_M streams each W row once
+ * (decode, memory bound), larger M uses 2 × 4 register tiles over cache blocks of A and W.
+ * B [K, N] uses the outer-product kernels.
  */
+import { F, type Plan } from './pool-job.js';
+import { Pool } from './pool.js';
+import { instantiateKernels } from './wasm/api.js';
+import { heapAlloc, heapF32, heapFree, inHeap, memory } from './wasm/heap.js';
+import { dotName, outerName, SHAPES } from './wasm/kernels.js';
+import { gemmModule } from './wasm/module.js';
+
+/** up to this many rows, B = W [N, K] is streamed once by row-sequential kernels */
+const SMALL_M = 16;
+/** M·N·K up to this: plain loops (copies and a call into wasm would cost more) */
+const TINY = 4096;
+/** M·N·K from this on: worth waking the pool */
+const PARALLEL_MIN = 1 << 18;
+/** k block (floats) and row block of the tiled kernels; a block of A (MC × KC) stays in L2 */
+const KC = 256;
+const MC = 128;
+/** chunk indices are 16 bits (pool.ts); row blocks grow past MC to stay under this */
+const MAX_ROW_BLOCKS = 4096;
+
+const { names, kernels } = instantiateKernels(gemmModule, memory);
+const kernelId = (name: string) => {
+  const i = names.indexOf(name);
+  if (i < 0) throw new Error(`gemm: no kernel ${name}`);
+  return i;
+};
+const pool = new Pool(gemmModule, memory, names, kernels);
+
+/** Threads sgemm may use (main thread included); defaults to the machine's parallelism. */
+export function setGemmThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setGemmThreads: ${n} is not a positive integer`);
+  pool.threads = n;
+}
+
+export function gemmThreads(): number {
+  return pool.threads;
+}
+
+/**
+ * Returns a view of w's contents placed in the shared heap, where the kernels read weights
+ * without a copy. The block stays reserved until `unpinWeight` (the CPU backend never frees
+ * weights; a process holds at most 4 GiB of them).
+ */
+export function pinWeight(w: Float32Array): Float32Array {
+  if (inHeap(w)) return w;
+  const at = heapAlloc(4 * w.length);
+  const view = heapF32().subarray(at / 4, at / 4 + w.length);
+  view.set(w);
+  return view;
+}
+
+/** Releases a view returned by pinWeight; it must not be used afterwards. */
+export function unpinWeight(w: Float32Array): void {
+  if (!inHeap(w)) throw new Error('unpinWeight: not a pinned weight');
+  heapFree(w.byteOffset);
+}
+
+let scratchAt = 0;
+let scratchBytes = 0;
+
+function scratch(bytes: number): number {
+  if (bytes > scratchBytes) {
+    if (scratchAt) heapFree(scratchAt);
+    scratchAt = heapAlloc(bytes);
+    scratchBytes = bytes;
+  }
+  return scratchAt;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
 export function sgemm(
+  M: number, N: number, K: number,
+  A: Float32Array, B: Float32Array, transB: boolean,
+  C: Float32Array, bias?: Float32Array,
+): void {
+  if (A.length < M * K || B.length < K * N || C.length < M * N || (bias && bias.length < N)) {
+    throw new RangeError(`sgemm: arrays too short for M=${M} N=${N} K=${K}`);
+  }
+  if (M === 0 || N === 0) return;
+  if (M * N * K <= TINY) return sgemmLoops(M, N, K, A, B, transB, C, bias);
+
+  const threads = M * N * K >= PARALLEL_MIN ? pool.threads : 1;
+  const p = pool.plan;
+  if (transB) planDot(p, M, N, K, A, B, bias, threads);
+  else planOuter(p, M, N, K, A, B, bias, threads);
+  p[F.HasBias] = bias ? 1 : 0;
+  pool.run(threads);
+
+  const H = heapF32();
+  const c = (p[F.C] >>> 0) / 4, ldc = p[F.Ldc] / 4;
+  if (ldc === N) C.set(H.subarray(c, c + M * N));
+  else for (let i = 0; i < M; i++) C.set(H.subarray(c + i * ldc, c + i * ldc + N), i * N);
+}
+
+/**
+ * Lays out scratch (A with row stride lda floats, zero-padded; B when not pinned; bias padded to
+ * biasLen; C with row stride ldc) and returns the byte addresses.
+ */
+function stage(
+  M: number, N: number, K: number, lda: number, A: Float32Array,
+  B: Float32Array, bCopy: ((dst: Float32Array, at: number) => void) | null, bFloats: number,
+  bias: Float32Array | undefined, biasLen: number, ldc: number,
+): { a: number; b: number; bias: number; c: number } {
+  const aBytes = roundUp(4 * M * lda, 64);
+  const bBytes = bCopy ? roundUp(4 * bFloats, 64) : 0;
+  const biasBytes = bias ? roundUp(4 * biasLen, 64) : 0;
+  const at = scratch(aBytes + bBytes + biasBytes + 4 * M * ldc);
+  const H = heapF32();
+  const a = at / 4;
+  if (lda === K) H.set(A.subarray(0, M * K), a);
+  else {
+    for (let i = 0; i < M; i++) {
+      H.set(A.subarray(i * K, i * K + K), a + i * lda);
+      H.fill(0, a + i * lda + K, a + (i + 1) * lda);
+    }
+  }
+  const b = at + aBytes;
+  if (bCopy) bCopy(H, b / 4);
+  const bi = b + bBytes;
+  if (bias) {
+    H.set(bias.subarray(0, N), bi / 4);
+    H.fill(0, bi / 4 + N, bi / 4 + biasLen);
+  }
+  return { a: at, b: bCopy ? b : B.byteOffset, bias: bi, c: bi + biasBytes };
+}
+
+function setAddresses(p: Plan, s: { a: number; b: number; bias: number; c: number }): void {
+  p[F.A] = s.a; p[F.B] = s.b; p[F.Bias] = s.bias; p[F.C] = s.c;
+}
+
+function rowBlock(M: number, rows: number): number {
+  return roundUp(Math.max(Math.min(MC, M), Math.ceil(M / MAX_ROW_BLOCKS)), rows);
+}
+
+/** Splits `groups` column groups into chunks of at least minGroups, about `perThread` per thread. */
+function columnChunks(p: Plan, groups: number, minGroups: number, threads: number, rowBlocks: number, perThread: number): void {
+  const want = Math.max(1, Math.ceil((threads * perThread) / rowBlocks));
+  const gpc = Math.max(minGroups, Math.ceil(groups / want), Math.ceil(groups / 15), 1);
+  p[F.GroupsPerChunk] = gpc;
+  p[F.ColChunks] = Math.max(1, Math.ceil(groups / gpc));
+  p[F.Chunks] = p[F.ColChunks] * rowBlocks;
+}
+
+/** B = W [N, K]: dot-form kernels. */
+function planDot(
+  p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
+  bias: Float32Array | undefined, threads: number,
+): void {
+  const lda = roundUp(K, 4);
+  const pinned = inHeap(B);
+  const s = stage(M, N, K, lda, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N, N);
+  setAddresses(p, s);
+  p[F.Dot] = 1; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
+  p[F.M] = M; p[F.K] = K;
+  const { bigRows, vecRows, vecSets } = SHAPES;
+  if (M <= SMALL_M) {
+    // one row block, one W row per column group: W is streamed exactly once
+    const rows = Math.min(M, vecRows);
+    p[F.Rows] = rows; p[F.Mc] = M; p[F.Kc] = Math.max(K, 1);
+    for (let rem = 0; rem < rows; rem++) {
+      p[F.MainKernels + rem] = kernelId(M <= vecRows ? dotName(M, 0, 1, vecSets[M]) : dotName(vecRows, rem, 1, vecSets[vecRows]));
+    }
+    p[F.Groups] = N; p[F.GroupCols] = 1; p[F.TailUnits] = 0;
+    // chunks of at least 64 KiB of W; several per thread so a busy core does not hold the others up
+    columnChunks(p, N, Math.ceil(65536 / (4 * Math.max(K, 1))), threads, 1, 8);
+  } else {
+    p[F.Rows] = bigRows;
+    const mc = rowBlock(M, bigRows);
+    const kc = K <= 2 * KC ? Math.max(roundUp(K, 4), 4) : KC;
+    p[F.Mc] = mc; p[F.Kc] = kc;
+    for (let rem = 0; rem < bigRows; rem++) {
+      p[F.MainKernels + rem] = kernelId(dotName(bigRows, rem, 4, 1));
+      p[F.TailKernels + rem] = kernelId(dotName(bigRows, rem, 1, 1));
+    }
+    p[F.Groups] = Math.floor(N / 4); p[F.GroupCols] = 4; p[F.TailUnits] = N % 4;
+    columnChunks(p, p[F.Groups], 4, threads, Math.ceil(M / mc), 4);
+  }
+}
+
+/** B [K, N]: outer-product kernels on 4-column vectors; B and C padded to N4 columns if need be. */
+function planOuter(
+  p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
+  bias: Float32Array | undefined, threads: number,
+): void {
+  const N4 = roundUp(N, 4);
+  const direct = inHeap(B) && N4 === N;
+  const copyB = (H: Float32Array, at: number) => {
+    if (N4 === N) H.set(B.subarray(0, K * N), at);
+    else for (let k = 0; k < K; k++) H.set(B.subarray(k * N, k * N + N), at + k * N4);
+  };
+  const s = stage(M, N, K, K, A, B, direct ? null : copyB, K * N4, bias, N4, N4);
+  setAddresses(p, s);
+  p[F.Dot] = 0; p[F.Lda] = 4 * K; p[F.Ldb] = 4 * N4; p[F.Ldc] = 4 * N4;
+  p[F.M] = M; p[F.K] = K;
+  const { outerRows: rows, outerVecs } = SHAPES;
+  const mc = rowBlock(M, rows);
+  p[F.Rows] = rows; p[F.Mc] = mc; p[F.Kc] = K <= 2 * KC ? Math.max(K, 1) : KC;
+  for (let rem = 0; rem < rows; rem++) {
+    p[F.MainKernels + rem] = kernelId(outerName(rows, rem, outerVecs));
+    p[F.TailKernels + rem] = kernelId(outerName(rows, rem, 1));
+  }
+  const vecs = N4 / 4;
+  p[F.Groups] = Math.floor(vecs / outerVecs); p[F.GroupCols] = 4 * outerVecs; p[F.TailUnits] = vecs % outerVecs;
+  columnChunks(p, p[F.Groups], 2, threads, Math.ceil(M / mc), 4);
+}
+
+/** The reference loops, for problems too small to be worth the copies. */
+function sgemmLoops(
   M: number, N: number, K: number,
   A: Float32Array, B: Float32Array, transB: boolean,
   C: Float32Array, bias?: Float32Array,
@@ -21,12 +238,4 @@ export function sgemm(
       C[i * N + j] = s;
     }
   }
-}
-
-/**
- * Returns an array with w's contents placed where the fast kernels read weights without a copy.
- * (Identity in the reference version.)
- */
-export function pinWeight(w: Float32Array): Float32Array {
-  return w;
 }
