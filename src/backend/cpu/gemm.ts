@@ -50,6 +50,11 @@ export function gemmThreads(): number {
   return pool.threads;
 }
 
+/** Chunks of work the worker threads have run since the start (tests check they take part). */
+export function workerChunks(): number {
+  return pool.workerChunks();
+}
+
 /**
  * Returns a view of w's contents placed in the shared heap, where the kernels read weights
  * without a copy. The block stays reserved until `unpinWeight` (the CPU backend never frees

@@ -25,6 +25,7 @@ for (let seen = Atomics.load(ctrl, Ctrl.Seq); ;) {
       console.error(e);
       Atomics.store(ctrl, Ctrl.Error, 1);
     }
+    Atomics.add(ctrl, Ctrl.WorkerChunks, 1);
     if (Atomics.add(ctrl, Ctrl.Done, 1) + 1 === chunks) Atomics.notify(ctrl, Ctrl.Done);
   }
 }

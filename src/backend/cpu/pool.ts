@@ -17,7 +17,12 @@ import { Worker } from 'node:worker_threads';
 import type { Kernel, WasmMemory, WasmModule } from './wasm/api.js';
 import { F, type Plan, runChunk } from './pool-job.js';
 
-export const enum Ctrl { Seq, Next, Done, Error, PlanAt = 8 }
+export const enum Ctrl {
+  Seq, Next, Done, Error,
+  /** chunks run by workers since the start (a diagnostic for tests and benchmarks) */
+  WorkerChunks,
+  PlanAt = 8,
+}
 
 /** spin this long (ms) for the next job or the last chunk before blocking */
 export const SPIN_MS = 0.1;
@@ -78,6 +83,10 @@ export class Pool {
     }
     waitUntil(ctrl, Ctrl.Done, (v) => v >= chunks, 50);
     if (Atomics.load(ctrl, Ctrl.Error) !== 0) throw new Error('sgemm: a worker thread failed on its chunk (see its stderr)');
+  }
+
+  workerChunks(): number {
+    return Atomics.load(this.ctrl, Ctrl.WorkerChunks);
   }
 
   private start(workers: number): void {
