@@ -1,0 +1,261 @@
+/**
+ * The WebGPU backend: the Backend interface over the runtime (command stream, pool, pipelines)
+ * and the WGSL kernels in ./kernels. Ops check shapes on the host, record their dispatches and
+ * return at once; only `read` waits for the device.
+ *
+ * Node: Dawn keeps the process alive until the device is destroyed, so call `destroy()` when done.
+ */
+import type { Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
+import type { DType, HostArray, Tensor } from '../../tensor.js';
+import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
+import { GpuTensor } from './memory.js';
+import { bytesOf, GpuRuntime, storageOf, type KernelHost } from './runtime.js';
+import { attention } from './kernels/attention.js';
+import { causalConv1d } from './kernels/conv.js';
+import { binary, unary } from './kernels/elementwise.js';
+import { concat, embedding, rotary, split, writeAt } from './kernels/layout.js';
+import { matmul } from './kernels/matmul.js';
+import { gatedRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
+import { selectiveScan } from './kernels/scan.js';
+import { ssdChunked } from './kernels/ssd.js';
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`webgpu ${what}`);
+}
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+const last = (t: Tensor) => t.shape[t.shape.length - 1];
+
+export class WebGpuBackend implements Backend, KernelHost {
+  readonly name = 'webgpu' as const;
+  readonly rt: GpuRuntime;
+  /** The GPU object; held only while the device lives (see device.ts). */
+  private gpu: GPU | undefined;
+
+  constructor(gpu: GPU, info: DeviceInfo) {
+    this.gpu = gpu;
+    this.rt = new GpuRuntime(info);
+  }
+
+  get info(): DeviceInfo {
+    return this.rt.info;
+  }
+
+  /** A tensor of this backend that is still alive. */
+  private g(t: Tensor | undefined, what: string): GpuTensor {
+    if (!(t instanceof GpuTensor) || t.backend !== this) throw new Error(`webgpu ${what}: the tensor is not on this WebGPU backend`);
+    storageOf(t);
+    return t;
+  }
+
+  // ---- memory -------------------------------------------------------------------------------
+
+  empty(shape: readonly number[], dtype: DType = 'f32'): GpuTensor {
+    return new GpuTensor(shape, dtype, this.rt.alloc(bytesOf(shape)), this);
+  }
+
+  upload(data: HostArray, shape: readonly number[]): GpuTensor {
+    expect(data.length === shape.reduce((a, b) => a * b, 1), `upload: ${data.length} values for shape [${shape}]`);
+    const s = this.rt.alloc(data.byteLength, true);
+    this.rt.write(s, data);
+    return new GpuTensor(shape, data instanceof Int32Array ? 'i32' : 'f32', s, this);
+  }
+
+  uploadWeight(data: Float32Array, shape: readonly number[]): GpuTensor {
+    expect(data.length === shape.reduce((a, b) => a * b, 1), `uploadWeight: ${data.length} values for shape [${shape}]`);
+    const s = this.rt.allocFilled(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return new GpuTensor(shape, 'f32', s, this);
+  }
+
+  zeros(shape: readonly number[], dtype: DType = 'f32'): GpuTensor {
+    const t = this.empty(shape, dtype);
+    this.rt.clear(t.storage);
+    return t;
+  }
+
+  async read(t: Tensor): Promise<HostArray> {
+    const buf = await this.rt.read(storageOf(this.g(t, 'read')));
+    return t.dtype === 'i32' ? new Int32Array(buf) : new Float32Array(buf);
+  }
+
+  dispose(t: Tensor): void {
+    if (!(t instanceof GpuTensor) || t.backend !== this) throw new Error('webgpu dispose: the tensor is not on this WebGPU backend');
+    if (t.markDisposed()) this.rt.release(t.storage);
+  }
+
+  /** Submits recorded work without waiting for it. */
+  flush(): void {
+    this.rt.flush();
+  }
+
+  /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */
+  destroy(): void {
+    this.rt.destroy();
+    this.gpu = undefined;
+  }
+
+  get destroyed(): boolean {
+    return this.gpu === undefined;
+  }
+
+  // ---- linear algebra -------------------------------------------------------------------------
+
+  linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+    const [N, K] = w.shape;
+    expect(w.shape.length === 2 && last(x) === K, `linear: x [${x.shape}] and weight [${w.shape}] do not match`);
+    expect(!bias || same(bias.shape, [N]), `linear: bias [${bias?.shape}] is not [${N}]`);
+    const M = K === 0 ? x.size : x.size / K;
+    return matmul(this, this.g(x, 'linear'), this.g(w, 'linear'), M, N, K, false, true,
+      bias && this.g(bias, 'linear'), [...x.shape.slice(0, -1), N]);
+  }
+
+  matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+    expect(a.shape.length === 2 && b.shape.length === 2, `matmul: needs 2-D operands, got [${a.shape}] and [${b.shape}]`);
+    const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+    expect(K === Kb, `matmul: inner dimensions differ (${K} vs ${Kb})`);
+    return matmul(this, this.g(a, 'matmul'), this.g(b, 'matmul'), M, N, K, transA, transB, undefined, [M, N]);
+  }
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    expect(table.shape.length === 2 && ids.dtype === 'i32', `embedding: needs table [V, C] and i32 ids, got [${table.shape}] and ${ids.dtype}`);
+    return embedding(this, this.g(table, 'embedding'), this.g(ids, 'embedding'));
+  }
+
+  // ---- elementwise / shape ----------------------------------------------------------------------
+
+  add(a: Tensor, b: Tensor): Tensor {
+    expect(same(a.shape, b.shape), `add: shapes [${a.shape}] and [${b.shape}] differ`);
+    return binary(this, 'add', this.g(a, 'add'), this.g(b, 'add'));
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    expect(same(a.shape, b.shape), `mul: shapes [${a.shape}] and [${b.shape}] differ`);
+    return binary(this, 'mul', this.g(a, 'mul'), this.g(b, 'mul'));
+  }
+
+  silu(x: Tensor): Tensor {
+    return unary(this, 'silu', this.g(x, 'silu'));
+  }
+
+  softplus(x: Tensor): Tensor {
+    return unary(this, 'softplus', this.g(x, 'softplus'));
+  }
+
+  exp(x: Tensor): Tensor {
+    return unary(this, 'exp', this.g(x, 'exp'));
+  }
+
+  split(x: Tensor, sizes: readonly number[]): Tensor[] {
+    expect(sizes.reduce((a, b) => a + b, 0) === last(x), `split: sizes ${sizes} do not add up to ${last(x)}`);
+    return split(this, this.g(x, 'split'), sizes);
+  }
+
+  concat(xs: readonly Tensor[]): Tensor {
+    expect(xs.length > 0, 'concat: nothing to concatenate');
+    const lead = xs[0].shape.slice(0, -1);
+    for (const t of xs) {
+      expect(same(t.shape.slice(0, -1), lead) && t.dtype === xs[0].dtype, `concat: [${t.shape}] does not match [${xs[0].shape}]`);
+    }
+    return concat(this, xs.map((t) => this.g(t, 'concat')));
+  }
+
+  // ---- normalization / softmax ------------------------------------------------------------------
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    expect(weight.size === last(x), `rmsNorm: weight [${weight.shape}] for x [${x.shape}]`);
+    return rmsNorm(this, this.g(x, 'rmsNorm'), this.g(weight, 'rmsNorm'), eps);
+  }
+
+  gatedRmsNorm(x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean): Tensor {
+    expect(same(x.shape, z.shape), `gatedRmsNorm: x [${x.shape}] and z [${z.shape}] differ`);
+    expect(weight.size === last(x) && groupSize > 0 && last(x) % groupSize === 0,
+      `gatedRmsNorm: weight [${weight.shape}], group size ${groupSize} for x [${x.shape}]`);
+    return gatedRmsNorm(this, this.g(x, 'gatedRmsNorm'), this.g(z, 'gatedRmsNorm'), this.g(weight, 'gatedRmsNorm'),
+      eps, groupSize, normBeforeGate);
+  }
+
+  softmax(x: Tensor): Tensor {
+    return softmax(this, this.g(x, 'softmax'), false);
+  }
+
+  logSoftmax(x: Tensor): Tensor {
+    return softmax(this, this.g(x, 'logSoftmax'), true);
+  }
+
+  // ---- sequence mixing --------------------------------------------------------------------------
+
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean): { y: Tensor; state: Tensor } {
+    const [B, , C] = x.shape;
+    const K = weight.shape[1];
+    expect(x.shape.length === 3 && same(weight.shape, [C, K]), `causalConv1d: x [${x.shape}], weight [${weight.shape}]`);
+    expect(!bias || same(bias.shape, [C]), `causalConv1d: bias [${bias?.shape}] is not [${C}]`);
+    expect(!state || same(state.shape, [B, C, K - 1]), `causalConv1d: state [${state?.shape}] is not [${B}, ${C}, ${K - 1}]`);
+    return causalConv1d(this, this.g(x, 'causalConv1d'), this.g(weight, 'causalConv1d'),
+      bias && this.g(bias, 'causalConv1d'), state && this.g(state, 'causalConv1d'), silu);
+  }
+
+  selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
+    const [B, L, D] = args.u.shape;
+    const N = args.A.shape[1];
+    const what = 'selectiveScan';
+    expect(same(args.delta.shape, [B, L, D]) && same(args.A.shape, [D, N]), `${what}: u [${args.u.shape}], delta [${args.delta.shape}], A [${args.A.shape}]`);
+    expect(same(args.Bmat.shape, [B, L, N]) && same(args.Cmat.shape, [B, L, N]), `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] are not [${B}, ${L}, ${N}]`);
+    expect(!args.z || same(args.z.shape, [B, L, D]), `${what}: z [${args.z?.shape}]`);
+    expect(!args.Dskip || args.Dskip.size === D, `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.deltaBias || args.deltaBias.size === D, `${what}: deltaBias [${args.deltaBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, D, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${D}, ${N}]`);
+    for (const t of [args.u, args.delta, args.A, args.Bmat, args.Cmat, args.Dskip, args.z, args.deltaBias, args.state]) {
+      if (t) this.g(t, what);
+    }
+    return selectiveScan(this, args);
+  }
+
+  ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
+    const [B, L, H, P] = args.x.shape;
+    const [, , G, N] = args.Bmat.shape;
+    const what = 'ssdChunked';
+    expect(same(args.dt.shape, [B, L, H]) && same(args.A.shape, [H]), `${what}: x [${args.x.shape}], dt [${args.dt.shape}], A [${args.A.shape}]`);
+    expect(args.Bmat.shape.length === 4 && same(args.Bmat.shape, [B, L, G, N]) && same(args.Cmat.shape, [B, L, G, N]) && G > 0 && H % G === 0,
+      `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] for ${H} heads`);
+    expect(!args.Dskip || same(args.Dskip.shape, [H]) || same(args.Dskip.shape, [H, P]), `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.dtBias || same(args.dtBias.shape, [H]), `${what}: dtBias [${args.dtBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, H, P, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${H}, ${P}, ${N}]`);
+    expect(Number.isInteger(args.chunkSize) && args.chunkSize > 0, `${what}: chunkSize ${args.chunkSize}`);
+    for (const t of [args.x, args.dt, args.A, args.Bmat, args.Cmat, args.Dskip, args.dtBias, args.state]) {
+      if (t) this.g(t, what);
+    }
+    return ssdChunked(this, args);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }): Tensor {
+    const [B, , Hq, E] = q.shape;
+    const [, S, Hkv] = k.shape;
+    expect(q.shape.length === 4 && same(k.shape, [B, S, Hkv, E]) && same(v.shape, k.shape) && Hkv > 0 && Hq % Hkv === 0,
+      `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
+    const kvLen = opts.kvLen ?? new Int32Array(B).fill(S);
+    expect(kvLen.length === B && kvLen.every((n) => n >= 0 && n <= S), `attention: kvLen [${kvLen}] must hold ${B} counts in 0..${S}`);
+    return attention(this, this.g(q, 'attention'), this.g(k, 'attention'), this.g(v, 'attention'), opts.causal, opts.scale, kvLen);
+  }
+
+  rotary(x: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
+    expect(x.shape.length === 4 && pos0.length === x.shape[0], `rotary: x [${x.shape}] with ${pos0.length} start positions`);
+    expect(rotaryDim % 2 === 0 && rotaryDim <= x.shape[3], `rotary: rotaryDim ${rotaryDim} for head dim ${x.shape[3]}`);
+    return rotary(this, this.g(x, 'rotary'), pos0, rotaryDim, base, interleaved);
+  }
+
+  writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor {
+    const [B, Ls] = src.shape;
+    const S = dst.shape[1];
+    expect(dst.shape[0] === B && same(dst.shape.slice(2), src.shape.slice(2)) && dst.dtype === src.dtype,
+      `writeAt: src [${src.shape}] does not fit dst [${dst.shape}]`);
+    expect(offset.length === B && offset.every((o) => o >= 0 && o + Ls <= S), `writeAt: offsets [${offset}] + ${Ls} must stay within ${S}`);
+    return writeAt(this, this.g(dst, 'writeAt'), this.g(src, 'writeAt'), offset);
+  }
+}
+
+/** Opens the GPU (navigator.gpu, or Dawn in Node) and returns a backend on it. */
+export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+  const { gpu, info } = await openDevice(options);
+  return new WebGpuBackend(gpu, info);
+}

@@ -1,0 +1,107 @@
+/**
+ * Finding a WebGPU device: `navigator.gpu` in browsers, Dawn's `webgpu` package in Node.
+ * The device is opened with the adapter's own limits (the defaults cap storage bindings at
+ * 128 MiB and workgroup memory at 16 KiB) and with `subgroups` when the adapter offers it.
+ */
+
+/**
+ * GPUBufferUsage / GPUMapMode bits as the WebGPU spec fixes them. Node has no such globals unless
+ * the caller copies Dawn's into globalThis, which a library should not do.
+ */
+export const Usage = {
+  MAP_READ: 0x0001,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+} as const;
+export const MapModeRead = 0x0001;
+
+export interface WebGpuOptions {
+  /** Use subgroup operations in reductions when the adapter offers them (default true). */
+  subgroups?: boolean;
+  powerPreference?: GPUPowerPreference;
+}
+
+/** What the kernels need to know about the device they run on. */
+export interface DeviceInfo {
+  device: GPUDevice;
+  adapterName: string;
+  subgroups: boolean;
+  /** smallest subgroup the device may run (reductions size their partials by it) */
+  subgroupMinSize: number;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxStorageBuffersPerShaderStage: number;
+  maxComputeWorkgroupsPerDimension: number;
+  minUniformBufferOffsetAlignment: number;
+}
+
+export interface OpenedDevice {
+  info: DeviceInfo;
+  /**
+   * The GPU object the device came from. Dawn keeps a Node process alive while it is referenced,
+   * so the backend holds it only until `destroy()`.
+   */
+  gpu: GPU;
+}
+
+async function findGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (typeof process !== 'undefined' && process.versions?.node) {
+    // Imported lazily so that bundles for browsers never reach the native module.
+    let mod: { create(flags: string[]): GPU };
+    try {
+      mod = await import('webgpu');
+    } catch (e) {
+      throw new Error(`WebGPU: the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
+    }
+    return mod.create([]);
+  }
+  throw new Error('WebGPU: this environment has no navigator.gpu');
+}
+
+const REQUESTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+] as const;
+
+export async function openDevice(options: WebGpuOptions = {}): Promise<OpenedDevice> {
+  const gpu = await findGpu();
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new Error('WebGPU: no adapter (no GPU driver found; for a software device install a Vulkan driver such as SwiftShader and set VK_ICD_FILENAMES)');
+  }
+  const subgroups = (options.subgroups ?? true) && adapter.features.has('subgroups');
+  const requiredLimits: Record<string, number> = {};
+  for (const k of REQUESTED_LIMITS) requiredLimits[k] = adapter.limits[k];
+  const device = await adapter.requestDevice({
+    requiredFeatures: subgroups ? ['subgroups' as GPUFeatureName] : [],
+    requiredLimits,
+  });
+  const l = device.limits;
+  const info: DeviceInfo = {
+    device,
+    adapterName: [adapter.info.vendor, adapter.info.architecture, adapter.info.device, adapter.info.description]
+      .filter((s) => s).join(' '),
+    subgroups,
+    subgroupMinSize: adapter.info.subgroupMinSize || 4,
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
+  };
+  return { info, gpu };
+}

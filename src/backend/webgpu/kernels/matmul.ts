@@ -1,0 +1,187 @@
+/**
+ * Register-tiled matmul: C[M, N] = op(A) · op(B) (+ bias[N]).
+ *
+ * A workgroup of 16×16 invocations computes a BM×BN tile (BM = BN = 16·T, T = 4 or 8 outputs
+ * per invocation and side), stepping K by BK through two shared tiles As[BK][BM], Bs[BK][BN].
+ * Each invocation owns rows {q·64 + ty·4 + i} and columns {c·64 + tx·4 + j}: one vec4 read of
+ * each shared tile per row/column group feeds 4·4 FMAs, and the column reads of a warp are
+ * consecutive, so shared memory serves them without bank conflicts.
+ *
+ * Both operands are seen as "R×K" (A: R = M, B: R = N) stored either K-contiguous (A plain,
+ * B transposed = the Linear weight [N, K]) or R-contiguous. Loads use vec4 when the contiguous
+ * dimension is a multiple of 4, and every load and store is bounds-checked, so any M, N, K work.
+ */
+import type { GpuTensor } from '../memory.js';
+import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
+import { header } from '../wgsl.js';
+
+const BK = 16;
+
+interface Spec {
+  tile: 4 | 8;
+  transA: boolean;
+  transB: boolean;
+  bias: boolean;
+  vecA: boolean;
+  vecB: boolean;
+  vecC: boolean;
+}
+
+/** WGSL that fills shared tile `S` (logical [BK][BR]) from operand `X` at rows r0.., k0... */
+function loader(X: string, S: string, R: string, r0: string, BR: number, kContig: boolean, vec: boolean): string {
+  const store = (k: string, r: string, v: string) => `${S}[((${k}) * ${BR}u + (${r})) / 4u][(${r}) % 4u] = ${v};`;
+  if (vec) {
+    const count = (BR * BK) / 4 / 256;
+    if (kContig) {
+      return `for (var q = 0u; q < ${count}u; q++) {
+    let e = lid + 256u * q;
+    let kv = e % ${BK / 4}u;
+    let r = e / ${BK / 4}u;
+    let gr = ${r0} + r;
+    let gk = k0 + kv * 4u;
+    var v = vec4<f32>(0.0);
+    if (gr < p.${R} && gk < p.K) { v = ${X}[(gr * p.K + gk) / 4u]; }
+    ${store('kv * 4u', 'r', 'v.x')}
+    ${store('kv * 4u + 1u', 'r', 'v.y')}
+    ${store('kv * 4u + 2u', 'r', 'v.z')}
+    ${store('kv * 4u + 3u', 'r', 'v.w')}
+  }`;
+    }
+    return `for (var q = 0u; q < ${count}u; q++) {
+    let e = lid + 256u * q;
+    let rv = e % ${BR / 4}u;
+    let k = e / ${BR / 4}u;
+    let gr = ${r0} + rv * 4u;
+    let gk = k0 + k;
+    var v = vec4<f32>(0.0);
+    if (gr < p.${R} && gk < p.K) { v = ${X}[(gk * p.${R} + gr) / 4u]; }
+    ${S}[k * ${BR / 4}u + rv] = v;
+  }`;
+  }
+  const count = (BR * BK) / 256;
+  const [kk, r] = kContig ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${BR}u`, `e % ${BR}u`];
+  const index = kContig ? `gr * p.K + gk` : `gk * p.${R} + gr`;
+  return `for (var q = 0u; q < ${count}u; q++) {
+    let e = lid + 256u * q;
+    let kk = ${kk};
+    let r = ${r};
+    let gr = ${r0} + r;
+    let gk = k0 + kk;
+    var v = 0.0;
+    if (gr < p.${R} && gk < p.K) { v = ${X}[${index}]; }
+    ${store('kk', 'r', 'v')}
+  }`;
+}
+
+function source(s: Spec): string {
+  const T = s.tile;
+  const BM = 16 * T;
+  const G = T / 4; // row (and column) groups of 4 per invocation
+  const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
+  const buffers: [string, 'read' | 'read_write', string][] = [
+    ['A', 'read', elem(s.vecA)],
+    ['B', 'read', elem(s.vecB)],
+  ];
+  if (s.bias) buffers.push(['bias', 'read', elem(s.vecC)]);
+  buffers.push(['C', 'read_write', elem(s.vecC)]);
+
+  const accDecl: string[] = [];
+  const fma: string[] = [];
+  const epilogue: string[] = [];
+  for (let q = 0; q < G; q++) {
+    fma.push(`let a${q} = As[k * ${BM / 4}u + ${q * 16}u + ty];`);
+  }
+  for (let c = 0; c < G; c++) {
+    fma.push(`let b${c} = Bs[k * ${BM / 4}u + ${c * 16}u + tx];`);
+  }
+  const comp = ['x', 'y', 'z', 'w'];
+  for (let q = 0; q < G; q++) {
+    for (let i = 0; i < 4; i++) {
+      for (let c = 0; c < G; c++) {
+        const acc = `acc${q}_${i}_${c}`;
+        accDecl.push(`var ${acc} = vec4<f32>(0.0);`);
+        fma.push(`${acc} = fma(vec4<f32>(a${q}.${comp[i]}), b${c}, ${acc});`);
+      }
+      epilogue.push(`m = m0 + ${q * 64 + i}u + ty * 4u;`);
+      epilogue.push(`if (m < p.M) {`);
+      for (let c = 0; c < G; c++) {
+        const acc = `acc${q}_${i}_${c}`;
+        epilogue.push(`  n = n0 + ${c * 64}u + tx * 4u;`);
+        if (s.vecC) {
+          const b = s.bias ? ` + bias[n / 4u]` : '';
+          epilogue.push(`  if (n < p.N) { C[(m * p.N + n) / 4u] = ${acc}${b}; }`);
+        } else {
+          for (let j = 0; j < 4; j++) {
+            const b = s.bias ? ` + bias[n + ${j}u]` : '';
+            epilogue.push(`  if (n + ${j}u < p.N) { C[m * p.N + n + ${j}u] = ${acc}.${comp[j]}${b}; }`);
+          }
+        }
+      }
+      epilogue.push(`}`);
+    }
+  }
+
+  return `${header('M: u32, N: u32, K: u32', buffers)}
+var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(BK * BM) / 4}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  let m0 = wid.y * ${BM}u;
+  let n0 = wid.x * ${BM}u;
+  ${accDecl.join('\n  ')}
+  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+    ${loader('A', 'As', 'M', 'm0', BM, !s.transA, s.vecA)}
+    ${loader('B', 'Bs', 'N', 'n0', BM, s.transB, s.vecB)}
+    workgroupBarrier();
+    for (var k = 0u; k < ${BK}u; k++) {
+      ${fma.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  var m: u32;
+  var n: u32;
+  ${epilogue.join('\n  ')}
+}`;
+}
+
+const kernels = new Map<string, Kernel>();
+
+function kernel(s: Spec): Kernel {
+  const key = JSON.stringify(s);
+  let k = kernels.get(key);
+  if (!k) {
+    k = { label: `matmul ${key}`, source: source(s) };
+    kernels.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * C[M, N] = op(A) op(B) + bias. a is [M, K] (or [K, M] when transA), b is [K, N] (or [N, K]
+ * when transB); `a` may carry leading dimensions that fold into M (the rows of `linear`).
+ */
+export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: number, K: number,
+  transA: boolean, transB: boolean, bias: GpuTensor | undefined, outShape: readonly number[]): GpuTensor {
+  const out = h.empty(outShape);
+  if (M === 0 || N === 0) return out;
+  // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
+  const tile: 4 | 8 = Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? 8 : 4;
+  const spec: Spec = {
+    tile,
+    transA,
+    transB,
+    bias: bias !== undefined,
+    vecA: (transA ? M : K) % 4 === 0,
+    vecB: (transB ? K : N) % 4 === 0,
+    vecC: N % 4 === 0,
+  };
+  const BM = 16 * tile;
+  const storage = [storageOf(a), storageOf(b)];
+  if (bias) storage.push(storageOf(bias));
+  storage.push(out.storage);
+  h.rt.dispatch(kernel(spec), [M, N, K], storage, [Math.ceil(N / BM), Math.ceil(M / BM)]);
+  return out;
+}

@@ -1,0 +1,233 @@
+/**
+ * Mamba-2 SSD by the chunked algorithm (Dao & Gu §6; the stages of mamba_ssm's
+ * mamba_chunk_scan_combined), for chunks of Q steps (the last may be short):
+ *   1. dt:     Δ = clamp(softplus(dt + dtBias)); acum = within-chunk cumsum of Δ·A_h
+ *   2. CB:     CB[i, j] = C_i · B_j per chunk and group (lower-triangular tiles only)
+ *   3. states: S_c[p, n] = Σ_i exp(acum_last − acum_i) Δ_i x_i[p] B_i[n]
+ *   4. pass:   H_c = exp(acum_last(c−1)) H_{c−1} + S_{c−1} (sequential over chunks; S_c is
+ *              overwritten with the state entering chunk c), H_0 = the initial state
+ *   5. out:    y_i = Σ_{j≤i} CB[i, j] exp(acum_i − acum_j) Δ_j x_j + exp(acum_i) C_i · H_c + D x_i
+ * Decays are differences of within-chunk cumsums, all ≤ 0, so no exp can overflow.
+ *   x [B, L, H, P], dt [B, L, H], A [H], B/C [B, L, G, N], D [H] or [H, P], state [B, H, P, N]
+ *   -> y [B, L, H, P], state [B, H, P, N]
+ */
+import type { SsdArgs } from '../../backend.js';
+import type { GpuTensor } from '../memory.js';
+import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
+import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { SCALAR_FNS } from './elementwise.js';
+import { tiledSource } from './tiles.js';
+
+const WG = 256;
+const FIELDS = 'L: u32, H: u32, P: u32, G: u32, N: u32, Q: u32, nC: u32, n: u32, lo: f32, hi: f32';
+const cache = new Map<string, Kernel>();
+
+function cached(key: string, make: () => string): Kernel {
+  let k = cache.get(key);
+  if (!k) cache.set(key, (k = { label: key, source: make() }));
+  return k;
+}
+
+/** Common tile setup: chunk `ch`, head h (or group g), sequence b and the chunk's extent. */
+const CHUNK = `
+  let ch = wid.y;
+  let l0 = ch * p.Q;
+  let Qc = min(p.Q, p.L - l0);`;
+
+const HEAD = `
+  let h = wid.z % p.H;
+  let b = wid.z / p.H;
+  let g = h / (p.H / p.G);
+  let hb = (b * p.H + h) * p.L;`;
+
+function dtKernel(bias: boolean, softplus: boolean): Kernel {
+  return cached(`ssd dt ${bias} ${softplus}`, () => {
+    const buffers: BufferDecl[] = [['dt', 'read', 'f32'], ['A', 'read', 'f32']];
+    if (bias) buffers.push(['dtBias', 'read', 'f32']);
+    buffers.push(['dtv', 'read_write', 'f32'], ['acum', 'read_write', 'f32']);
+    return `${header(FIELDS, buffers)}
+${SCALAR_FNS}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let i = ${flatId(WG)};
+  if (i >= p.n) { return; }
+  let ch = i % p.nC;
+  let h = (i / p.nC) % p.H;
+  let b = i / (p.nC * p.H);
+  let a = A[h];
+  var cum = 0.0;
+  let lEnd = min(p.L, (ch + 1u) * p.Q);
+  for (var l = ch * p.Q; l < lEnd; l++) {
+    var d = dt[(b * p.L + l) * p.H + h]${bias ? ' + dtBias[h]' : ''};
+    ${softplus ? 'd = softplus(d);' : ''}
+    d = clamp(d, p.lo, p.hi);
+    let o = (b * p.H + h) * p.L + l;
+    dtv[o] = d;
+    cum = fma(d, a, cum);
+    acum[o] = cum;
+  }
+}`;
+  });
+}
+
+const CB_KERNEL = cached('ssd CB', () => tiledSource({
+  label: 'ssd CB',
+  fields: FIELDS,
+  buffers: [['Cm', 'read', 'f32'], ['Bm', 'read', 'f32'], ['CB', 'read_write', 'f32']],
+  setup: `
+  let tI = (p.Q + 63u) / 64u;
+  let ti = wid.x / tI;
+  let tj = wid.x % tI;
+  if (tj > ti) { return; }
+  ${CHUNK}
+  let g = wid.z % p.G;
+  let b = wid.z / p.G;
+  let r0 = ti * 64u;
+  let c0 = tj * 64u;
+  let rows = Qc;
+  let cols = Qc;`,
+  phases: [{
+    kBegin: '0u',
+    kEnd: 'p.N',
+    A: { kFast: true, at: (i, n) => `Cm[((b * p.L + l0 + ${i}) * p.G + g) * p.N + ${n}]` },
+    B: { kFast: true, at: (n, j) => `Bm[((b * p.L + l0 + ${j}) * p.G + g) * p.N + ${n}]` },
+  }],
+  store: (i, j, acc) => `CB[(((b * p.nC + ch) * p.G + g) * p.Q + ${i}) * p.Q + ${j}] = ${acc};`,
+}));
+
+const STATES_KERNEL = cached('ssd chunk states', () => tiledSource({
+  label: 'ssd chunk states',
+  fields: FIELDS,
+  buffers: [['x', 'read', 'f32'], ['Bm', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['S', 'read_write', 'f32']],
+  setup: `
+  let tN = (p.N + 63u) / 64u;
+  ${CHUNK}
+  ${HEAD}
+  let aLast = acum[hb + l0 + Qc - 1u];
+  let r0 = (wid.x / tN) * 64u;
+  let c0 = (wid.x % tN) * 64u;
+  let rows = p.P;
+  let cols = p.N;`,
+  phases: [{
+    kBegin: '0u',
+    kEnd: 'Qc',
+    A: { kFast: false, at: (pp, i) => `x[((b * p.L + l0 + ${i}) * p.H + h) * p.P + ${pp}] * exp(aLast - acum[hb + l0 + ${i}]) * dtv[hb + l0 + ${i}]` },
+    B: { kFast: false, at: (i, n) => `Bm[((b * p.L + l0 + ${i}) * p.G + g) * p.N + ${n}]` },
+  }],
+  store: (pp, n, acc) => `S[(((b * p.nC + ch) * p.H + h) * p.P + ${pp}) * p.N + ${n}] = ${acc};`,
+}));
+
+function passKernel(init: boolean): Kernel {
+  return cached(`ssd state passing ${init}`, () => {
+    const buffers: BufferDecl[] = [['acum', 'read', 'f32']];
+    if (init) buffers.push(['state0', 'read', 'f32']);
+    buffers.push(['S', 'read_write', 'f32'], ['stateOut', 'read_write', 'f32']);
+    return `${header(FIELDS, buffers)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let i = ${flatId(WG)};
+  if (i >= p.n) { return; }
+  let n = i % p.N;
+  let pp = (i / p.N) % p.P;
+  let h = (i / (p.N * p.P)) % p.H;
+  let b = i / (p.N * p.P * p.H);
+  var s = ${init ? 'state0[i]' : '0.0'};
+  for (var ch = 0u; ch < p.nC; ch++) {
+    let o = (((b * p.nC + ch) * p.H + h) * p.P + pp) * p.N + n;
+    let add = S[o];
+    S[o] = s;
+    let last = min(p.L, (ch + 1u) * p.Q) - 1u;
+    s = fma(exp(acum[(b * p.H + h) * p.L + last]), s, add);
+  }
+  stateOut[i] = s;
+}`;
+  });
+}
+
+type DMode = 'none' | 'head' | 'headDim';
+
+function outKernel(d: DMode): Kernel {
+  return cached(`ssd output D=${d}`, () => {
+    const buffers: BufferDecl[] = [['CB', 'read', 'f32'], ['acum', 'read', 'f32'], ['dtv', 'read', 'f32'],
+      ['x', 'read', 'f32'], ['Cm', 'read', 'f32'], ['S', 'read', 'f32']];
+    if (d !== 'none') buffers.push(['Dskip', 'read', 'f32']);
+    buffers.push(['y', 'read_write', 'f32']);
+    const skip = d === 'head' ? ' + Dskip[h] * x[o]' : d === 'headDim' ? ' + Dskip[h * p.P + oC] * x[o]' : '';
+    return tiledSource({
+      label: 'ssd output',
+      fields: FIELDS,
+      buffers,
+      setup: `
+  let tP = (p.P + 63u) / 64u;
+  ${CHUNK}
+  ${HEAD}
+  let r0 = (wid.x / tP) * 64u;
+  let c0 = (wid.x % tP) * 64u;
+  if (r0 >= Qc) { return; }
+  let rows = Qc;
+  let cols = p.P;
+  let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;`,
+      phases: [
+        {
+          // intra-chunk: only j <= i contributes, so k stops at the end of this row tile
+          kBegin: '0u',
+          kEnd: 'min(Qc, r0 + 64u)',
+          A: {
+            kFast: true,
+            at: (i, j) => `select(0.0, CB[(cbBase + ${i}) * p.Q + ${j}] * exp(acum[hb + l0 + ${i}] - acum[hb + l0 + ${j}]) * dtv[hb + l0 + ${j}], ${j} <= ${i})`,
+          },
+          B: { kFast: false, at: (j, pp) => `x[((b * p.L + l0 + ${j}) * p.H + h) * p.P + ${pp}]` },
+        },
+        {
+          // the state entering the chunk, decayed to each position
+          kBegin: '0u',
+          kEnd: 'p.N',
+          A: { kFast: true, at: (i, n) => `Cm[((b * p.L + l0 + ${i}) * p.G + g) * p.N + ${n}] * exp(acum[hb + l0 + ${i}])` },
+          B: { kFast: true, at: (n, pp) => `S[(((b * p.nC + ch) * p.H + h) * p.P + ${pp}) * p.N + ${n}]` },
+        },
+      ],
+      store: (i, pp, acc) => `let o = ((b * p.L + l0 + ${i}) * p.H + h) * p.P + ${pp};
+    y[o] = ${acc}${skip};`,
+    });
+  });
+}
+
+export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: GpuTensor } {
+  const x = a.x as GpuTensor;
+  const [B, L, H, P] = x.shape;
+  const [, , G, N] = a.Bmat.shape;
+  const Q = a.chunkSize;
+  const nC = Math.ceil(L / Q);
+  const [lo, hi] = a.dtLimit;
+  const params = (n: number) => [L, H, P, G, N, Q, nC, n, f32Bits(lo), f32Bits(hi)];
+  const s = (t: unknown) => storageOf(t as GpuTensor);
+  const rt = h.rt;
+
+  const dtv = h.empty([B, H, L]);
+  const acum = h.empty([B, H, L]);
+  const dtIn = [s(a.dt), s(a.A)];
+  if (a.dtBias) dtIn.push(s(a.dtBias));
+  rt.dispatch(dtKernel(a.dtBias !== undefined, a.dtSoftplus), params(B * H * nC), [...dtIn, dtv.storage, acum.storage], grid(B * H * nC, WG));
+
+  const tQ = Math.ceil(Q / 64);
+  const CB = h.empty([B, nC, G, Q, Q]);
+  rt.dispatch(CB_KERNEL, params(0), [s(a.Cmat), s(a.Bmat), CB.storage], [tQ * tQ, nC, B * G]);
+
+  const S = h.empty([B, nC, H, P, N]);
+  rt.dispatch(STATES_KERNEL, params(0), [s(x), s(a.Bmat), dtv.storage, acum.storage, S.storage],
+    [Math.ceil(P / 64) * Math.ceil(N / 64), nC, B * H]);
+
+  const state = h.empty([B, H, P, N]);
+  const passIn = [acum.storage];
+  if (a.state) passIn.push(s(a.state));
+  rt.dispatch(passKernel(a.state !== undefined), params(state.size), [...passIn, S.storage, state.storage], grid(state.size, WG));
+
+  const y = h.empty([B, L, H, P]);
+  const dMode: DMode = !a.Dskip ? 'none' : a.Dskip.shape.length === 2 ? 'headDim' : 'head';
+  const outIn = [CB.storage, acum.storage, dtv.storage, s(x), s(a.Cmat), S.storage];
+  if (a.Dskip) outIn.push(s(a.Dskip));
+  rt.dispatch(outKernel(dMode), params(0), [...outIn, y.storage], [tQ * Math.ceil(P / 64), nC, B * H]);
+
+  for (const t of [dtv, acum, CB, S]) t.dispose();
+  return { y, state };
+}

@@ -1,0 +1,307 @@
+/**
+ * Every Backend op on WebGPU against the CPU reference backend, by normalized max error
+ * (max |gpu − cpu| / max |cpu|), the way ggml's test-backend-ops checks its backends. Shapes are
+ * deliberately not multiples of the kernels' tiles (64, 128, 16, 32 keys, 64 channels).
+ * Skips, saying why, only where no WebGPU adapter can be created (CI runs it on SwiftShader).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Backend } from '../src/backend/backend.js';
+import { CpuBackend } from '../src/backend/cpu/index.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
+import type { HostArray, Tensor } from '../src/tensor.js';
+
+const opened = await createWebGpuBackend().then((b) => b, (e: Error) => e);
+const noGpu = opened instanceof Error ? `no WebGPU device: ${opened.message}` : false;
+const gpu = opened instanceof Error ? undefined : opened;
+// the same kernels again with shared-memory reductions, when the device has subgroups
+const plain = gpu?.info.subgroups ? await createWebGpuBackend({ subgroups: false }) : undefined;
+const cpu = new CpuBackend();
+after(() => {
+  gpu?.destroy();
+  plain?.destroy();
+});
+
+/** Deterministic uniform values in [lo, hi). */
+function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  /** host data and shapes of the inputs */
+  inputs: Record<string, [HostArray, number[]]>;
+  run: (be: Backend, t: Record<string, Tensor>) => Tensor[];
+  /** 1e-4 by default; 1e-3 for long reductions */
+  tol?: number;
+  /** run on the subgroup-free backend too */
+  reduces?: boolean;
+}
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const r = (shape: number[], seed: number, lo = -1, hi = 1): [Float32Array, number[]] => [rand(size(shape), seed, lo, hi), shape];
+const ids = (shape: number[], V: number, seed: number): [Int32Array, number[]] =>
+  [Int32Array.from(rand(size(shape), seed, 0, V), Math.floor), shape];
+const A = (shape: number[], seed: number): [Float32Array, number[]] => [rand(size(shape), seed, -2, -0.1), shape];
+
+const cases: Case[] = [];
+
+// ---- linear algebra ------------------------------------------------------------------------
+for (const [M, K, N] of [[70, 33, 50], [132, 64, 136], [1, 45, 67]]) {
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+    cases.push({
+      name: `matmul ${M}x${K}x${N} transA=${ta} transB=${tb}`,
+      inputs: { a: r(ta ? [K, M] : [M, K], M + K), b: r(tb ? [N, K] : [K, N], N + 1) },
+      run: (be, t) => [be.matmul(t.a, t.b, ta, tb)],
+    });
+  }
+}
+cases.push({
+  name: 'matmul 1540x20x1290 (128-wide tiles)',
+  inputs: { a: r([1540, 20], 3), b: r([20, 1290], 4) },
+  run: (be, t) => [be.matmul(t.a, t.b, false, false)],
+});
+cases.push({
+  name: 'matmul K=300 (long reduction)',
+  inputs: { a: r([37, 300], 5), b: r([41, 300], 6) },
+  run: (be, t) => [be.matmul(t.a, t.b, false, true)],
+  tol: 1e-3,
+});
+cases.push({
+  name: 'linear x [2, 37, 45] w [67, 45] + bias',
+  inputs: { x: r([2, 37, 45], 7), w: r([67, 45], 8), b: r([67], 9) },
+  run: (be, t) => [be.linear(t.x, t.w, t.b), be.linear(t.x, t.w)],
+});
+cases.push({
+  name: 'linear x [3, 64] w [68, 64] + bias (vec4 path)',
+  inputs: { x: r([3, 64], 10), w: r([68, 64], 11), b: r([68], 12) },
+  run: (be, t) => [be.linear(t.x, t.w, t.b)],
+});
+cases.push({
+  name: 'embedding',
+  inputs: { table: r([50, 33], 13), ids: ids([3, 7], 50, 14) },
+  run: (be, t) => [be.embedding(t.table, t.ids)],
+});
+
+// ---- elementwise / shape ---------------------------------------------------------------------
+cases.push({
+  name: 'add, mul, silu, softplus, exp',
+  inputs: { a: r([3, 5, 71], 15, -30, 30), b: r([3, 5, 71], 16, -3, 3) },
+  run: (be, t) => [be.add(t.a, t.b), be.mul(t.a, t.b), be.silu(t.a), be.softplus(t.a), be.exp(t.b), be.softplus(t.b)],
+});
+cases.push({
+  name: 'split / concat',
+  inputs: { x: r([4, 5, 30], 17) },
+  run: (be, t) => {
+    const parts = be.split(t.x, [7, 13, 10]);
+    return [...parts, be.concat([parts[2], parts[0], parts[1]])];
+  },
+});
+
+// ---- normalization / softmax -------------------------------------------------------------------
+cases.push({
+  name: 'rmsNorm C=300',
+  inputs: { x: r([3, 7, 300], 19, -3, 3), w: r([300], 20) },
+  run: (be, t) => [be.rmsNorm(t.x, t.w, 1e-5)],
+  reduces: true,
+});
+for (const normBeforeGate of [true, false]) {
+  cases.push({
+    name: `gatedRmsNorm groups of 100 and 300, normBeforeGate=${normBeforeGate}`,
+    inputs: { x: r([2, 9, 300], 21, -3, 3), z: r([2, 9, 300], 22, -3, 3), w: r([300], 23) },
+    run: (be, t) => [be.gatedRmsNorm(t.x, t.z, t.w, 1e-5, 100, normBeforeGate), be.gatedRmsNorm(t.x, t.z, t.w, 1e-5, 300, normBeforeGate)],
+    reduces: true,
+  });
+}
+cases.push({
+  name: 'softmax / logSoftmax over 1000 and 3',
+  inputs: { x: r([5, 1000], 24, -10, 10), y: r([4, 3], 25, -5, 5) },
+  run: (be, t) => [be.softmax(t.x), be.logSoftmax(t.x), be.softmax(t.y), be.logSoftmax(t.y)],
+  reduces: true,
+  tol: 1e-3,
+});
+
+// ---- sequence mixing ------------------------------------------------------------------------------
+for (const [withBias, withState, silu] of [[true, true, true], [false, false, false], [true, false, true]]) {
+  cases.push({
+    name: `causalConv1d K=4 bias=${withBias} state=${withState} silu=${silu}`,
+    inputs: { x: r([2, 19, 37], 26), w: r([37, 4], 27), b: r([37], 28), s: r([2, 37, 3], 29) },
+    run: (be, t) => {
+      const { y, state } = be.causalConv1d(t.x, t.w, withBias ? t.b : undefined, withState ? t.s : undefined, silu);
+      return [y, state];
+    },
+  });
+}
+cases.push({
+  name: 'causalConv1d L=2 < K-1 carries the old window',
+  inputs: { x: r([2, 2, 5], 30), w: r([5, 4], 31), s: r([2, 5, 3], 32) },
+  run: (be, t) => {
+    const { y, state } = be.causalConv1d(t.x, t.w, undefined, t.s, true);
+    return [y, state];
+  },
+});
+for (const full of [true, false]) {
+  const [B, L, D, N] = [2, 45, 70, 16];
+  cases.push({
+    name: `selectiveScan L=${L} D=${D} N=${N} ${full ? 'D, z, deltaBias, softplus, state' : 'bare'}`,
+    inputs: {
+      u: r([B, L, D], 33), delta: r([B, L, D], 34, -3, 1), dpos: r([B, L, D], 57, 0.01, 0.5), A: A([D, N], 35), Bm: r([B, L, N], 36), Cm: r([B, L, N], 37),
+      Dskip: r([D], 38), z: r([B, L, D], 39), bias: r([D], 40, -1, 0), s: r([B, D, N], 41),
+    },
+    run: (be, t) => {
+      const { y, state } = be.selectiveScan(full
+        ? { u: t.u, delta: t.delta, A: t.A, Bmat: t.Bm, Cmat: t.Cm, Dskip: t.Dskip, z: t.z, deltaBias: t.bias, deltaSoftplus: true, state: t.s }
+        : { u: t.u, delta: t.dpos, A: t.A, Bmat: t.Bm, Cmat: t.Cm, deltaSoftplus: false });
+      return [y, state];
+    },
+    tol: 1e-3,
+  });
+}
+for (const [L, H, P, G, N, Q, dShape] of [
+  [77, 4, 20, 2, 18, 32, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
+] as const) {
+  const B = 2;
+  cases.push({
+    name: `ssdChunked L=${L} H=${H} P=${P} G=${G} N=${N} chunk=${Q} D=${dShape}`,
+    inputs: {
+      x: r([B, L, H, P], 42), dt: r([B, L, H], 43, -3, 1), A: A([H], 44), Bm: r([B, L, G, N], 45), Cm: r([B, L, G, N], 46),
+      D: r(dShape === 'HP' ? [H, P] : [H], 47), dtBias: r([H], 48, -1, 0), s: r([B, H, P, N], 49),
+    },
+    run: (be, t) => {
+      const { y, state } = be.ssdChunked({
+        x: t.x, dt: t.dt, A: t.A, Bmat: t.Bm, Cmat: t.Cm, Dskip: dShape === 'none' ? undefined : t.D,
+        dtBias: t.dtBias, dtSoftplus: true, dtLimit: dShape === 'none' ? [0.01, 0.5] : [0, Infinity], chunkSize: Q,
+        state: dShape === 'none' ? undefined : t.s,
+      });
+      return [y, state];
+    },
+    tol: 1e-3,
+  });
+}
+for (const [Lq, S, Hq, Hkv, E, causal, kvLen] of [
+  [19, 40, 4, 2, 24, true, [40, 25]],
+  [19, 40, 4, 4, 24, false, [33, 40]],
+  [1, 300, 4, 2, 64, true, [300, 123]],
+  [70, 70, 2, 1, 16, true, [70, 70]],
+] as const) {
+  const B = 2;
+  cases.push({
+    name: `attention Lq=${Lq} S=${S} Hq=${Hq} Hkv=${Hkv} E=${E} causal=${causal} kvLen=${kvLen}`,
+    inputs: { q: r([B, Lq, Hq, E], 50, -2, 2), k: r([B, S, Hkv, E], 51, -2, 2), v: r([B, S, Hkv, E], 52) },
+    run: (be, t) => [be.attention(t.q, t.k, t.v, { causal, scale: 1 / Math.sqrt(E), kvLen: Int32Array.from(kvLen) })],
+    tol: 1e-3,
+  });
+}
+for (const interleaved of [false, true]) {
+  cases.push({
+    name: `rotary rotaryDim 12 of 20, interleaved=${interleaved}`,
+    inputs: { x: r([2, 7, 3, 20], 53) },
+    run: (be, t) => [be.rotary(t.x, Int32Array.from([0, 4097]), 12, 10000, interleaved)],
+  });
+}
+cases.push({
+  name: 'writeAt (KV cache append, in place)',
+  inputs: { dst: r([2, 10, 3, 4], 54), src: r([2, 3, 3, 4], 55) },
+  run: (be, t) => [be.writeAt(t.dst, t.src, Int32Array.from([0, 6]))],
+});
+
+/** max |a − ref| / max |ref| */
+function normalizedError(a: HostArray, ref: HostArray): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - ref[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return scale === 0 ? err : err / scale;
+}
+
+async function runOn(be: Backend, c: Case): Promise<HostArray[]> {
+  const t: Record<string, Tensor> = {};
+  for (const [k, [data, shape]] of Object.entries(c.inputs)) t[k] = be.upload(data, shape);
+  const outs = c.run(be, t);
+  const host = await Promise.all(outs.map((o) => o.read()));
+  const all = new Set([...outs, ...Object.values(t)]);
+  for (const o of all) o.dispose();
+  return host;
+}
+
+for (const c of cases) {
+  test(`webgpu ${c.name}`, { skip: noGpu }, async () => {
+    const want = await runOn(cpu, c);
+    const backends: [string, WebGpuBackend][] = [['', gpu!]];
+    if (plain && c.reduces) backends.push([' (no subgroups)', plain]);
+    for (const [tag, be] of backends) {
+      const got = await runOn(be, c);
+      assert.equal(got.length, want.length);
+      got.forEach((g, i) => {
+        assert.equal(g.length, want[i].length, `output ${i}: length`);
+        const e = normalizedError(g, want[i]);
+        assert.ok(e <= (c.tol ?? 1e-4), `output ${i}${tag}: normalized max error ${e.toExponential(2)} > ${c.tol ?? 1e-4}`);
+      });
+    }
+  });
+}
+
+// ---- memory and lifetimes ---------------------------------------------------------------------------
+
+test('webgpu upload / zeros / read round trip (f32, i32, empty)', { skip: noGpu }, async () => {
+  const be = gpu!;
+  const f = Float32Array.from([1.5, -2, 3e-8, 7]);
+  assert.deepEqual(await be.upload(f, [2, 2]).read(), f);
+  const i = Int32Array.from([-5, 0, 2 ** 30]);
+  assert.deepEqual(await be.upload(i, [3]).read(), i);
+  assert.deepEqual(await be.uploadWeight(f, [4]).read(), f);
+  assert.deepEqual(await be.zeros([3], 'i32').read(), new Int32Array(3));
+  assert.deepEqual(await be.zeros([0, 5]).read(), new Float32Array(0));
+  // the copy kernels move i32 bits unchanged (the CPU reference splits f32 only)
+  const [lo, hi] = be.split(be.upload(Int32Array.from([1, 2, 3, -4, 5, 6]), [2, 3]), [1, 2]);
+  assert.deepEqual(await lo.read(), Int32Array.from([1, -4]));
+  assert.deepEqual(await be.concat([hi, lo]).read(), Int32Array.from([2, 3, 1, 5, 6, -4]));
+});
+
+test('webgpu reshape shares storage until every view is disposed', { skip: noGpu }, async () => {
+  const be = gpu!;
+  const x = be.upload(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
+  const v = x.reshape([3, 2]);
+  x.dispose();
+  x.dispose(); // a second dispose of the same view frees nothing more
+  const got = await be.exp(v).read();
+  assert.ok(normalizedError(got, Float32Array.from([1, 2, 3, 4, 5, 6], Math.exp)) < 1e-6);
+  v.dispose();
+  assert.throws(() => be.silu(v), /used after dispose/);
+  assert.throws(() => be.add(x, x), /used after dispose/);
+});
+
+test('webgpu pooled buffers are reused without corrupting pending work', { skip: noGpu }, async () => {
+  const be = gpu!;
+  // each freed intermediate is handed to the next upload or output before anything is submitted
+  const data = rand(1000, 56);
+  let acc: Tensor = be.upload(data, [1000]);
+  for (let k = 0; k < 20; k++) {
+    const one = be.upload(new Float32Array(1000).fill(1), [1000]);
+    const next = be.add(acc, one);
+    acc.dispose();
+    one.dispose();
+    acc = next;
+  }
+  const got = await acc.read();
+  for (let i = 0; i < 1000; i++) assert.ok(Math.abs(got[i] - (data[i] + 20)) < 1e-5);
+});
+
+test('webgpu shape errors name the op', { skip: noGpu }, () => {
+  const be = gpu!;
+  const a = be.zeros([2, 3]);
+  const b = be.zeros([4, 5]);
+  assert.throws(() => be.matmul(a, b, false, false), /webgpu matmul: inner dimensions differ/);
+  assert.throws(() => be.add(a, b), /webgpu add: shapes/);
+  assert.throws(() => be.add(a, cpu.zeros([2, 3])), /not on this WebGPU backend/);
+  a.dispose();
+  b.dispose();
+});
