@@ -4,10 +4,12 @@
  * chunks only a [P, N] state per head is carried. For each chunk:
  *   1. cs_i = Σ_{k≤i} Δ_k A_h, the cumulative log-decay (segsum: decay j→i is exp(cs_i - cs_j) ≤ 1,
  *      never exp(cs_i)/exp(cs_j), which under/overflows for long chunks)
- *   2. intra-chunk:   y_i += Σ_{j≤i} (C_i·B_j) exp(cs_i - cs_j) Δ_j x_j
- *   3. state→output:  y_i += exp(cs_i) S C_i           (S = state entering the chunk)
- *   4. chunk state:   S ← exp(cs_last) S + Σ_j exp(cs_last - cs_j) Δ_j x_j B_jᵀ   (state passing)
- * C_i·B_j is shared by all heads of a group, so it is computed once per group and chunk.
+ *   2. intra-chunk:   Y  = (CBᵀ ∘ decay ∘ Δ) X          [Q, Q] · [Q, P]
+ *   3. state→output:  Y += diag(exp(cs)) C Sᵀ           [Q, N] · [N, P]  (S entering the chunk)
+ *   4. chunk state:   S ← exp(cs_last) S + (w ∘ X)ᵀ B    [P, Q] · [Q, N],  w_j = exp(cs_last - cs_j) Δ_j
+ * Steps 2-4 are matmuls (sgemm, as the paper's point is to run SSMs on matmul units). C Bᵀ, the
+ * C Sᵀ of step 3 and the update of step 4 are done once for all heads of a group, whose states
+ * are contiguous. A chunk of one step (decoding) is the recurrence itself, done in one pass.
  *
  * Glossary (code -> paper):  B batch, L length, H heads, P head dim (headdim), N state size
  *   (d_state), G groups of B/C (ngroups), Q chunk size, x X, dt Δ (before bias/softplus),
@@ -16,7 +18,8 @@
 import type { SsdArgs } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { softplusScalar } from './elementwise.js';
-import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
+import { sgemm } from './gemm.js';
+import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
 /** -> y [B, L, H, P], state [B, H, P, N] */
 export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
@@ -38,82 +41,96 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   const Ds = Dskip ? f32(Dskip) : undefined;
   const bias = dtBias ? f32(dtBias) : undefined;
   const [dtMin, dtMax] = dtLimit;
-  const headsPerGroup = H / G;
+  const hpg = H / G;                                   // heads per group
   const y = new Float32Array(B * L * H * P);
   // S lives in the output: the state of (b, h) is the [P, N] block at ((b H + h) P) N
   const S = state ? f32(state).slice() : new Float32Array(B * H * P * N);
   const Qc = Math.min(Q, L);
-  const CB = scratchF64('ssd.CB', G * Qc * Qc);   // C_i·B_j, lower triangle, per group
-  const dtv = scratchF64('ssd.dt', Qc);           // Δ of one head over the chunk
-  const cs = scratchF64('ssd.cs', Qc);            // cumulative Δ A of one head
-  const eIn = scratchF64('ssd.eIn', Qc);          // exp(cs_i): decay from the chunk start to i
-  const wOut = scratchF64('ssd.wOut', Qc);        // exp(cs_last - cs_j) Δ_j: weight of x_j in the chunk state
-  const acc = scratchF64('ssd.acc', Qc * P);      // y of one head over the chunk
-  const row = scratchF64('ssd.row', N);           // one row S[p, :] in float64
-  const bcRow = (b: number, t: number, g: number): number => ((b * L + t) * G + g) * N;
+  const Cc = scratchF32('ssd.C', Qc * N);             // C of one group over the chunk [Lc, N]
+  const Bc = scratchF32('ssd.B', Qc * N);             // B likewise [Lc, N]
+  const CB = scratchF32('ssd.CB', Qc * Qc);           // C Bᵀ [Lc, Lc]
+  const M = scratchF32('ssd.M', Qc * Qc);             // masked, decayed CB of one head [Lc, Lc]
+  const Xc = scratchF32('ssd.X', Qc * P);             // x of one head [Lc, P]
+  const Yd = scratchF32('ssd.Yd', Qc * P);            // intra-chunk y of one head [Lc, P]
+  const Ys = scratchF32('ssd.Ys', Qc * hpg * P);      // C Sᵀ for the group's heads [Lc, hpg P]
+  const Xw = scratchF32('ssd.Xw', hpg * P * Qc);      // (w ∘ X)ᵀ for the group's heads [hpg P, Lc]
+  const dS = scratchF32('ssd.dS', hpg * P * N);       // state increment [hpg P, N]
+  const dtv = scratchF64('ssd.dt', Qc);                // Δ of one head
+  const cs = scratchF64('ssd.cs', Qc);                 // cumulative Δ A of one head
+  const eLast = scratchF64('ssd.eLast', hpg);          // exp(cs_last) per head of the group
+  const dtAt = (b: number, t: number, h: number): number => {
+    let d = dts[(b * L + t) * H + h] + (bias ? bias[h] : 0);
+    if (dtSoftplus) d = softplusScalar(d);
+    return Math.min(Math.max(d, dtMin), dtMax);
+  };
+  const dAt = (h: number, p: number): number => (Ds ? (dPerHead ? Ds[h * P + p] : Ds[h]) : 0);
 
   for (let b = 0; b < B; b++) {
     for (let c0 = 0; c0 < L; c0 += Q) {
       const Lc = Math.min(Q, L - c0);
       for (let g = 0; g < G; g++) {
-        for (let i = 0; i < Lc; i++) {
-          const ci = bcRow(b, c0 + i, g);
-          for (let j = 0; j <= i; j++) {
-            const bj = bcRow(b, c0 + j, g);
-            let s = 0;
-            for (let n = 0; n < N; n++) s += Cs[ci + n] * Bs[bj + n];
-            CB[(g * Qc + i) * Qc + j] = s;
+        const sBase = (b * H + g * hpg) * P * N;
+        if (Lc === 1) {
+          const bc = ((b * L + c0) * G + g) * N;
+          for (let hh = 0; hh < hpg; hh++) {
+            const h = g * hpg + hh;
+            const d = dtAt(b, c0, h);
+            const dA = Math.exp(d * As[h]);
+            const xo = ((b * L + c0) * H + h) * P;
+            for (let p = 0; p < P; p++) {
+              const xdt = d * xs[xo + p];
+              const sp = sBase + (hh * P + p) * N;
+              let acc = 0;
+              for (let n = 0; n < N; n++) {
+                const v = dA * S[sp + n] + xdt * Bs[bc + n];
+                S[sp + n] = v;
+                acc += v * Cs[bc + n];
+              }
+              y[xo + p] = acc + dAt(h, p) * xs[xo + p];
+            }
           }
+          continue;
         }
-      }
-      for (let h = 0; h < H; h++) {
-        const g = Math.floor(h / headsPerGroup);
-        let run = 0;
         for (let i = 0; i < Lc; i++) {
-          let d = dts[(b * L + c0 + i) * H + h] + (bias ? bias[h] : 0);
-          if (dtSoftplus) d = softplusScalar(d);
-          d = Math.min(Math.max(d, dtMin), dtMax);
-          dtv[i] = d;
-          run += d * As[h];
-          cs[i] = run;
+          const o = ((b * L + c0 + i) * G + g) * N;
+          Cc.set(Cs.subarray(o, o + N), i * N);
+          Bc.set(Bs.subarray(o, o + N), i * N);
         }
-        const last = cs[Lc - 1];
-        const eLast = Math.exp(last);
-        for (let i = 0; i < Lc; i++) {
-          eIn[i] = Math.exp(cs[i]);
-          wOut[i] = Math.exp(last - cs[i]) * dtv[i];
-        }
-        // state -> output, then the state passed on; row by row so S[p, :] stays in cache
-        for (let p = 0; p < P; p++) {
-          const sp = ((b * H + h) * P + p) * N;
-          for (let n = 0; n < N; n++) row[n] = S[sp + n];
+        sgemm(Lc, Lc, N, Cc, Bc, true, CB);
+        sgemm(Lc, hpg * P, N, Cc, S.subarray(sBase, sBase + hpg * P * N), true, Ys);
+        for (let hh = 0; hh < hpg; hh++) {
+          const h = g * hpg + hh;
+          let run = 0;
           for (let i = 0; i < Lc; i++) {
-            const ci = bcRow(b, c0 + i, g);
-            let s = 0;
-            for (let n = 0; n < N; n++) s += row[n] * Cs[ci + n];
-            acc[i * P + p] = eIn[i] * s;
+            dtv[i] = dtAt(b, c0 + i, h);
+            run += dtv[i] * As[h];
+            cs[i] = run;
           }
-          for (let n = 0; n < N; n++) row[n] *= eLast;
+          const last = cs[Lc - 1];
+          eLast[hh] = Math.exp(last);
+          for (let i = 0; i < Lc; i++) {
+            for (let j = 0; j <= i; j++) M[i * Lc + j] = CB[i * Lc + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
+            M.fill(0, i * Lc + i + 1, (i + 1) * Lc);
+            const xo = ((b * L + c0 + i) * H + h) * P;
+            Xc.set(xs.subarray(xo, xo + P), i * P);
+          }
+          sgemm(Lc, P, Lc, M, Xc, false, Yd);
+          for (let i = 0; i < Lc; i++) {
+            const eIn = Math.exp(cs[i]);
+            const yo = ((b * L + c0 + i) * H + h) * P;
+            const so = i * hpg * P + hh * P;
+            for (let p = 0; p < P; p++) y[yo + p] = Yd[i * P + p] + eIn * Ys[so + p] + dAt(h, p) * Xc[i * P + p];
+          }
           for (let j = 0; j < Lc; j++) {
-            const wx = wOut[j] * xs[((b * L + c0 + j) * H + h) * P + p];
-            const bj = bcRow(b, c0 + j, g);
-            for (let n = 0; n < N; n++) row[n] += wx * Bs[bj + n];
+            const w = Math.exp(last - cs[j]) * dtv[j];
+            for (let p = 0; p < P; p++) Xw[(hh * P + p) * Lc + j] = w * Xc[j * P + p];
           }
-          for (let n = 0; n < N; n++) S[sp + n] = row[n];
         }
-        // intra-chunk (the diagonal block): y_i += Σ_{j≤i} C_i·B_j exp(cs_i - cs_j) Δ_j x_j
-        for (let i = 0; i < Lc; i++) {
-          const ai = i * P;
-          for (let j = 0; j <= i; j++) {
-            const w = CB[(g * Qc + i) * Qc + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
-            const xj = ((b * L + c0 + j) * H + h) * P;
-            for (let p = 0; p < P; p++) acc[ai + p] += w * xs[xj + p];
-          }
-          const xi = ((b * L + c0 + i) * H + h) * P;
-          for (let p = 0; p < P; p++) {
-            const dSkip = Ds ? (dPerHead ? Ds[h * P + p] : Ds[h]) : 0;
-            y[xi + p] = acc[ai + p] + dSkip * xs[xi + p];
-          }
+        sgemm(hpg * P, N, Lc, Xw, Bc, false, dS);
+        for (let hh = 0; hh < hpg; hh++) {
+          const e = eLast[hh];
+          const o = sBase + hh * P * N;
+          for (let k = 0; k < P * N; k++) S[o + k] = e * S[o + k] + dS[hh * P * N + k];
         }
       }
     }

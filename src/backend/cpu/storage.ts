@@ -45,3 +45,15 @@ export function scratchF64(owner: string, n: number): Float64Array {
   }
   return buf;
 }
+
+const scratch32 = new Map<string, Float32Array>();
+
+/** As scratchF64, in float32 (operands for sgemm). Not zeroed. */
+export function scratchF32(owner: string, n: number): Float32Array {
+  let buf = scratch32.get(owner);
+  if (!buf || buf.length < n) {
+    buf = new Float32Array(Math.max(n, (buf?.length ?? 0) * 2));
+    scratch32.set(owner, buf);
+  }
+  return buf;
+}
