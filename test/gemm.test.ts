@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { pinWeight, setGemmThreads, sgemm, unpinWeight, workerChunks } from '../src/backend/cpu/gemm.js';
 
 /** deterministic values in [-1, 1) */
@@ -125,4 +126,32 @@ test('pinned views stay valid when the heap grows', () => {
 
 test('sgemm rejects arrays shorter than the shapes', () => {
   assert.throws(() => sgemm(2, 2, 2, new Float32Array(3), new Float32Array(4), true, new Float32Array(4)), RangeError);
+});
+
+test('the relaxed-SIMD (fused multiply-add) kernels are correct where the engine has them', () => {
+  // Node 20 has relaxed SIMD behind a V8 flag: run the check in a child process with it on.
+  const gemmUrl = new URL('../src/backend/cpu/gemm.js', import.meta.url).href;
+  const moduleUrl = new URL('../src/backend/cpu/wasm/module.js', import.meta.url).href;
+  const code = `
+    const { sgemm, setGemmThreads } = await import(${JSON.stringify(gemmUrl)});
+    const { relaxedSimd } = await import(${JSON.stringify(moduleUrl)});
+    let worst = 0;
+    for (const threads of [1, 2]) for (const [M, N, K] of [[1, 700, 301], [37, 70, 301], [64, 64, 1030]]) for (const transB of [true, false]) {
+      setGemmThreads(threads);
+      const A = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i));
+      const B = Float32Array.from({ length: N * K }, (_, i) => Math.cos(i * 0.7));
+      const C = new Float32Array(M * N);
+      sgemm(M, N, K, A, B, transB, C);
+      for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+        let s = 0, mag = 0;
+        for (let k = 0; k < K; k++) { const p = A[i * K + k] * (transB ? B[j * K + k] : B[k * N + j]); s += p; mag += Math.abs(p); }
+        worst = Math.max(worst, Math.abs(C[i * N + j] - s) / (K * mag * 2 ** -23));
+      }
+    }
+    console.log(JSON.stringify({ relaxedSimd, worst }));`;
+  const r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const { relaxedSimd, worst } = JSON.parse(r.stdout) as { relaxedSimd: boolean; worst: number };
+  assert.equal(relaxedSimd, true);
+  assert.ok(worst <= 2, `error ${worst} × K eps Σ|ab|`);
 });
