@@ -23,22 +23,28 @@ export function causalConv1d(
   const st = state ? f32(state) : new Float32Array(B * C * W);
   const y = new Float32Array(B * L * C);
   const next = new Float32Array(B * C * W);
-  // window[c*K + k] holds in[t - (K-1) + k, c]; shifted one step per t so no input is re-gathered
-  const win = new Float64Array(C * K);
+  // input at position pos (< L) of channel c: x, or the carried window for pos < 0
+  const at = (b: number, pos: number, c: number): number => (pos >= 0 ? xs[(b * L + pos) * C + c] : st[(b * C + c) * W + W + pos]);
   for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) for (let k = 0; k < W; k++) win[c * K + k + 1] = st[(b * C + c) * W + k];
     for (let t = 0; t < L; t++) {
-      const xo = (b * L + t) * C;
-      for (let c = 0; c < C; c++) {
-        const o = c * K;
-        for (let k = 0; k < W; k++) win[o + k] = win[o + k + 1];
-        win[o + W] = xs[xo + c];
-        let s = bs ? bs[c] : 0;
-        for (let k = 0; k < K; k++) s += w[o + k] * win[o + k];
-        y[xo + c] = silu ? siluScalar(s) : s;
+      const yo = (b * L + t) * C;
+      if (t >= W) {
+        // the common case: all K inputs are rows t-W..t of x, read contiguously across c
+        const x0 = (b * L + t - W) * C;
+        for (let c = 0; c < C; c++) {
+          let s = bs ? bs[c] : 0;
+          for (let k = 0; k < K; k++) s += w[c * K + k] * xs[x0 + k * C + c];
+          y[yo + c] = silu ? siluScalar(s) : s;
+        }
+      } else {
+        for (let c = 0; c < C; c++) {
+          let s = bs ? bs[c] : 0;
+          for (let k = 0; k < K; k++) s += w[c * K + k] * at(b, t - W + k, c);
+          y[yo + c] = silu ? siluScalar(s) : s;
+        }
       }
     }
-    for (let c = 0; c < C; c++) for (let k = 0; k < W; k++) next[(b * C + c) * W + k] = win[c * K + k + 1];
+    for (let c = 0; c < C; c++) for (let k = 0; k < W; k++) next[(b * C + c) * W + k] = at(b, L - W + k, c);
   }
   return { y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) };
 }
