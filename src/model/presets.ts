@@ -42,7 +42,12 @@ function repeat(n: number, f: () => LayerConfig): LayerConfig[] {
  */
 export function randomWeights(config: ModelConfig, seed: number): Map<string, HostTensor> {
   const rand = mulberry32(seed);
-  const uniform = (n: number, bound: number): Float32Array => Float32Array.from({ length: n }, () => (2 * rand() - 1) * bound);
+  const fill = (n: number, f: (i: number) => number): Float32Array => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = f(i);
+    return a;
+  };
+  const uniform = (n: number, bound: number): Float32Array => fill(n, () => (2 * rand() - 1) * bound);
   const out = new Map<string, HostTensor>();
   for (const [name, shape] of expectedShapes(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -52,16 +57,16 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
     const fanIn = shape[shape.length - 1];
     let data: Float32Array;
     if (name === 'embedding.weight' || name === 'lm_head.weight') {
-      data = Float32Array.from({ length: n }, () => 0.02 * normal(rand));
+      data = fill(n, () => 0.02 * normal(rand));
     } else if (leaf.endsWith('norm.weight') || leaf === 'norm2.weight' || name === 'norm_f.weight' || leaf === 'mixer.D') {
       data = new Float32Array(n).fill(1);
     } else if (leaf === 'mixer.A_log') {
       data = layer?.mixer.kind === 'mamba1'
-        ? Float32Array.from({ length: n }, (_, i) => Math.log(1 + (i % shape[1])))
-        : Float32Array.from({ length: n }, () => Math.log(1 + 15 * rand()));
+        ? fill(n, (i) => Math.log(1 + (i % shape[1])))
+        : fill(n, () => Math.log(1 + 15 * rand()));
     } else if (leaf === 'mixer.dt_proj.bias' || leaf === 'mixer.dt_bias') {
       const m = layer!.mixer as Mamba1Config | Mamba2Config;
-      data = Float32Array.from({ length: n }, () => {
+      data = fill(n, () => {
         const dt = Math.max(Math.exp(rand() * (Math.log(m.dtMax) - Math.log(m.dtMin)) + Math.log(m.dtMin)), m.dtInitFloor);
         return dt + Math.log(-Math.expm1(-dt));
       });
