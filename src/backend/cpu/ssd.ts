@@ -4,7 +4,7 @@
  * chunks only a [P, N] state per head is carried. For each chunk:
  *   1. cs_i = Σ_{k≤i} Δ_k A_h, the cumulative log-decay (segsum: decay j→i is exp(cs_i - cs_j) ≤ 1,
  *      never exp(cs_i)/exp(cs_j), which under/overflows for long chunks)
- *   2. intra-chunk:   Y  = (CBᵀ ∘ decay ∘ Δ) X          [Q, Q] · [Q, P]
+ *   2. intra-chunk:   Y  = (C Bᵀ ∘ decay ∘ Δ) X         [Q, Q] · [Q, P], decay_ij = exp(cs_i - cs_j) for i ≥ j, else 0
  *   3. state→output:  Y += diag(exp(cs)) C Sᵀ           [Q, N] · [N, P]  (S entering the chunk)
  *   4. chunk state:   S ← exp(cs_last) S + (w ∘ X)ᵀ B    [P, Q] · [Q, N],  w_j = exp(cs_last - cs_j) Δ_j
  * Steps 2-4 are matmuls (sgemm, as the paper's point is to run SSMs on matmul units). C Bᵀ, the
@@ -32,8 +32,8 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   expectShape('ssd C', Cmat, [B, L, G, N]);
   if (H % G !== 0) throw new Error(`ssd: ${H} heads are not a multiple of ${G} groups`);
   if (!(Q >= 1)) throw new Error(`ssd: chunk size ${Q}`);
-  const dPerHead = Dskip !== undefined && Dskip.size === H * P && P !== 1;
-  if (Dskip && !dPerHead) expectShape('ssd D', Dskip, [H]);
+  const dPerChannel = Dskip !== undefined && Dskip.size === H * P && P !== 1;
+  if (Dskip && !dPerChannel) expectShape('ssd D', Dskip, [H]);
   if (dtBias) expectShape('ssd dtBias', dtBias, [H]);
   if (state) expectShape('ssd state', state, [B, H, P, N]);
 
@@ -63,7 +63,7 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
     if (dtSoftplus) d = softplusScalar(d);
     return Math.min(Math.max(d, dtMin), dtMax);
   };
-  const dAt = (h: number, p: number): number => (Ds ? (dPerHead ? Ds[h * P + p] : Ds[h]) : 0);
+  const dAt = (h: number, p: number): number => (Ds ? (dPerChannel ? Ds[h * P + p] : Ds[h]) : 0);
 
   for (let b = 0; b < B; b++) {
     for (let c0 = 0; c0 < L; c0 += Q) {
