@@ -152,3 +152,14 @@ test('ssdChunked chained (zero start, split mid-chunk) equals one pass', () => {
   assert.ok(maxAbsDiff(host(second.y), sliceL(host(whole.y), [c.B, c.L], 11, c.L)) < 1e-5);
   assert.ok(maxAbsDiff(host(second.state), host(whole.state)) < 1e-5);
 });
+
+test('ssdChunked stays finite and exact when the decay within a chunk underflows (segsum)', () => {
+  const c = ssdCase(6, 1, 300, 2, 2, 1, 3, false);
+  c.A.fill(-16);
+  c.dtBias.fill(4);   // Δ ≈ 4: the cumulative log-decay reaches about -19000 inside a 256-chunk
+  const ref = ssdRef(c, noLimit);
+  const got = runSsd(c, 0, c.L, c.h0, 256, noLimit);
+  assert.ok(host(got.y).every(Number.isFinite));
+  assert.ok(maxAbsDiff(host(got.y), ref.y) < 1e-4, `err ${maxAbsDiff(host(got.y), ref.y)}`);
+  assert.ok(maxAbsDiff(host(got.state), ref.h) < 1e-5);
+});
