@@ -79,7 +79,12 @@ cases.push({
   run: (be, t) => [be.linear(t.x, t.w, t.b), be.linear(t.x, t.w)],
 });
 cases.push({
-  name: 'linear x [3, 64] w [68, 64] + bias (vec4 path)',
+  name: 'linear x [8, 45] w [1001, 45] + bias (few rows: GEMV)',
+  inputs: { x: r([8, 45], 58), w: r([1001, 45], 59), b: r([1001], 60) },
+  run: (be, t) => [be.linear(t.x, t.w, t.b), be.linear(t.x, t.w)],
+});
+cases.push({
+  name: 'linear x [3, 64] w [68, 64] + bias (vec4 GEMV)',
   inputs: { x: r([3, 64], 10), w: r([68, 64], 11), b: r([68], 12) },
   run: (be, t) => [be.linear(t.x, t.w, t.b)],
 });
@@ -302,6 +307,16 @@ test('webgpu shape errors name the op', { skip: noGpu }, () => {
   assert.throws(() => be.matmul(a, b, false, false), /webgpu matmul: inner dimensions differ/);
   assert.throws(() => be.add(a, b), /webgpu add: shapes/);
   assert.throws(() => be.add(a, cpu.zeros([2, 3])), /not on this WebGPU backend/);
+  assert.throws(() => be.zeros([2 ** 30]), /maxStorageBufferBindingSize/);
   a.dispose();
   b.dispose();
+});
+
+test('webgpu destroy frees the device; later use fails clearly', { skip: noGpu }, async () => {
+  const be = await createWebGpuBackend();
+  const x = be.upload(Float32Array.from([1, 2]), [2]);
+  be.destroy();
+  assert.ok(be.destroyed);
+  assert.throws(() => be.exp(x), /device was destroyed/);
+  await assert.rejects(x.read(), /device was destroyed/);
 });

@@ -29,11 +29,8 @@ const last = (t: Tensor) => t.shape[t.shape.length - 1];
 export class WebGpuBackend implements Backend, KernelHost {
   readonly name = 'webgpu' as const;
   readonly rt: GpuRuntime;
-  /** The GPU object; held only while the device lives (see device.ts). */
-  private gpu: GPU | undefined;
 
-  constructor(gpu: GPU, info: DeviceInfo) {
-    this.gpu = gpu;
+  constructor(info: DeviceInfo) {
     this.rt = new GpuRuntime(info);
   }
 
@@ -91,11 +88,10 @@ export class WebGpuBackend implements Backend, KernelHost {
   /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */
   destroy(): void {
     this.rt.destroy();
-    this.gpu = undefined;
   }
 
   get destroyed(): boolean {
-    return this.gpu === undefined;
+    return this.rt.destroyed;
   }
 
   // ---- linear algebra -------------------------------------------------------------------------
@@ -256,6 +252,5 @@ export class WebGpuBackend implements Backend, KernelHost {
 
 /** Opens the GPU (navigator.gpu, or Dawn in Node) and returns a backend on it. */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
-  const { gpu, info } = await openDevice(options);
-  return new WebGpuBackend(gpu, info);
+  return new WebGpuBackend(await openDevice(options));
 }

@@ -39,19 +39,18 @@ export interface DeviceInfo {
   minUniformBufferOffsetAlignment: number;
 }
 
-export interface OpenedDevice {
-  info: DeviceInfo;
-  /**
-   * The GPU object the device came from. Dawn keeps a Node process alive while it is referenced,
-   * so the backend holds it only until `destroy()`.
-   */
-  gpu: GPU;
-}
+/**
+ * Dawn's GPU object in Node, one per process and never released: if one is garbage-collected
+ * while Dawn shuts down, the process crashes at exit. It keeps Node alive only while a device
+ * made from it is alive, which `destroy()` ends.
+ */
+let nodeGpu: GPU | undefined;
 
 async function findGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (typeof process !== 'undefined' && process.versions?.node) {
+    if (nodeGpu) return nodeGpu;
     // Imported lazily so that bundles for browsers never reach the native module.
     let mod: { create(flags: string[]): GPU };
     try {
@@ -59,7 +58,8 @@ async function findGpu(): Promise<GPU> {
     } catch (e) {
       throw new Error(`WebGPU: the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
     }
-    return mod.create([]);
+    nodeGpu ??= mod.create([]);
+    return nodeGpu;
   }
   throw new Error('WebGPU: this environment has no navigator.gpu');
 }
@@ -75,7 +75,7 @@ const REQUESTED_LIMITS = [
   'maxComputeWorkgroupSizeY',
 ] as const;
 
-export async function openDevice(options: WebGpuOptions = {}): Promise<OpenedDevice> {
+export async function openDevice(options: WebGpuOptions = {}): Promise<DeviceInfo> {
   const gpu = await findGpu();
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
@@ -103,5 +103,5 @@ export async function openDevice(options: WebGpuOptions = {}): Promise<OpenedDev
     maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment,
   };
-  return { info, gpu };
+  return info;
 }

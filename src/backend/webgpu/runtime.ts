@@ -271,6 +271,10 @@ export class GpuRuntime {
     this.pool.trim(this.serial);
   }
 
+  get destroyed(): boolean {
+    return this.lost;
+  }
+
   destroy(): void {
     if (this.lost) return;
     this.lost = true;

@@ -147,15 +147,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/**
+ * y[m, n] = x[m, :] · W[n, :] (+ bias[n]) for a few rows m (decoding: M = batch), where the
+ * tiled kernel would leave most of its tile idle and launch too few workgroups to stream W at
+ * full bandwidth. 32 lanes share one output column, reading its weight row contiguously (vec4
+ * when K % 4 == 0); a workgroup covers 8 columns, then folds the lanes in shared memory.
+ */
+function gemvSource(M: number, vec: boolean, bias: boolean): string {
+  const buffers: [string, 'read' | 'read_write', string][] = [['A', 'read', vec ? 'vec4<f32>' : 'f32'], ['B', 'read', vec ? 'vec4<f32>' : 'f32']];
+  if (bias) buffers.push(['bias', 'read', 'f32']);
+  buffers.push(['C', 'read_write', 'f32']);
+  const Kw = vec ? 'p.K / 4u' : 'p.K';
+  const mul = vec ? (a: string, b: string) => `dot(${a}, ${b})` : (a: string, b: string) => `${a} * ${b}`;
+  return `${header('M: u32, N: u32, K: u32', buffers)}
+var<workgroup> red: array<f32, ${256 * M}>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let lane = lid % 32u;
+  let n = (wid.y * 65535u + wid.x) * 8u + lid / 32u;
+  let nn = min(n, p.N - 1u);
+  var acc: array<f32, ${M}>;
+  let kw = ${Kw};
+  for (var k = lane; k < kw; k += 32u) {
+    let w = B[nn * kw + k];
+    for (var m = 0u; m < ${M}u; m++) { acc[m] += ${mul('A[m * kw + k]', 'w')}; }
+  }
+  for (var m = 0u; m < ${M}u; m++) { red[m * 256u + lid] = acc[m]; }
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s = s >> 1u) {
+    if (lane < s) {
+      for (var m = 0u; m < ${M}u; m++) { red[m * 256u + lid] += red[m * 256u + lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && n < p.N) {
+    for (var m = 0u; m < ${M}u; m++) { C[m * p.N + n] = red[m * 256u + lid]${bias ? ' + bias[n]' : ''}; }
+  }
+}`;
+}
+
+const GEMV_ROWS = 8;
 const kernels = new Map<string, Kernel>();
 
-function kernel(s: Spec): Kernel {
-  const key = JSON.stringify(s);
+function cached(key: string, make: () => string): Kernel {
   let k = kernels.get(key);
-  if (!k) {
-    k = { label: `matmul ${key}`, source: source(s) };
-    kernels.set(key, k);
-  }
+  if (!k) kernels.set(key, (k = { label: key, source: make() }));
   return k;
 }
 
@@ -167,6 +204,16 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
   transA: boolean, transB: boolean, bias: GpuTensor | undefined, outShape: readonly number[]): GpuTensor {
   const out = h.empty(outShape);
   if (M === 0 || N === 0) return out;
+  const storage = [storageOf(a), storageOf(b)];
+  if (bias) storage.push(storageOf(bias));
+  storage.push(out.storage);
+  if (M <= GEMV_ROWS && transB && !transA && K > 0) {
+    const vec = K % 4 === 0;
+    const k = cached(`gemv M=${M} vec=${vec} bias=${bias !== undefined}`, () => gemvSource(M, vec, bias !== undefined));
+    const groups = Math.ceil(N / 8);
+    h.rt.dispatch(k, [M, N, K], storage, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+    return out;
+  }
   // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
   const tile: 4 | 8 = Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? 8 : 4;
   const spec: Spec = {
@@ -179,9 +226,6 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
     vecC: N % 4 === 0,
   };
   const BM = 16 * tile;
-  const storage = [storageOf(a), storageOf(b)];
-  if (bias) storage.push(storageOf(bias));
-  storage.push(out.storage);
-  h.rt.dispatch(kernel(spec), [M, N, K], storage, [Math.ceil(N / BM), Math.ceil(M / BM)]);
+  h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)), [M, N, K], storage, [Math.ceil(N / BM), Math.ceil(M / BM)]);
   return out;
 }
