@@ -85,6 +85,11 @@ export class WebGpuBackend implements Backend, KernelHost {
     this.rt.flush();
   }
 
+  /** Submits recorded work and waits for the device to finish it (for timing). */
+  sync(): Promise<void> {
+    return this.rt.sync();
+  }
+
   /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */
   destroy(): void {
     this.rt.destroy();

@@ -266,6 +266,15 @@ export class GpuRuntime {
     return out;
   }
 
+  /** Submits recorded work and waits until the device has finished it. */
+  async sync(): Promise<void> {
+    this.check();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await Promise.all(this.scopes);
+    this.check();
+  }
+
   /** Gives idle pooled buffers back to the driver. */
   trim(): void {
     this.pool.trim(this.serial);
