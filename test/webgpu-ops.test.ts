@@ -300,6 +300,23 @@ test('webgpu pooled buffers are reused without corrupting pending work', { skip:
   for (let i = 0; i < 1000; i++) assert.ok(Math.abs(got[i] - (data[i] + 20)) < 1e-5);
 });
 
+test('webgpu many dispatches per submission, over several submissions', { skip: noGpu }, async () => {
+  // thousands of dispatches fill and recycle many uniform chunks (256 parameter blocks each)
+  const be = gpu!;
+  let x: Tensor = be.zeros([3]);
+  const one = be.upload(Float32Array.from([1, 2, 3]), [3]);
+  for (let round = 1; round <= 3; round++) {
+    for (let k = 0; k < 700; k++) {
+      const next = be.add(x, one);
+      x.dispose();
+      x = next;
+    }
+    assert.deepEqual(await x.read(), Float32Array.from([700 * round, 1400 * round, 2100 * round]));
+  }
+  x.dispose();
+  one.dispose();
+});
+
 test('webgpu shape errors name the op', { skip: noGpu }, () => {
   const be = gpu!;
   const a = be.zeros([2, 3]);

@@ -233,7 +233,10 @@ export class GpuRuntime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
     this.serial++;
-    this.freeChunks.push(...this.usedChunks.splice(0));
+    for (const u of this.usedChunks.splice(0)) {
+      u.used = 0;
+      this.freeChunks.push(u);
+    }
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
   }

@@ -140,8 +140,9 @@ export function attention(h: KernelHost, q: GpuTensor, k: GpuTensor, v: GpuTenso
   const TK = Math.max(1, Math.min(32, Math.floor((h.rt.info.maxComputeWorkgroupStorageSize - 16) / (8 * E))));
   const qTiles = Math.ceil(Lq / TQ);
   const rows = qTiles * B * Hq;
-  // split the keys until there are about 256 workgroups, keeping each split a few tiles long
-  let nSplit = Math.max(1, Math.min(Math.ceil(256 / rows), Math.ceil(S / (4 * TK))));
+  // Split the keys until there are about 4096 workgroups: one invocation walks its split alone,
+  // so with few queries (decoding) long splits leave the GPU idle. A split is one tile at least.
+  let nSplit = Math.max(1, Math.min(Math.ceil(4096 / rows), Math.ceil(S / TK)));
   const splitLen = Math.max(TK, Math.ceil(Math.ceil(S / nSplit) / TK) * TK);
   nSplit = Math.max(1, Math.ceil(S / splitLen));
   const lens = h.upload(kvLen, [B]);
