@@ -298,6 +298,10 @@ test('webgpu pooled buffers are reused without corrupting pending work', { skip:
   }
   const got = await acc.read();
   for (let i = 0; i < 1000; i++) assert.ok(Math.abs(got[i] - (data[i] + 20)) < 1e-5);
+  acc.dispose();
+  be.trim();
+  assert.equal(be.rt.pool.pooledBytes, 0);
+  assert.deepEqual(await be.exp(be.zeros([2])).read(), Float32Array.from([1, 1]));
 });
 
 test('webgpu many dispatches per submission, over several submissions', { skip: noGpu }, async () => {

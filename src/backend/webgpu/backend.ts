@@ -90,6 +90,11 @@ export class WebGpuBackend implements Backend, KernelHost {
     return this.rt.sync();
   }
 
+  /** Gives the pool's idle buffers back to the driver (say, between two models). */
+  trim(): void {
+    this.rt.trim();
+  }
+
   /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */
   destroy(): void {
     this.rt.destroy();

@@ -1,5 +1,6 @@
 /**
- * The WebGPU command stream: pipelines cached by WGSL source + specialization constants, one
+ * The WebGPU command stream: pipelines cached by WGSL source (kernels generate a source per
+ * specialization: tile sizes, optional operands, head dims are baked in as constants), one
  * command encoder that collects every dispatch until the host reads, kernel parameters packed
  * into shared uniform chunks, and device errors (validation, out-of-memory, loss) turned into
  * one clear Error at the next `read`.
@@ -18,7 +19,6 @@ import { BufferPool, GpuStorage, GpuTensor } from './memory.js';
 export interface Kernel {
   label: string;
   source: string;
-  constants?: Record<string, number>;
 }
 
 const UNIFORM_CHUNK = 64 * 1024;
@@ -134,18 +134,17 @@ export class GpuRuntime {
   // ---- recording ----------------------------------------------------------------------------
 
   private pipeline(k: Kernel): GPUComputePipeline {
-    const key = k.constants ? `${k.source}\u0000${JSON.stringify(k.constants)}` : k.source;
-    let p = this.pipelines.get(key);
+    let p = this.pipelines.get(k.source);
     if (!p) {
       this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code: k.source, label: k.label });
       p = this.device.createComputePipeline({
         label: k.label,
         layout: 'auto',
-        compute: { module, entryPoint: 'main', constants: k.constants },
+        compute: { module, entryPoint: 'main' },
       });
       this.watch(this.device.popErrorScope(), (err) => new Error(`WebGPU: kernel ${k.label} failed to compile: ${err.message}`));
-      this.pipelines.set(key, p);
+      this.pipelines.set(k.source, p);
     }
     return p;
   }
