@@ -194,6 +194,7 @@ for (const [Lq, S, Hq, Hkv, E, causal, kvLen] of [
   [19, 40, 4, 4, 24, false, [33, 40]],
   [1, 300, 4, 2, 64, true, [300, 123]],
   [70, 70, 2, 1, 16, true, [70, 70]],
+  [5, 37, 3, 1, 10, true, [37, 20]],
 ] as const) {
   const B = 2;
   cases.push({

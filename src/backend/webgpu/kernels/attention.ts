@@ -5,8 +5,7 @@
  *
  * Workgroup = TQ queries of one (sequence, query head) and one key split; invocation = one
  * query, holding q and its output accumulator in registers. Keys and values stream through
- * shared memory TK at a time; each tile's scores are taken first so the running output is
- * rescaled once per tile, not once per key.
+ * shared memory TK at a time.
  *   q [B, Lq, Hq, E], k/v [B, S, Hkv, E], kvLen[b] <= S -> [B, Lq, Hq, E]
  * Query i of sequence b sits at position kvLen[b] - Lq + i; a query that sees no key gives 0.
  */
@@ -18,26 +17,54 @@ const FIELDS = 'Lq: u32, S: u32, Hq: u32, Hkv: u32, nSplit: u32, splitLen: u32, 
 const MASKED = '-3.0e38';
 const cache = new Map<string, Kernel>();
 
+/** a + b + ... as a balanced tree, so the adds do not wait on one another */
+function treeSum(terms: string[]): string {
+  if (terms.length === 1) return terms[0];
+  const mid = terms.length >> 1;
+  return `(${treeSum(terms.slice(0, mid))} + ${treeSum(terms.slice(mid))})`;
+}
+
+/**
+ * The query and its accumulator live in E4 = ceil(E/4) vec4 registers each, with every loop
+ * over the head dim unrolled in the generated source: indexing a private array at run time
+ * would put it in (slow) local memory. Keys and values sit in shared memory as vec4, padded
+ * with zeros past E.
+ */
 function tileKernel(E: number, TQ: number, TK: number, split: boolean): Kernel {
   const key = `attention E=${E} TQ=${TQ} TK=${TK} split=${split}`;
   let k = cache.get(key);
   if (k) return k;
-  const buffers: BufferDecl[] = [['q', 'read', 'f32'], ['k', 'read', 'f32'], ['v', 'read', 'f32'], ['kvLen', 'read', 'i32']];
+  const E4 = Math.ceil(E / 4);
+  const vecIn = E % 4 === 0;
+  const el = vecIn ? 'vec4<f32>' : 'f32';
+  const buffers: BufferDecl[] = [['q', 'read', el], ['k', 'read', el], ['v', 'read', el], ['kvLen', 'read', 'i32']];
   if (split) buffers.push(['part', 'read_write', 'f32'], ['ml', 'read_write', 'f32']);
   else buffers.push(['out', 'read_write', 'f32']);
+  const r = Array.from({ length: E4 }, (_, c) => c);
+  // vec4 c of the row of E floats starting at element `base` (a multiple of E)
+  const load = (buf: string, base: string, vc: number | string) => {
+    const c = typeof vc === 'number' ? `${vc}u` : `(${vc})`;
+    return vecIn
+      ? `${buf}[(${base}) / 4u + ${c}]`
+      : `vec4<f32>(${[0, 1, 2, 3].map((j) => `select(0.0, ${buf}[min((${base}) + ${c} * 4u + ${j}u, arrayLength(&${buf}) - 1u)], ${c} * 4u + ${j}u < ${E}u)`).join(', ')})`;
+  };
+  const comp = ['x', 'y', 'z', 'w'];
+  const store = (buf: string, base: string, scale: string) => r.flatMap((c) => [0, 1, 2, 3]
+    .filter((j) => 4 * c + j < E)
+    .map((j) => `${buf}[${base} + ${4 * c + j}u] = acc${c}.${comp[j]}${scale};`)).join('\n  ');
   const write = split
     ? `let po = (wid.z * p.Lq + i) * p.nSplit + wid.y;
-  for (var e = 0u; e < ${E}u; e++) { part[po * ${E}u + e] = acc[e]; }
+  ${store('part', `po * ${E}u`, '')}
   ml[po * 2u] = m;
   ml[po * 2u + 1u] = l;`
     : `let oo = ((b * p.Lq + i) * p.Hq + hq) * ${E}u;
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var e = 0u; e < ${E}u; e++) { out[oo + e] = acc[e] * inv; }`;
+  ${store('out', 'oo', ' * inv')}`;
   k = {
     label: key,
     source: `${header(FIELDS, buffers)}
-var<workgroup> Ks: array<f32, ${TK * E}>;
-var<workgroup> Vs: array<f32, ${TK * E}>;
+var<workgroup> Ks: array<vec4<f32>, ${TK * E4}>;
+var<workgroup> Vs: array<vec4<f32>, ${TK * E4}>;
 var<workgroup> keyCount: u32;
 
 @compute @workgroup_size(${TQ})
@@ -57,37 +84,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let lastPos = i32(kv) - i32(p.Lq) + i32(min(wid.x * ${TQ}u + ${TQ}u, p.Lq) - 1u);
     s1 = u32(clamp(lastPos + 1, 0, i32(s1)));
   }
-  var qv: array<f32, ${E}>;
-  var acc: array<f32, ${E}>;
   let qo = ((b * p.Lq + ii) * p.Hq + hq) * ${E}u;
-  for (var e = 0u; e < ${E}u; e++) { qv[e] = q[qo + e] * p.scale; acc[e] = 0.0; }
+  ${r.map((c) => `let q${c} = ${load('q', 'qo', c)} * p.scale;`).join('\n  ')}
+  ${r.map((c) => `var acc${c} = vec4<f32>(0.0);`).join('\n  ')}
   var m = ${MASKED};
   var l = 0.0;
-  var sc: array<f32, ${TK}>;
   for (var t0 = s0; t0 < s1; t0 += ${TK}u) {
     let tn = min(${TK}u, s1 - t0);
-    for (var e = lid; e < tn * ${E}u; e += ${TQ}u) {
-      let off = ((b * p.S + t0 + e / ${E}u) * p.Hkv + hk) * ${E}u + e % ${E}u;
-      Ks[e] = k[off];
-      Vs[e] = v[off];
+    for (var e = lid; e < tn * ${E4}u; e += ${TQ}u) {
+      let base = ((b * p.S + t0 + e / ${E4}u) * p.Hkv + hk) * ${E}u;
+      Ks[e] = ${load('k', 'base', `e % ${E4}u`)};
+      Vs[e] = ${load('v', 'base', `e % ${E4}u`)};
     }
     workgroupBarrier();
-    var mt = m;
     for (var jj = 0u; jj < tn; jj++) {
-      var s = 0.0;
-      for (var e = 0u; e < ${E}u; e++) { s = fma(qv[e], Ks[jj * ${E}u + e], s); }
-      sc[jj] = select(${MASKED}, s, p.causal == 0u || i32(t0 + jj) <= pos);
-      mt = max(mt, sc[jj]);
+      let kb = jj * ${E4}u;
+      let s = ${treeSum(r.map((c) => `dot(q${c}, Ks[kb + ${c}u])`))};
+      if (p.causal == 0u || i32(t0 + jj) <= pos) {
+        // online softmax: rescale only when the running max grows
+        if (s > m) {
+          let corr = exp(m - s);
+          l = l * corr;
+          ${r.map((c) => `acc${c} = acc${c} * corr;`).join('\n          ')}
+          m = s;
+        }
+        let pj = exp(s - m);
+        l += pj;
+        ${r.map((c) => `acc${c} = fma(vec4<f32>(pj), Vs[kb + ${c}u], acc${c});`).join('\n        ')}
+      }
     }
-    let corr = exp(m - mt);
-    l = l * corr;
-    for (var e = 0u; e < ${E}u; e++) { acc[e] = acc[e] * corr; }
-    for (var jj = 0u; jj < tn; jj++) {
-      let pj = select(0.0, exp(sc[jj] - mt), sc[jj] > ${MASKED});
-      l += pj;
-      for (var e = 0u; e < ${E}u; e++) { acc[e] = fma(pj, Vs[jj * ${E}u + e], acc[e]); }
-    }
-    m = mt;
     workgroupBarrier();
   }
   if (i >= p.Lq) { return; }
@@ -135,9 +160,8 @@ export function attention(h: KernelHost, q: GpuTensor, k: GpuTensor, v: GpuTenso
   const out = h.empty([B, Lq, Hq, E]);
   if (out.size === 0) return out;
   const TQ = Lq >= 64 ? 64 : 16;
-  // K and V tiles share the workgroup memory (less a word for the key count); 32 keys at most
-  // keep the private score array small
-  const TK = Math.max(1, Math.min(32, Math.floor((h.rt.info.maxComputeWorkgroupStorageSize - 16) / (8 * E))));
+  // K and V tiles share the workgroup memory (less a word for the key count)
+  const TK = Math.max(1, Math.min(32, Math.floor((h.rt.info.maxComputeWorkgroupStorageSize - 16) / (32 * Math.ceil(E / 4)))));
   const qTiles = Math.ceil(Lq / TQ);
   const rows = qTiles * B * Hq;
   // Split the keys until there are about 4096 workgroups: one invocation walks its split alone,
