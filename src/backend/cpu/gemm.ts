@@ -9,23 +9,22 @@
  * them in place; A, an unpinned B, the bias and C go through a scratch block per call
  * (O(MK + MN) copies against O(MNK) work).
  *
- * Shapes of work: B = W [N, K] uses the dot-form kernels: M <= SMALL_M streams each W row once
- * (decode, memory bound), larger M uses 2 × 4 register tiles over cache blocks of A and W.
- * B [K, N] uses the outer-product kernels.
+ * Shapes of work: B = W [N, K] uses the dot-form kernels: M <= SMALL_M streams W once (decode,
+ * memory bound), larger M walks cache blocks of A and W. B [K, N] uses the outer-product kernels.
  */
 import { F, type Plan } from './pool-job.js';
 import { Pool } from './pool.js';
 import { instantiateKernels } from './wasm/api.js';
 import { heapAlloc, heapF32, heapFree, inHeap, memory } from './wasm/heap.js';
-import { dotName, outerName, SHAPES } from './wasm/kernels.js';
-import { gemmModule } from './wasm/module.js';
+import { kernelName, type KernelSpec } from './wasm/kernels.js';
+import { gemmModule, TILES } from './wasm/module.js';
 
-/** up to this many rows, B = W [N, K] is streamed once by row-sequential kernels */
+/** up to this many rows, B = W [N, K] is streamed once, in chunks split over the threads */
 const SMALL_M = 16;
 /** M·N·K up to this: plain loops (copies and a call into wasm would cost more) */
 const TINY = 4096;
 /** M·N·K from this on: worth waking the pool */
-const PARALLEL_MIN = 1 << 18;
+const PARALLEL_MIN = 1 << 16;
 /** k block (floats) and row block of the tiled kernels; a block of A (MC × KC) stays in L2 */
 const KC = 256;
 const MC = 128;
@@ -33,11 +32,8 @@ const MC = 128;
 const MAX_ROW_BLOCKS = 4096;
 
 const { names, kernels } = instantiateKernels(gemmModule, memory);
-const kernelId = (name: string) => {
-  const i = names.indexOf(name);
-  if (i < 0) throw new Error(`gemm: no kernel ${name}`);
-  return i;
-};
+const kernelIds = new Map(names.map((n, i) => [n, i]));
+const kernelId = (spec: KernelSpec) => kernelIds.get(kernelName(spec)) as number;
 const pool = new Pool(gemmModule, memory, names, kernels);
 
 /** Threads sgemm may use (main thread included); defaults to the machine's parallelism. */
@@ -152,12 +148,16 @@ function rowBlock(M: number, rows: number): number {
   return roundUp(Math.max(Math.min(MC, M), Math.ceil(M / MAX_ROW_BLOCKS)), rows);
 }
 
-/** Splits `groups` column groups into chunks of at least minGroups, about `perThread` per thread. */
-function columnChunks(p: Plan, groups: number, minGroups: number, threads: number, rowBlocks: number, perThread: number): void {
+/**
+ * Cuts N columns into chunks: about `perThread` chunks per thread over all row blocks, at least
+ * `minCols` columns each, a multiple of `unit` columns (but the last), and at most 15 column
+ * chunks per row block (chunk numbers are 16 bits, with up to MAX_ROW_BLOCKS row blocks).
+ */
+function columnChunks(p: Plan, N: number, unit: number, minCols: number, threads: number, rowBlocks: number, perThread: number): void {
   const want = Math.max(1, Math.ceil((threads * perThread) / rowBlocks));
-  const gpc = Math.max(minGroups, Math.ceil(groups / want), Math.ceil(groups / 15), 1);
-  p[F.GroupsPerChunk] = gpc;
-  p[F.ColChunks] = Math.max(1, Math.ceil(groups / gpc));
+  const cols = roundUp(Math.max(minCols, Math.ceil(N / want), Math.ceil(N / 15), 1), unit);
+  p[F.ColsPerChunk] = cols;
+  p[F.ColChunks] = Math.ceil(N / cols);
   p[F.Chunks] = p[F.ColChunks] * rowBlocks;
 }
 
@@ -171,29 +171,25 @@ function planDot(
   const s = stage(M, N, K, lda, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N, N);
   setAddresses(p, s);
   p[F.Dot] = 1; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
-  p[F.M] = M; p[F.K] = K;
-  const { bigRows, vecRows, vecSets } = SHAPES;
+  p[F.M] = M; p[F.N] = N; p[F.K] = K;
+  const { dotRows: rows, dotCols } = TILES;
+  p[F.Rows] = rows;
+  for (let rem = 0; rem < rows; rem++) {
+    p[F.MainKernels + rem] = kernelId({ form: 'dot', rows, rem, nr: dotCols, sets: 1 });
+    p[F.TailKernels + rem] = kernelId({ form: 'dot', rows, rem, nr: 1, sets: 1 });
+  }
+  p[F.MainCols] = dotCols; p[F.TailCols] = 1;
   if (M <= SMALL_M) {
-    // one row block, one W row per column group: W is streamed exactly once
-    const rows = Math.min(M, vecRows);
-    p[F.Rows] = rows; p[F.Mc] = M; p[F.Kc] = Math.max(K, 1);
-    for (let rem = 0; rem < rows; rem++) {
-      p[F.MainKernels + rem] = kernelId(M <= vecRows ? dotName(M, 0, 1, vecSets[M]) : dotName(vecRows, rem, 1, vecSets[vecRows]));
-    }
-    p[F.Groups] = N; p[F.GroupCols] = 1; p[F.TailUnits] = 0;
-    // chunks of at least 64 KiB of W; several per thread so a busy core does not hold the others up
-    columnChunks(p, N, Math.ceil(65536 / (4 * Math.max(K, 1))), threads, 1, 8);
+    // Memory bound: one row block and the whole k range, so that W is streamed exactly once;
+    // chunks of at least 64 KiB of W, several per thread so a busy core does not hold up the rest.
+    p[F.Mc] = M; p[F.Kc] = Math.max(K, 1);
+    columnChunks(p, N, dotCols, Math.ceil(65536 / (4 * Math.max(K, 1))), threads, 1, 8);
   } else {
-    p[F.Rows] = bigRows;
-    const mc = rowBlock(M, bigRows);
-    const kc = K <= 2 * KC ? Math.max(roundUp(K, 4), 4) : KC;
-    p[F.Mc] = mc; p[F.Kc] = kc;
-    for (let rem = 0; rem < bigRows; rem++) {
-      p[F.MainKernels + rem] = kernelId(dotName(bigRows, rem, 4, 1));
-      p[F.TailKernels + rem] = kernelId(dotName(bigRows, rem, 1, 1));
-    }
-    p[F.Groups] = Math.floor(N / 4); p[F.GroupCols] = 4; p[F.TailUnits] = N % 4;
-    columnChunks(p, p[F.Groups], 4, threads, Math.ceil(M / mc), 4);
+    const mc = rowBlock(M, rows);
+    p[F.Mc] = mc;
+    // k blocks must be whole vectors but the last (the zero padding of A is at the row end)
+    p[F.Kc] = K <= 2 * KC ? Math.max(roundUp(K, 4), 4) : KC;
+    columnChunks(p, N, dotCols, 16, threads, Math.ceil(M / mc), 4);
   }
 }
 
@@ -211,17 +207,16 @@ function planOuter(
   const s = stage(M, N, K, K, A, B, direct ? null : copyB, K * N4, bias, N4, N4);
   setAddresses(p, s);
   p[F.Dot] = 0; p[F.Lda] = 4 * K; p[F.Ldb] = 4 * N4; p[F.Ldc] = 4 * N4;
-  p[F.M] = M; p[F.K] = K;
-  const { outerRows: rows, outerVecs } = SHAPES;
+  p[F.M] = M; p[F.N] = N4; p[F.K] = K;
+  const { outerRows: rows, outerVecs } = TILES;
   const mc = rowBlock(M, rows);
   p[F.Rows] = rows; p[F.Mc] = mc; p[F.Kc] = K <= 2 * KC ? Math.max(K, 1) : KC;
   for (let rem = 0; rem < rows; rem++) {
-    p[F.MainKernels + rem] = kernelId(outerName(rows, rem, outerVecs));
-    p[F.TailKernels + rem] = kernelId(outerName(rows, rem, 1));
+    p[F.MainKernels + rem] = kernelId({ form: 'outer', rows, rem, nv: outerVecs });
+    p[F.TailKernels + rem] = kernelId({ form: 'outer', rows, rem, nv: 1 });
   }
-  const vecs = N4 / 4;
-  p[F.Groups] = Math.floor(vecs / outerVecs); p[F.GroupCols] = 4 * outerVecs; p[F.TailUnits] = vecs % outerVecs;
-  columnChunks(p, p[F.Groups], 2, threads, Math.ceil(M / mc), 4);
+  p[F.MainCols] = 4 * outerVecs; p[F.TailCols] = 4;
+  columnChunks(p, N4, 4 * outerVecs, 16, threads, Math.ceil(M / mc), 4);
 }
 
 /** The reference loops, for problems too small to be worth the copies. */

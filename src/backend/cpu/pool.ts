@@ -25,7 +25,7 @@ export const enum Ctrl {
 }
 
 /** spin this long (ms) for the next job or the last chunk before blocking */
-export const SPIN_MS = 0.1;
+export const SPIN_MS = 1;
 
 export interface PoolInit {
   module: WasmModule;
@@ -51,6 +51,7 @@ export class Pool {
   readonly plan: Plan = this.ctrl.subarray(Ctrl.PlanAt);
   private readonly workers: Worker[] = [];
   private gen = 0;
+  private broken = false;
 
   constructor(
     private readonly module: WasmModule,
@@ -64,7 +65,7 @@ export class Pool {
   /** Runs every chunk of `plan` on up to `threads` threads (1: inline, no workers). */
   run(threads: number): void {
     const chunks = this.plan[F.Chunks];
-    if (threads <= 1 || chunks < 2) {
+    if (threads <= 1 || chunks < 2 || this.broken) {
       for (let i = 0; i < chunks; i++) runChunk(this.kernels, this.plan, i);
       return;
     }
@@ -94,7 +95,16 @@ export class Pool {
       const init: PoolInit = {
         module: this.module, memory: this.memory, names: this.names, ctrl: this.ctrl, id: this.workers.length + 1,
       };
-      const w = new Worker(new URL('./pool-worker.js', import.meta.url), { workerData: init });
+      // None of the parent's Node flags: the worker only loads our files, and some flags break
+      // its entry point (`--input-type`); V8 flags are per process and apply anyway.
+      const w = new Worker(new URL('./pool-worker.js', import.meta.url), { workerData: init, execArgv: [] });
+      // A worker that cannot start never claims a chunk, so jobs still complete on the main
+      // thread; stop waking workers and say so once.
+      w.on('error', (e) => {
+        if (this.broken) return;
+        this.broken = true;
+        process.emitWarning(`sgemm: a worker thread failed (${e.message}); matmuls continue on the main thread only`);
+      });
       w.unref();
       this.workers.push(w);
     }

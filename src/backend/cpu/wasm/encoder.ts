@@ -10,8 +10,9 @@
  */
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
-type ValType = typeof I32 | typeof V128;
+type ValType = typeof I32 | typeof F32 | typeof V128;
 
 function uleb(out: number[], n: number): void {
   do {

@@ -5,30 +5,38 @@
  *
  * - `dot` for B = W [N, K] (transB, every Linear): a tile of r rows of A × nr rows of W keeps
  *   r·nr f32x4 partial dot products along k, reads both operands as contiguous rows, and folds
- *   the four lanes at the end (a 4×4 transpose-add per group of four outputs). W is streamed in
- *   place, which is what makes M = 1..64 decode run at memory speed.
+ *   the four lanes at the end (a 4×4 transpose-add per four outputs). The nr W rows of a tile
+ *   are `spread` rows apart, not adjacent: a chunk of W is walked as nr long sequential streams
+ *   instead of nr streams that restart every row. Measured here (Zen 4, M = 1, W in DRAM),
+ *   adjacent rows stream at 8-9 GB/s per core, spread rows at 19-23 GB/s.
  * - `outer` for B [K, N]: a tile of r rows × 4·nv columns; per k one broadcast of A[i, k] times
  *   nv vectors of B's row k (the classic register-blocked outer product).
  *
- * Every kernel has the same i32 parameters (byte addresses and strides):
+ * Every kernel takes the same i32 parameters (byte addresses and strides; `spread` in rows):
  *   a, lda      A[i0, k0] and its row stride
- *   mb          number of full r-row blocks; `rem` more rows follow (rem is baked into the name)
+ *   mb          number of full r-row blocks; `rem` more rows follow (rem is part of the name)
  *   b, ldb      dot: W[j0, k0], W's row stride;  outer: B[k0, j0], B's row stride
+ *   spread      dot: W rows (= C columns) between the rows of one tile; outer: unused
  *   c, ldc      C[i0, j0] and its row stride
  *   kc          length of the k range (floats)
- *   nq          number of column groups (nr columns for dot, 4·nv for outer)
+ *   nq          dot: tiles along N, tile q covering columns j0 + q + s·spread (s < nr);
+ *               outer: column groups of 4·nv
  *   bias        bias[j0] (read when flags & BIAS)
  *   flags       ACCUMULATE: C += tile (later k blocks) instead of C = tile
- * and loops: for each column group, for each row block, one tile over the whole k range.
+ * and loop: for each column tile, for each row block, one tile over the whole k range.
+ *
+ * Register budget: without relaxed SIMD's fused multiply-add V8 needs a register for each
+ * product, and TurboFan hoists every load of a loop iteration to its top; accumulators + loads
+ * of one iteration + 1 must fit the 15 xmm registers it allocates, or accumulators spill.
  *
  * The dot form reads A and W four floats at a time past the end of a row when kc % 4 != 0: the
  * last W vector is masked with MASK_TABLE (so garbage, even NaN, never reaches a sum) and A
- * must be zero-padded to a multiple of four (the caller's scratch copy is). Allocations leave
- * 16 spare bytes so that these reads stay inside the memory.
+ * must be zero-padded to a multiple of four (the caller's scratch copy is). Heap blocks leave
+ * spare bytes after them so that these reads stay inside the memory.
  */
 import {
-  encodeModule, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQZ, I32_SHL, I32_GE_U, I32_LT_U, I32_MUL,
-  type FuncDef, type Local, SIMD, V128,
+  encodeModule, F32, F32_ADD, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQZ, I32_GE_U, I32_LT_U,
+  I32_MUL, I32_SHL, type FuncDef, type Local, SIMD, V128,
 } from './encoder.js';
 
 export const ACCUMULATE = 1;
@@ -38,40 +46,26 @@ export const MASK_TABLE = 64;
 /** bytes below this address are reserved (masks, and 0 is never a valid pointer) */
 export const RESERVED_BYTES = 128;
 
-/**
- * Tile shapes. V8 (without relaxed SIMD's fused multiply-add) needs a register per product, so
- * the tiles are sized to keep every accumulator in the 15 xmm registers it allocates:
- * - big: dot 2 × 4 (8 accumulators, 2 A + 1 W + 1 product register) for M > smallM;
- * - vec: dot r × 1 with `vecSets[r]` accumulator sets for M <= smallM: one W row at a time, so W
- *   streams from memory in a single sequential run (the hardware prefetcher's best case) and is
- *   read once for up to `vecRows` rows of A;
- * - outer: 4 × 8 for B [K, N].
- */
-export interface KernelShapes {
-  bigRows: number;
-  vecRows: number;
-  /** accumulator sets for a vec tile of r rows, indexed by r */
-  vecSets: readonly number[];
-  outerRows: number;
-  outerVecs: number;
+/** One generated kernel: its form and tile shape (see the file comment). */
+export type KernelSpec =
+  /** rows × nr tiles with `sets` accumulators per output (independent add chains) */
+  | { form: 'dot'; rows: number; rem: number; nr: number; sets: number }
+  /** rows × 4·nv tiles */
+  | { form: 'outer'; rows: number; rem: number; nv: number };
+
+export function kernelName(s: KernelSpec): string {
+  return s.form === 'dot' ? `dot_${s.rows}_${s.rem}_${s.nr}_${s.sets}` : `outer_${s.rows}_${s.rem}_${s.nv}`;
 }
 
-export const SHAPES: KernelShapes = { bigRows: 2, vecRows: 4, vecSets: [0, 4, 2, 2, 2], outerRows: 4, outerVecs: 2 };
+const N_PARAMS = 12;
 
-export function dotName(rows: number, rem: number, nr: number, sets: number): string {
-  return `dot_${rows}_${rem}_${nr}_${sets}`;
-}
-export function outerName(rows: number, rem: number, nv: number): string { return `outer_${rows}_${rem}_${nv}`; }
-
-const N_PARAMS = 11;
-
-/** The parameters by name, and the scratch locals a kernel body shares between its tiles. */
+/** The parameters by name, and the locals a kernel body shares between its tiles. */
 interface Ctx {
   f: FuncBuilder;
   relaxed: boolean;
-  a: Local; lda: Local; mb: Local; b: Local; ldb: Local; c: Local; ldc: Local;
+  a: Local; lda: Local; mb: Local; b: Local; ldb: Local; spread: Local; c: Local; ldc: Local;
   kc: Local; nq: Local; bias: Local; flags: Local;
-  ap: Local; cp: Local; ib: Local; kend: Local; kend2: Local;
+  ap: Local; cp: Local; ib: Local; kend: Local; kend1: Local; addr: Local; s: Local;
   pa: Local[];
   pb: Local[];
   va: Local[];
@@ -80,16 +74,15 @@ interface Ctx {
   t: Local[];
 }
 
-function newCtx(relaxed: boolean, rows: number, nb: number, sets: number): Ctx {
+function newCtx(relaxed: boolean, rows: number, nb: number, nAcc: number): Ctx {
   const f = new FuncBuilder(N_PARAMS);
-  const [a, lda, mb, b, ldb, c, ldc, kc, nq, bias, flags] = f.params;
-  const i32s = (n: number) => Array.from({ length: n }, () => f.local(I32));
-  const ap = f.local(I32), cp = f.local(I32), ib = f.local(I32), kend = f.local(I32), kend2 = f.local(I32);
-  const pa = i32s(rows), pb = i32s(nb);
-  const v128s = (n: number) => Array.from({ length: n }, () => f.local(V128));
+  const [a, lda, mb, b, ldb, spread, c, ldc, kc, nq, bias, flags] = f.params;
+  const locals = (type: typeof I32 | typeof V128, n: number) => Array.from({ length: n }, () => f.local(type));
+  const [ap, cp, ib, kend, kend1, addr] = locals(I32, 6);
+  const pa = locals(I32, rows), pb = locals(I32, nb);
   return {
-    f, relaxed, a, lda, mb, b, ldb, c, ldc, kc, nq, bias, flags, ap, cp, ib, kend, kend2, pa, pb,
-    va: v128s(rows), vb: v128s(nb), acc: v128s(rows * nb * sets), t: v128s(3),
+    f, relaxed, a, lda, mb, b, ldb, spread, c, ldc, kc, nq, bias, flags, ap, cp, ib, kend, kend1, addr,
+    s: f.local(F32), pa, pb, va: locals(V128, rows), vb: locals(V128, nb), acc: locals(V128, nAcc), t: locals(V128, 3),
   };
 }
 
@@ -133,24 +126,27 @@ function repeat(x: Ctx, counter: Local, body: () => void): void {
   });
 }
 
-/** Adds C (when ACCUMULATE) and bias (when BIAS) to the vector in local v, then stores it. */
-function finishVector(x: Ctx, v: Local, cAddr: () => void, offset: number): void {
-  const f = x.f;
-  f.get(x.flags).i32(ACCUMULATE).op(I32_AND).if(() => {
-    cAddr(); f.v128Load(offset).get(v).simd(SIMD.F32X4_ADD).set(v);
-  });
-  f.get(x.flags).i32(BIAS).op(I32_AND).if(() => {
-    f.get(x.bias).v128Load(offset).get(v).simd(SIMD.F32X4_ADD).set(v);
-  });
-  cAddr(); f.get(v).v128Store(offset);
+/** pushes cp + i * ldc */
+function cRow(x: Ctx, i: number): void {
+  x.f.get(x.cp);
+  if (i > 0) x.f.get(x.ldc).i32(i).op(I32_MUL).op(I32_ADD);
 }
 
-/** pushes cp + i * ldc */
-function cRow(x: Ctx, i: number): () => void {
-  return () => {
-    x.f.get(x.cp);
-    if (i > 0) x.f.get(x.ldc).i32(i).op(I32_MUL).op(I32_ADD);
-  };
+/** The kernel's outer loops: column tiles, row blocks of `rows`, then a block of `rem` rows. */
+function tileLoops(x: Ctx, rows: number, rem: number, tile: (r: number) => void, nextColumns: () => void): void {
+  const f = x.f;
+  repeat(x, x.nq, () => {
+    f.get(x.a).set(x.ap);
+    f.get(x.c).set(x.cp);
+    f.get(x.mb).set(x.ib);
+    repeat(x, x.ib, () => {
+      tile(rows);
+      f.get(x.ap).get(x.lda).i32(rows).op(I32_MUL).op(I32_ADD).set(x.ap);
+      f.get(x.cp).get(x.ldc).i32(rows).op(I32_MUL).op(I32_ADD).set(x.cp);
+    });
+    if (rem > 0) tile(rem);
+    nextColumns();
+  });
 }
 
 // ---- dot form (B = W [N, K]) ---------------------------------------------------------------------
@@ -170,7 +166,7 @@ function dotStep(x: Ctx, r: number, nr: number, sets: number, u: number, off: nu
   }
 }
 
-/** vector [Σ s0, Σ s1, Σ s2, Σ s3] of the lane sums of four accumulators, into local out */
+/** local out = [Σ s0, Σ s1, Σ s2, Σ s3], the lane sums of four accumulators (a transpose-add) */
 function fold4(x: Ctx, s: readonly Local[], out: Local): void {
   const f = x.f;
   const [u01, u23] = x.t;
@@ -182,44 +178,48 @@ function fold4(x: Ctx, s: readonly Local[], out: Local): void {
   f.get(u01).get(u23).shuffle32([0, 1, 4, 5]).get(u01).get(u23).shuffle32([2, 3, 6, 7]).simd(SIMD.F32X4_ADD).set(out);
 }
 
-/** the lane sum of accumulator s, splatted into local out */
+/** lane 0 of local out = the lane sum of accumulator s */
 function fold1(x: Ctx, s: Local, out: Local): void {
   const f = x.f;
-  const t = x.t[0];
-  f.get(s).get(s).shuffle32([2, 3, 2, 3]).get(s).simd(SIMD.F32X4_ADD).tee(t);
-  f.get(t).shuffle32([1, 1, 1, 1]).get(t).simd(SIMD.F32X4_ADD).extractLane(0).simd(SIMD.F32X4_SPLAT).set(out);
+  f.get(s).get(s).shuffle32([2, 3, 2, 3]).get(s).simd(SIMD.F32X4_ADD).set(out);
+  f.get(out).get(out).shuffle32([1, 1, 1, 1]).get(out).simd(SIMD.F32X4_ADD).set(out);
 }
 
-/** Adds C (when ACCUMULATE) and bias (when BIAS) to lane 0 of local v, then stores that lane. */
-function finishScalar(x: Ctx, v: Local, cAddr: () => void): void {
+/**
+ * Output (row i, W row j of the tile) from lane `lane` of local v: adds C when ACCUMULATE and
+ * the bias when BIAS, and stores it at C[i, j·spread] (byte offset j·csp).
+ */
+function finishDot(x: Ctx, v: Local, lane: number, i: number, j: number, csp: Local): void {
   const f = x.f;
+  const offset = () => { if (j > 0) f.get(csp).i32(j).op(I32_MUL).op(I32_ADD); };
+  f.get(v).extractLane(lane).set(x.s);
+  cRow(x, i); offset(); f.set(x.addr);
   f.get(x.flags).i32(ACCUMULATE).op(I32_AND).if(() => {
-    cAddr(); f.load32Splat(0).get(v).simd(SIMD.F32X4_ADD).set(v);
+    f.get(x.s).get(x.addr).f32Load().op(F32_ADD).set(x.s);
   });
   f.get(x.flags).i32(BIAS).op(I32_AND).if(() => {
-    f.get(x.bias).load32Splat(0).get(v).simd(SIMD.F32X4_ADD).set(v);
+    f.get(x.s).get(x.bias); offset(); f.f32Load().op(F32_ADD).set(x.s);
   });
-  cAddr(); f.get(v).extractLane(0).f32Store(0);
+  f.get(x.addr).get(x.s).f32Store();
 }
 
-function dotTile(x: Ctx, r: number, nr: number, sets: number, mask: Local): void {
+function dotTile(x: Ctx, r: number, nr: number, sets: number, mask: Local, wsp: Local, csp: Local): void {
   const f = x.f;
-  const [kendSets, kend1] = [x.kend, x.kend2];
   rowPointers(x, x.pa.slice(0, r), x.ap, x.lda);
-  rowPointers(x, x.pb.slice(0, nr), x.b, x.ldb);
+  rowPointers(x, x.pb.slice(0, nr), x.b, wsp);
   for (let i = 0; i < r * nr * sets; i++) f.v128Zero().set(x.acc[i]);
-  // k range split: whole iterations of `sets` vectors, single vectors, then a masked partial one
-  f.get(x.pa[0]).get(x.kc).i32(-4 * sets).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(kendSets);
-  f.get(x.pa[0]).get(x.kc).i32(-4).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(kend1);
+  // k range: whole iterations of `sets` vectors, single vectors, then a masked partial one
+  f.get(x.pa[0]).get(x.kc).i32(-4 * sets).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(x.kend);
+  f.get(x.pa[0]).get(x.kc).i32(-4).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(x.kend1);
   const advance = (bytes: number) => {
     for (let i = 0; i < r; i++) f.addTo(x.pa[i], bytes);
     for (let j = 0; j < nr; j++) f.addTo(x.pb[j], bytes);
   };
-  whileBelow(x, x.pa[0], kendSets, () => {
+  whileBelow(x, x.pa[0], x.kend, () => {
     for (let u = 0; u < sets; u++) dotStep(x, r, nr, sets, u, 16 * u, null);
     advance(16 * sets);
   });
-  if (sets > 1) whileBelow(x, x.pa[0], kend1, () => { dotStep(x, r, nr, sets, 0, 0, null); advance(16); });
+  if (sets > 1) whileBelow(x, x.pa[0], x.kend1, () => { dotStep(x, r, nr, sets, 0, 0, null); advance(16); });
   f.get(x.kc).i32(3).op(I32_AND).if(() => dotStep(x, r, nr, sets, 0, 0, mask));
 
   for (let t = 0; t < r * nr; t++) {
@@ -227,114 +227,90 @@ function dotTile(x: Ctx, r: number, nr: number, sets: number, mask: Local): void
       f.get(x.acc[t * sets]).get(x.acc[t * sets + u]).simd(SIMD.F32X4_ADD).set(x.acc[t * sets]);
     }
   }
+  // outputs in fours by a transpose-add, any others one by one
   const out = x.t[2];
+  const quads = Math.floor(nr / 4);
   for (let i = 0; i < r; i++) {
-    if (nr === 1) {
-      fold1(x, x.acc[i * sets], out);
-      finishScalar(x, out, cRow(x, i));
-    } else {
-      for (let g = 0; g < nr / 4; g++) {
-        fold4(x, [0, 1, 2, 3].map((j) => x.acc[(i * nr + 4 * g + j) * sets]), out);
-        finishVector(x, out, cRow(x, i), 16 * g);
-      }
+    for (let g = 0; g < quads; g++) {
+      fold4(x, [0, 1, 2, 3].map((j) => x.acc[(i * nr + 4 * g + j) * sets]), out);
+      for (let j = 0; j < 4; j++) finishDot(x, out, j, i, 4 * g + j, csp);
+    }
+    for (let j = 4 * quads; j < nr; j++) {
+      fold1(x, x.acc[(i * nr + j) * sets], out);
+      finishDot(x, out, 0, i, j, csp);
     }
   }
 }
 
-/**
- * dot kernel: tiles of `rows` rows (then `rem` rows) × `nr` W rows (nr = 1 or a multiple of 4),
- * with `sets` independent accumulators per output so that one output's adds do not wait on
- * each other (latency; matters when the tile is small, as for M = 1).
- */
 function dotKernel(relaxed: boolean, rows: number, rem: number, nr: number, sets: number): FuncDef {
-  const x = newCtx(relaxed, rows, nr, sets);
+  const x = newCtx(relaxed, rows, nr, rows * nr * sets);
   const f = x.f;
-  const mask = f.local(V128);
+  const mask = f.local(V128), wsp = f.local(I32), csp = f.local(I32);
   f.get(x.kc).i32(3).op(I32_AND).i32(4).op(I32_SHL).i32(MASK_TABLE).op(I32_ADD).v128Load().set(mask);
-  repeat(x, x.nq, () => {
-    f.get(x.a).set(x.ap);
-    f.get(x.c).set(x.cp);
-    f.get(x.mb).set(x.ib);
-    repeat(x, x.ib, () => {
-      dotTile(x, rows, nr, sets, mask);
-      f.get(x.ap).get(x.lda).i32(rows).op(I32_MUL).op(I32_ADD).set(x.ap);
-      f.get(x.cp).get(x.ldc).i32(rows).op(I32_MUL).op(I32_ADD).set(x.cp);
-    });
-    if (rem > 0) dotTile(x, rem, nr, sets, mask);
-    f.get(x.b).get(x.ldb).i32(nr).op(I32_MUL).op(I32_ADD).set(x.b);
-    f.addTo(x.c, 4 * nr);
-    f.addTo(x.bias, 4 * nr);
+  f.get(x.spread).get(x.ldb).op(I32_MUL).set(wsp);
+  f.get(x.spread).i32(2).op(I32_SHL).set(csp);
+  tileLoops(x, rows, rem, (r) => dotTile(x, r, nr, sets, mask, wsp, csp), () => {
+    f.get(x.b).get(x.ldb).op(I32_ADD).set(x.b);
+    f.addTo(x.c, 4);
+    f.addTo(x.bias, 4);
   });
-  return { name: dotName(rows, rem, nr, sets), nParams: N_PARAMS, body: f };
+  return { name: kernelName({ form: 'dot', rows, rem, nr, sets }), nParams: N_PARAMS, body: f };
 }
 
 // ---- outer form (B [K, N]) -----------------------------------------------------------------------
 
-/** One k step: row k of B at pb (nv vectors), A[i, k] at pa_i + off. */
-function outerStep(x: Ctx, r: number, nv: number, pb: Local, off: number): void {
+/** Adds C (when ACCUMULATE) and bias (when BIAS) to the vector in local v, then stores it. */
+function finishVector(x: Ctx, v: Local, i: number, offset: number): void {
   const f = x.f;
+  f.get(x.flags).i32(ACCUMULATE).op(I32_AND).if(() => {
+    cRow(x, i); f.v128Load(offset).get(v).simd(SIMD.F32X4_ADD).set(v);
+  });
+  f.get(x.flags).i32(BIAS).op(I32_AND).if(() => {
+    f.get(x.bias).v128Load(offset).get(v).simd(SIMD.F32X4_ADD).set(v);
+  });
+  cRow(x, i); f.get(v).v128Store(offset);
+}
+
+/** One k step: row k of B at pb (nv vectors), A[i, k] at pa_i. */
+function outerStep(x: Ctx, r: number, nv: number): void {
+  const f = x.f;
+  const pb = x.pb[0];
   for (let v = 0; v < nv; v++) f.get(pb).v128Load(16 * v).set(x.vb[v]);
   for (let i = 0; i < r; i++) {
-    f.get(x.pa[i]).load32Splat(off).set(x.va[0]);
-    for (let v = 0; v < nv; v++) madd(x, x.acc[i * nv + v], x.va[0], x.vb[v]);
+    f.get(x.pa[i]).load32Splat().set(x.va[i]);
+    for (let v = 0; v < nv; v++) madd(x, x.acc[i * nv + v], x.va[i], x.vb[v]);
   }
 }
 
-function outerTile(x: Ctx, r: number, nv: number, kb8: Local): void {
+function outerTile(x: Ctx, r: number, nv: number): void {
   const f = x.f;
-  const [pb0, pb1] = x.pb;
+  const pb = x.pb[0];
   rowPointers(x, x.pa.slice(0, r), x.ap, x.lda);
-  f.get(x.b).set(pb0);
-  f.get(x.b).get(x.ldb).op(I32_ADD).set(pb1);
+  f.get(x.b).set(pb);
   for (let i = 0; i < r * nv; i++) f.v128Zero().set(x.acc[i]);
-  // kb8 holds (kc & ~1) * 4 here: pairs of k steps
-  f.get(x.pa[0]).get(kb8).op(I32_ADD).set(x.kend);
+  f.get(x.pa[0]).get(x.kc).i32(2).op(I32_SHL).op(I32_ADD).set(x.kend);
   whileBelow(x, x.pa[0], x.kend, () => {
-    outerStep(x, r, nv, pb0, 0);
-    outerStep(x, r, nv, pb1, 4);
-    for (let i = 0; i < r; i++) f.addTo(x.pa[i], 8);
-    f.get(pb0).get(x.ldb).i32(1).op(I32_SHL).op(I32_ADD).set(pb0);
-    f.get(pb1).get(x.ldb).i32(1).op(I32_SHL).op(I32_ADD).set(pb1);
+    outerStep(x, r, nv);
+    for (let i = 0; i < r; i++) f.addTo(x.pa[i], 4);
+    f.get(pb).get(x.ldb).op(I32_ADD).set(pb);
   });
-  f.get(x.kc).i32(1).op(I32_AND).if(() => outerStep(x, r, nv, pb0, 0));
-  for (let i = 0; i < r; i++) for (let v = 0; v < nv; v++) finishVector(x, x.acc[i * nv + v], cRow(x, i), 16 * v);
+  for (let i = 0; i < r; i++) for (let v = 0; v < nv; v++) finishVector(x, x.acc[i * nv + v], i, 16 * v);
 }
 
 function outerKernel(relaxed: boolean, rows: number, rem: number, nv: number): FuncDef {
-  const x = newCtx(relaxed, rows, Math.max(nv, 2), 1);
+  const x = newCtx(relaxed, rows, nv, rows * nv);
   const f = x.f;
-  const kb8 = f.local(I32);
-  f.get(x.kc).i32(~1).op(I32_AND).i32(2).op(I32_SHL).set(kb8);
-  repeat(x, x.nq, () => {
-    f.get(x.a).set(x.ap);
-    f.get(x.c).set(x.cp);
-    f.get(x.mb).set(x.ib);
-    repeat(x, x.ib, () => {
-      outerTile(x, rows, nv, kb8);
-      f.get(x.ap).get(x.lda).i32(rows).op(I32_MUL).op(I32_ADD).set(x.ap);
-      f.get(x.cp).get(x.ldc).i32(rows).op(I32_MUL).op(I32_ADD).set(x.cp);
-    });
-    if (rem > 0) outerTile(x, rem, nv, kb8);
+  tileLoops(x, rows, rem, (r) => outerTile(x, r, nv), () => {
     f.addTo(x.b, 16 * nv);
     f.addTo(x.c, 16 * nv);
     f.addTo(x.bias, 16 * nv);
   });
-  return { name: outerName(rows, rem, nv), nParams: N_PARAMS, body: f };
+  return { name: kernelName({ form: 'outer', rows, rem, nv }), nParams: N_PARAMS, body: f };
 }
 
-/** Every kernel the driver uses, as one module importing a shared memory of up to `maxPages`. */
-export function buildGemmModule(relaxed: boolean, maxPages: number, shapes: KernelShapes = SHAPES): Uint8Array {
-  const { bigRows, vecRows, vecSets, outerRows, outerVecs } = shapes;
-  const funcs: FuncDef[] = [];
-  for (let rem = 0; rem < bigRows; rem++) {
-    funcs.push(dotKernel(relaxed, bigRows, rem, 4, 1));
-    funcs.push(dotKernel(relaxed, bigRows, rem, 1, 1));
-  }
-  for (let r = 1; r < vecRows; r++) funcs.push(dotKernel(relaxed, r, 0, 1, vecSets[r]));
-  for (let rem = 0; rem < vecRows; rem++) funcs.push(dotKernel(relaxed, vecRows, rem, 1, vecSets[vecRows]));
-  for (let rem = 0; rem < outerRows; rem++) {
-    funcs.push(outerKernel(relaxed, outerRows, rem, outerVecs));
-    funcs.push(outerKernel(relaxed, outerRows, rem, 1));
-  }
-  return encodeModule(funcs, maxPages);
+/** The given kernels, as one module importing a shared memory of up to `maxPages`. */
+export function buildGemmModule(specs: readonly KernelSpec[], relaxed: boolean, maxPages: number): Uint8Array {
+  return encodeModule(specs.map((k) => (k.form === 'dot'
+    ? dotKernel(relaxed, k.rows, k.rem, k.nr, k.sets)
+    : outerKernel(relaxed, k.rows, k.rem, k.nv))), maxPages);
 }

@@ -5,7 +5,26 @@
 import { wasm, type WasmModule } from './api.js';
 import { encodeModule, FuncBuilder, SIMD } from './encoder.js';
 import { MAX_PAGES } from './heap.js';
-import { buildGemmModule } from './kernels.js';
+import { buildGemmModule, type KernelSpec } from './kernels.js';
+
+/**
+ * Tile shapes the driver uses (see kernels.ts for the register budget they respect):
+ * dot 2 × 4 (8 accumulators) for every M, its remainder rows being a 1 × 4 tile (the M = 1
+ * matvec), and 2 × 1 for the last 0..3 columns of a chunk; outer 4 × 8 and 4 × 4.
+ */
+export const TILES = { dotRows: 2, dotCols: 4, outerRows: 4, outerVecs: 2 } as const;
+
+function gemmKernels(): KernelSpec[] {
+  const { dotRows, dotCols, outerRows, outerVecs } = TILES;
+  const specs: KernelSpec[] = [];
+  for (let rem = 0; rem < dotRows; rem++) {
+    specs.push({ form: 'dot', rows: dotRows, rem, nr: dotCols, sets: 1 }, { form: 'dot', rows: dotRows, rem, nr: 1, sets: 1 });
+  }
+  for (let rem = 0; rem < outerRows; rem++) {
+    specs.push({ form: 'outer', rows: outerRows, rem, nv: outerVecs }, { form: 'outer', rows: outerRows, rem, nv: 1 });
+  }
+  return specs;
+}
 
 /**
  * Relaxed SIMD gives a fused multiply-add (one instruction and one register fewer per product);
@@ -19,4 +38,4 @@ function hasRelaxedSimd(): boolean {
 
 export const relaxedSimd = hasRelaxedSimd();
 
-export const gemmModule: WasmModule = new wasm.Module(buildGemmModule(relaxedSimd, MAX_PAGES));
+export const gemmModule: WasmModule = new wasm.Module(buildGemmModule(gemmKernels(), relaxedSimd, MAX_PAGES));
