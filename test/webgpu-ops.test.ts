@@ -151,8 +151,8 @@ cases.push({
     return [y, state];
   },
 });
-for (const full of [true, false]) {
-  const [B, L, D, N] = [2, 45, 70, 16];
+for (const [full, N] of [[true, 16], [false, 16], [true, 6]] as const) {
+  const [B, L, D] = [2, 45, 70];
   cases.push({
     name: `selectiveScan L=${L} D=${D} N=${N} ${full ? 'D, z, deltaBias, softplus, state' : 'bare'}`,
     inputs: {
