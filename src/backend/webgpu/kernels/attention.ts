@@ -159,7 +159,9 @@ export function attention(h: KernelHost, q: GpuTensor, k: GpuTensor, v: GpuTenso
   const [, S, Hkv] = k.shape;
   const out = h.empty([B, Lq, Hq, E]);
   if (out.size === 0) return out;
-  const TQ = Lq >= 64 ? 64 : 16;
+  // 64 queries a workgroup even when decoding one: the idle lanes still help stream K and V
+  // into shared memory, which is what a short split spends its time on.
+  const TQ = 64;
   // K and V tiles share the workgroup memory (less a word for the key count)
   const TK = Math.max(1, Math.min(32, Math.floor((h.rt.info.maxComputeWorkgroupStorageSize - 16) / (32 * Math.ceil(E / 4)))));
   const qTiles = Math.ceil(Lq / TQ);
