@@ -26,8 +26,8 @@ const TINY = 4096;
 /** M·N·K from this on: worth waking the pool */
 const PARALLEL_MIN = 1 << 16;
 /** k block (floats) and row block of the tiled kernels; a block of A (MC × KC) stays in L2 */
-const KC = 256;
-const MC = 128;
+const KC = 512;
+const MC = 64;
 /** chunk indices are 16 bits (pool.ts); row blocks grow past MC to stay under this */
 const MAX_ROW_BLOCKS = 4096;
 

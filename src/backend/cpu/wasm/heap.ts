@@ -8,10 +8,12 @@
  * never detached), but `memory.buffer` is then a new object, so we remember every buffer object
  * the memory has had and recognise heap views by that, not by identity with the current buffer.
  */
+import { UserError } from '../../../errors.js';
 import { wasm } from './api.js';
 import { MASK_TABLE, RESERVED_BYTES } from './kernels.js';
 
 const PAGE = 65536;
+/** the most a wasm32 memory can have: 4 GiB (the kernels' module declares this maximum) */
 export const MAX_PAGES = 65536;
 const INITIAL_PAGES = 256;
 const ALIGN = 64;
@@ -50,7 +52,8 @@ new Int32Array(memory.buffer, MASK_TABLE, 16).set([
 const free: { start: number; end: number }[] = [{ start: RESERVED_BYTES, end: INITIAL_PAGES * PAGE }];
 const sizes = new Map<number, number>();
 
-function grow(minBytes: number): void {
+/** Grows the memory by at least minBytes, for a request of `request` bytes. */
+function grow(minBytes: number, request: number): void {
   const have = memory.buffer.byteLength / PAGE;
   // Grow by at least an eighth so that pinning a model tensor by tensor is not quadratic;
   // untouched pages cost no physical memory.
@@ -58,8 +61,8 @@ function grow(minBytes: number): void {
   const pages = Math.min(want, MAX_PAGES - have);
   if (pages * PAGE < minBytes) {
     const used = (have * PAGE - free.reduce((s, r) => s + r.end - r.start, 0)) / 2 ** 20;
-    throw new Error(
-      `wasm heap: cannot place ${(minBytes / 2 ** 20).toFixed(1)} MiB more: ${used.toFixed(0)} MiB are in use ` +
+    throw new UserError(
+      `wasm heap: cannot place ${(request / 2 ** 20).toFixed(1)} MiB more: ${used.toFixed(0)} MiB are in use ` +
       'and the CPU backend keeps weights in one 32-bit WebAssembly memory of at most 4 GiB',
     );
   }
@@ -85,7 +88,7 @@ export function heapAlloc(bytes: number): number {
     }
     const last = free[free.length - 1];
     const tail = last && last.end === memory.buffer.byteLength ? last.end - last.start : 0;
-    grow(size - tail);
+    grow(size - tail, size);
   }
 }
 
