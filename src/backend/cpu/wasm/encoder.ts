@@ -117,7 +117,6 @@ export class FuncBuilder {
   loop(body: () => void): this { this.code.push(0x03, 0x40); body(); this.code.push(0x0b); return this; }
   /** `if ... end` on the i32 on top of the stack. */
   if(body: () => void): this { this.code.push(0x04, 0x40); body(); this.code.push(0x0b); return this; }
-  br(depth: number): this { this.code.push(0x0c); uleb(this.code, depth); return this; }
   brIf(depth: number): this { this.code.push(0x0d); uleb(this.code, depth); return this; }
 
   /** Adds a constant to an i32 local. */
@@ -150,7 +149,6 @@ export const I32_EQZ = 0x45;
 export const I32_LT_U = 0x49;
 export const I32_GE_U = 0x4f;
 export const I32_ADD = 0x6a;
-export const I32_SUB = 0x6b;
 export const I32_MUL = 0x6c;
 export const I32_AND = 0x71;
 export const I32_SHL = 0x74;
@@ -162,7 +160,6 @@ export const SIMD = {
   STORE: 0x0b,
   CONST: 0x0c,
   SHUFFLE: 0x0d,
-  F32X4_SPLAT: 0x13,
   F32X4_EXTRACT_LANE: 0x1f,
   V128_AND: 0x4e,
   F32X4_ADD: 0xe4,
