@@ -100,19 +100,24 @@ export class GpuRuntime {
     this.scopes.add(p);
   }
 
-  /** Storage for `bytes` from the pool; `forUpload` when the host writes it with writeBuffer. */
-  alloc(bytes: number, forUpload = false): GpuStorage {
+  /** A tensor must fit one storage binding, or no kernel could read it. */
+  private checkBindable(bytes: number): void {
     this.check();
     if (bytes > this.info.maxStorageBufferBindingSize) {
       throw new Error(`WebGPU: a ${bytes}-byte tensor exceeds this device's maxStorageBufferBindingSize (${this.info.maxStorageBufferBindingSize})`);
     }
+  }
+
+  /** Storage for `bytes` from the pool; `forUpload` when the host writes it with writeBuffer. */
+  alloc(bytes: number, forUpload = false): GpuStorage {
+    this.checkBindable(bytes);
     const buf = this.pool.acquire(Math.max(4, bytes), forUpload ? this.serial : undefined);
     return new GpuStorage(buf, bytes, true);
   }
 
   /** A buffer outside the pool, filled at creation (no staging copy): for weights. */
   allocFilled(data: Uint8Array): GpuStorage {
-    this.check();
+    this.checkBindable(data.byteLength);
     const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
     const buffer = this.createBuffer(size, Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST, 'a weight', true);
     new Uint8Array(buffer.getMappedRange()).set(data);
