@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { pinWeight, setGemmThreads, sgemm, unpinWeight, workerChunks } from '../src/backend/cpu/gemm.js';
 
 /** deterministic values in [-1, 1) */
@@ -154,4 +155,34 @@ test('the relaxed-SIMD (fused multiply-add) kernels are correct where the engine
   const { relaxedSimd, worst } = JSON.parse(r.stdout) as { relaxedSimd: boolean; worst: number };
   assert.equal(relaxedSimd, true);
   assert.ok(worst <= 2, `error ${worst} × K eps Σ|ab|`);
+});
+
+test('results stay exact when the cores are oversubscribed (stragglers, scratch regions)', async () => {
+  // Two busy threads on top of the pool: workers get descheduled mid-chunk, so the main thread
+  // takes over late chunks and alternates scratch regions while a worker may still be running.
+  const hogs = Array.from({ length: 2 }, () => new Worker(
+    'const end = Date.now() + 1500; while (Date.now() < end);', { eval: true },
+  ));
+  try {
+    const shapes: [number, number, number][] = [[1, 3072, 768], [1, 80, 1536], [1, 1536, 48], [3, 768, 1536], [40, 300, 200]];
+    const cases = shapes.map(([M, N, K], s) => ({ M, N, K, A: rand(M * K, 10 + s), W: pinWeight(rand(N * K, 20 + s)) }));
+    setGemmThreads(1);
+    const expected = cases.map(({ M, N, K, A, W }) => {
+      const C = new Float32Array(M * N);
+      sgemm(M, N, K, A, W, true, C);
+      return C;
+    });
+    setGemmThreads(2);
+    const end = Date.now() + 1000;
+    for (let round = 0; Date.now() < end; round++) {
+      cases.forEach(({ M, N, K, A, W }, s) => {
+        const C = new Float32Array(M * N);
+        sgemm(M, N, K, A, W, true, C);
+        assert.deepEqual(C, expected[s], `round ${round}, shape ${s}`);
+      });
+    }
+    for (const { W } of cases) unpinWeight(W);
+  } finally {
+    await Promise.all(hogs.map((h) => h.terminate()));
+  }
 });

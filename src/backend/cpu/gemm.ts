@@ -70,16 +70,18 @@ export function unpinWeight(w: Float32Array): void {
   heapFree(w.byteOffset);
 }
 
-let scratchAt = 0;
-let scratchBytes = 0;
+/** two scratch blocks, one per pool region (see pool.ts: a late worker may still read one) */
+const scratchAt = [0, 0];
+const scratchBytes = [0, 0];
 
 function scratch(bytes: number): number {
-  if (bytes > scratchBytes) {
-    if (scratchAt) heapFree(scratchAt);
-    scratchAt = heapAlloc(bytes);
-    scratchBytes = bytes;
+  const r = pool.nextRegion();
+  if (bytes > scratchBytes[r]) {
+    if (scratchAt[r]) heapFree(scratchAt[r]);
+    scratchAt[r] = heapAlloc(bytes);
+    scratchBytes[r] = bytes;
   }
-  return scratchAt;
+  return scratchAt[r];
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;

@@ -31,6 +31,8 @@ export const enum F {
   ColsPerChunk, ColChunks, Chunks,
   /** how many threads (main + workers) may take chunks of this plan */
   Threads,
+  /** scratch region (0 or 1) and job id, see pool.ts */
+  Region, Job,
   Size,
 }
 

@@ -1,10 +1,10 @@
 /**
  * A GEMM pool worker (see pool.ts for the protocol): instantiates the kernels on the shared heap
- * it was sent, then forever waits for a job, takes chunks until none is left, and counts them done.
+ * it was sent, then forever waits for a job and takes its chunks until none is left.
  */
 import { workerData } from 'node:worker_threads';
 import { instantiateKernels } from './wasm/api.js';
-import { claim, Ctrl, type PoolInit, waitUntil } from './pool.js';
+import { chunkDone, claim, Ctrl, type PoolInit, waitUntil, WORKER_SPIN_MS } from './pool.js';
 import { F, runChunk } from './pool-job.js';
 
 const { module, memory, ctrl, id } = workerData as PoolInit;
@@ -12,20 +12,28 @@ const { kernels } = instantiateKernels(module, memory);
 const plan = new Int32Array(F.Size);
 
 for (let seen = Atomics.load(ctrl, Ctrl.Seq); ;) {
-  seen = waitUntil(ctrl, Ctrl.Seq, (v) => v !== seen);
-  // A copy: the main thread may write the next plan while this one is being read; then every
+  seen = waitUntil(ctrl, Ctrl.Seq, (v) => v !== seen, WORKER_SPIN_MS);
+  // A copy, which may be torn if the main thread is already writing a newer plan; then every
   // claim below fails, because claims check the job number.
   plan.set(ctrl.subarray(Ctrl.PlanAt, Ctrl.PlanAt + F.Size));
   if (id >= plan[F.Threads]) continue;
-  const chunks = plan[F.Chunks];
-  for (let i; (i = claim(ctrl, seen, chunks)) >= 0;) {
-    try {
-      runChunk(kernels, plan, i);
-    } catch (e) {
-      console.error(e);
-      Atomics.store(ctrl, Ctrl.Error, 1);
+  const busy = Ctrl.Busy0 + (plan[F.Region] & 1);
+  for (;;) {
+    // BUSY goes up before the claim, so that the main thread never reuses this region's scratch
+    // while a chunk of it may still be running here.
+    Atomics.add(ctrl, busy, 1);
+    const i = claim(ctrl, seen, plan[F.Chunks]);
+    if (i >= 0) {
+      try {
+        runChunk(kernels, plan, i);
+      } catch (e) {
+        console.error(e);
+        Atomics.store(ctrl, Ctrl.Error, 1);
+      }
+      Atomics.add(ctrl, Ctrl.WorkerChunks, 1);
+      chunkDone(ctrl, plan, i);
     }
-    Atomics.add(ctrl, Ctrl.WorkerChunks, 1);
-    if (Atomics.add(ctrl, Ctrl.Done, 1) + 1 === chunks) Atomics.notify(ctrl, Ctrl.Done);
+    if (Atomics.sub(ctrl, busy, 1) === 1) Atomics.notify(ctrl, busy);
+    if (i < 0) break;
   }
 }

@@ -1,16 +1,25 @@
 /**
  * The GEMM thread pool: the main thread plus lazily started workers share the chunks of one plan.
  *
- * Protocol (all in one small SharedArrayBuffer, `ctrl`):
+ * Protocol (one small SharedArrayBuffer, `ctrl`):
  * - the main thread writes the plan, sets NEXT = gen << 16 (gen: 16-bit job number, index 0),
- *   DONE = 0, then SEQ = gen and wakes the workers;
+ *   zeroes the job's DONE counter, then sets SEQ = gen and wakes the workers;
  * - every participant claims chunk indices by compare-and-swap on NEXT; a claim whose gen is not
  *   the current one fails, so a worker that read a stale plan never runs it;
- * - each finished chunk increments DONE; the main thread (which claims chunks too, so a job never
- *   waits for a worker that is still starting) returns when DONE reaches the chunk count.
- * Workers spin briefly before sleeping in Atomics.wait, because decoding issues a burst of small
- * matmuls whose wake-up latency would otherwise dominate. They are unref()'d: an idle pool never
- * keeps the process alive.
+ * - a finished chunk is counted in DONE and flagged with the job id; the main thread claims
+ *   chunks too (a job never waits for a worker that is still starting) and returns when all are
+ *   done.
+ *
+ * Stragglers. On a shared machine a worker can be descheduled in the middle of its chunk for a
+ * whole time slice (milliseconds), which would stall a decode step that issues ~100 matmuls. When
+ * a plan's chunks write C only once (a single k block), the main thread waits about one chunk's
+ * time for the last ones and then computes any still unflagged chunk itself: both copies write
+ * identical values. The late worker may still be writing after `run` returns, so plans alternate
+ * between two scratch regions, and a region is reused only when no worker is BUSY in it.
+ *
+ * Workers spin briefly before sleeping in Atomics.wait: a decode step issues matmuls a few tens of
+ * microseconds apart, and a futex wake-up costs about as much. They are unref()'d: an idle pool
+ * never keeps the process alive.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -18,14 +27,23 @@ import type { Kernel, WasmMemory, WasmModule } from './wasm/api.js';
 import { F, type Plan, runChunk } from './pool-job.js';
 
 export const enum Ctrl {
-  Seq, Next, Done, Error,
+  Seq, Next, Error,
   /** chunks run by workers since the start (a diagnostic for tests and benchmarks) */
   WorkerChunks,
-  PlanAt = 8,
+  /** per scratch region: chunks done of the region's current job; workers inside a chunk */
+  Done0, Done1, Busy0, Busy1,
+  /** per chunk index (< FLAGGED_CHUNKS): the id of the last job that finished it */
+  ChunkDone = 8,
+  PlanAt = ChunkDone + 64,
 }
 
-/** spin this long (ms) for the next job or the last chunk before blocking */
-export const SPIN_MS = 1;
+/** chunks that carry a done flag; plans with more are never completed by the main thread alone */
+export const FLAGGED_CHUNKS = 64;
+
+/** how long (ms) a worker spins for the next job before sleeping */
+export const WORKER_SPIN_MS = 0.5;
+/** how long (ms) the main thread spins for workers to finish before sleeping */
+const MAIN_SPIN_MS = 0.05;
 
 export interface PoolInit {
   module: WasmModule;
@@ -45,12 +63,21 @@ export function claim(ctrl: Int32Array, gen: number, chunks: number): number {
   }
 }
 
+/** Records chunk i of the plan's job as done; wakes the main thread after the last one. */
+export function chunkDone(ctrl: Int32Array, plan: Plan, i: number): void {
+  if (i < FLAGGED_CHUNKS) Atomics.store(ctrl, Ctrl.ChunkDone + i, plan[F.Job]);
+  const slot = Ctrl.Done0 + plan[F.Region];
+  if (Atomics.add(ctrl, slot, 1) + 1 === plan[F.Chunks]) Atomics.notify(ctrl, slot);
+}
+
 export class Pool {
   readonly ctrl = new Int32Array(new SharedArrayBuffer(4 * (Ctrl.PlanAt + F.Size)));
   /** the plan fields; fill before `run` */
   readonly plan: Plan = this.ctrl.subarray(Ctrl.PlanAt);
   private readonly workers: Worker[] = [];
   private gen = 0;
+  private job = 0;
+  private region = 0;
   private broken = false;
 
   constructor(
@@ -62,27 +89,52 @@ export class Pool {
     public threads = Math.max(1, availableParallelism()),
   ) {}
 
-  /** Runs every chunk of `plan` on up to `threads` threads (1: inline, no workers). */
+  /**
+   * The scratch region (0 or 1) the next plan must use; waits until no worker is still inside
+   * a chunk of an earlier job there.
+   */
+  nextRegion(): number {
+    this.region ^= 1;
+    waitUntil(this.ctrl, Ctrl.Busy0 + this.region, (v) => v === 0, MAIN_SPIN_MS);
+    return this.region;
+  }
+
+  /** Runs every chunk of `plan` (which uses region `nextRegion()`) on up to `threads` threads. */
   run(threads: number): void {
-    const chunks = this.plan[F.Chunks];
+    const p = this.plan, ctrl = this.ctrl;
+    const chunks = p[F.Chunks];
     if (threads <= 1 || chunks < 2 || this.broken) {
-      for (let i = 0; i < chunks; i++) runChunk(this.kernels, this.plan, i);
+      for (let i = 0; i < chunks; i++) runChunk(this.kernels, p, i);
       return;
     }
     this.start(threads - 1);
-    const ctrl = this.ctrl;
-    this.plan[F.Threads] = threads;
+    p[F.Threads] = threads;
+    p[F.Region] = this.region;
+    p[F.Job] = this.job = (this.job + 1) | 0;
+    const done = Ctrl.Done0 + this.region;
     this.gen = (this.gen + 1) & 0xffff;
-    Atomics.store(ctrl, Ctrl.Done, 0);
+    Atomics.store(ctrl, done, 0);
     Atomics.store(ctrl, Ctrl.Error, 0);
     Atomics.store(ctrl, Ctrl.Next, this.gen << 16);
     Atomics.store(ctrl, Ctrl.Seq, this.gen);
     Atomics.notify(ctrl, Ctrl.Seq);
-    for (let i; (i = claim(ctrl, this.gen, chunks)) >= 0;) {
-      runChunk(this.kernels, this.plan, i);
-      Atomics.add(ctrl, Ctrl.Done, 1);
+
+    const t0 = performance.now();
+    let mine = 0;
+    for (let i; (i = claim(ctrl, this.gen, chunks)) >= 0; mine++) {
+      runChunk(this.kernels, p, i);
+      chunkDone(ctrl, p, i);
     }
-    waitUntil(ctrl, Ctrl.Done, (v) => v >= chunks, 50);
+    const chunkMs = (performance.now() - t0) / Math.max(mine, 1);
+    if (p[F.K] <= p[F.Kc] && chunks <= FLAGGED_CHUNKS) {
+      // give the workers about one chunk's time, then take over what is left
+      waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS, 1.5 * chunkMs);
+      for (let i = 0; i < chunks && Atomics.load(ctrl, done) < chunks; i++) {
+        if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) runChunk(this.kernels, p, i);
+      }
+    } else {
+      waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS);
+    }
     if (Atomics.load(ctrl, Ctrl.Error) !== 0) throw new Error('sgemm: a worker thread failed on its chunk (see its stderr)');
   }
 
@@ -112,14 +164,18 @@ export class Pool {
 }
 
 /**
- * Waits until `done(ctrl[slot])`: spins for SPIN_MS, then sleeps on the slot (whoever changes it
- * calls Atomics.notify) for at most `sleepMs` at a time.
+ * Waits until `done(ctrl[slot])` or `maxMs` passed: spins for `spinMs`, then sleeps on the slot
+ * (whoever changes it calls Atomics.notify). Returns the last value read.
  */
-export function waitUntil(ctrl: Int32Array, slot: number, done: (v: number) => boolean, sleepMs = Infinity): number {
+export function waitUntil(ctrl: Int32Array, slot: number, done: (v: number) => boolean, spinMs: number, maxMs = Infinity): number {
   const t0 = performance.now();
   let v = Atomics.load(ctrl, slot);
   for (let n = 0; !done(v); n++) {
-    if ((n & 63) === 63 && performance.now() - t0 > SPIN_MS) Atomics.wait(ctrl, slot, v, sleepMs);
+    if ((n & 63) === 63) {
+      const waited = performance.now() - t0;
+      if (waited > maxMs) break;
+      if (waited > spinMs) Atomics.wait(ctrl, slot, v, Math.min(maxMs - waited, 50));
+    }
     v = Atomics.load(ctrl, slot);
   }
   return v;
