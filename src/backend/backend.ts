@@ -94,6 +94,29 @@ export interface Backend {
    * dim 1, in place (the KV cache append). Returns dst.
    */
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor;
+
+  // ---- training -----------------------------------------------------------------------------------
+  /** One AdamW update of param with its moments m and v, in place on all three; see `AdamWStep`. */
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void;
+}
+
+/**
+ * AdamW (Loshchilov & Hutter 2019) as torch.optim.AdamW computes it, per element:
+ *   g = grad * gradScale
+ *   param *= 1 - lr * weightDecay                      (decoupled weight decay)
+ *   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g²
+ *   param -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+ * `step` counts updates from 1. `gradScale` (default 1) folds gradient clipping and the mean over
+ * accumulated micro-batches into the update, so neither needs a pass of its own over the grads.
+ */
+export interface AdamWStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+  gradScale?: number;
 }
 
 /**

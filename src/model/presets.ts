@@ -35,8 +35,8 @@ function repeat(n: number, f: () => LayerConfig): LayerConfig[] {
 /**
  * Seeded random weights initialized the way mamba_ssm initializes a fresh model, so a random
  * model's activations and state decays have realistic scales: linear weights and conv kernels
- * U(±1/sqrt(fan_in)) (PyTorch's default), out_proj / fc2 further scaled by
- * 1/sqrt(residuals per layer * layers), embeddings N(0, 0.02), biases 0, norms 1, D 1,
+ * U(±1/sqrt(fan_in)) (PyTorch's default; an untied lm_head too), out_proj / fc2 further scaled
+ * by 1/sqrt(n_layer), embeddings N(0, 0.02), biases 0, norms 1, D 1,
  * Mamba-1 A_log = log(1..N), Mamba-2 A_log = log U(1, 16), and dt biases the inverse softplus
  * of a log-uniform dt in [dtMin, dtMax] (floored at dtInitFloor).
  */
@@ -56,7 +56,7 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
     const leaf = name.replace(/^layers\.\d+\./, '');
     const fanIn = shape[shape.length - 1];
     let data: Float32Array;
-    if (name === 'embedding.weight' || name === 'lm_head.weight') {
+    if (name === 'embedding.weight') {
       data = fill(n, () => 0.02 * normal(rand));
     } else if (leaf.endsWith('norm.weight') || leaf === 'norm2.weight' || name === 'norm_f.weight' || leaf === 'mixer.D') {
       data = new Float32Array(n).fill(1);
@@ -79,8 +79,9 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
     } else if (leaf.endsWith('.bias')) {
       data = new Float32Array(n);
     } else if (leaf === 'mixer.out_proj.weight' || leaf === 'mlp.fc2.weight') {
-      const residuals = layer?.mlp ? 2 : 1;
-      data = uniform(n, 1 / Math.sqrt(fanIn) / Math.sqrt(residuals * config.layers.length));
+      // MambaLMHeadModel re-runs _init_weights with its default n_residuals_per_layer = 1 after
+      // MixerModel's (2 with an MLP), so the scale that survives is 1/sqrt(n_layer)
+      data = uniform(n, 1 / Math.sqrt(fanIn) / Math.sqrt(config.layers.length));
     } else {
       data = uniform(n, 1 / Math.sqrt(fanIn));
     }

@@ -1,5 +1,6 @@
-import type { Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
+import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
+import { adamw } from './adamw.js';
 import { attention } from './attention.js';
 import { causalConv1d } from './conv.js';
 import { add, exp, mul, silu, softplus } from './elementwise.js';
@@ -54,4 +55,6 @@ export class CpuBackend implements Backend {
     return rotary(x, pos0, rotaryDim, base, interleaved);
   }
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor { return writeAt(dst, src, offset); }
+
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void { adamw(param, grad, m, v, opts); }
 }
