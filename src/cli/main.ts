@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * mamba-ts command line: one file per command, each `run<Name>(argv) -> exit code`. A UserError
+ * (bad flag, file, field) is one line on stderr and exit code 2; anything else is a bug: one line
+ * and exit code 1, with the stack trace only under --debug.
+ */
+import { UserError } from '../errors.js';
+import { runBench } from './bench.js';
+import { runDemo } from './demo.js';
+import { runGenerate } from './generate.js';
+import { runInfo } from './info.js';
+import { runLogits } from './logits.js';
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  generate: { summary: 'generate text or token ids from a prompt', run: runGenerate },
+  logits: { summary: 'logits of input_ids from a safetensors file, by forward or step', run: runLogits },
+  info: { summary: 'architecture, parameter count and state size of a model', run: runInfo },
+  bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', run: runBench },
+  demo: { summary: 'the 130M architectures with random weights: step = forward, speed', run: runDemo },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return [
+    'usage: mamba-ts <command> [options]   (mamba-ts <command> --help for its options)',
+    '',
+    'Selective state space models (Mamba, Mamba-2, hybrids) on the CPU and WebGPU.',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    'global options: --debug (stack traces of internal errors), --help',
+  ].join('\n') + '\n';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new UserError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  return command.run(rest);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+const debug = process.argv.includes('--debug');
+// `mamba-ts generate ... | head` closes stdout early; that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+main(process.argv.slice(2).filter((a) => a !== '--debug')).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UserError) {
+      process.stderr.write(`mamba-ts: ${oneLine(e.message)}\n${debug && e.stack ? `${e.stack}\n` : ''}`);
+      process.exitCode = e.exitCode;
+    } else {
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(debug && e instanceof Error && e.stack
+        ? `mamba-ts: internal error: ${e.stack}\n`
+        : `mamba-ts: internal error: ${oneLine(msg)} (run with --debug for the stack trace)\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,83 @@
+/**
+ * Hugging Face `tokenizer.json` (BPE, WordPiece, Unigram with their normalizers, pre-tokenizers
+ * and decoders) through @huggingface/tokenizers. Encoding adds what the file's post-processor
+ * adds; decoding keeps special tokens and does no clean-up of spaces, as the Rust library's
+ * `decode(ids, skip_special_tokens=False)` does.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
+import { UserError } from '../errors.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export class HfTokenizer implements Tokenizer {
+  readonly name: string;
+  readonly vocabSize: number;
+  readonly eosId?: number;
+
+  private constructor(private readonly impl: HfTokenizerImpl, file: string, eosToken: string | undefined) {
+    this.name = `tokenizer.json (${file})`;
+    let max = -1;
+    for (const id of impl.get_vocab(true).values()) max = Math.max(max, id);
+    this.vocabSize = max + 1;
+    this.eosId = eosToken === undefined ? undefined : impl.token_to_id(eosToken);
+  }
+
+  /** `file`: a tokenizer.json; a tokenizer_config.json beside it supplies eos_token when present. */
+  static fromFile(file: string): HfTokenizer {
+    const json = readJson(file);
+    const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
+    const config = fs.existsSync(configFile) ? readJson(configFile) : {};
+    let impl: HfTokenizerImpl;
+    try {
+      impl = new HfTokenizerImpl(json, config);
+    } catch (e) {
+      throw new UserError(`${file}: not a tokenizer this library can read (${(e as Error).message})`);
+    }
+    const eos = (config as { eos_token?: unknown }).eos_token;
+    const eosToken = typeof eos === 'string' ? eos
+      : typeof eos === 'object' && eos !== null && typeof (eos as { content?: unknown }).content === 'string' ? (eos as { content: string }).content
+      : undefined;
+    return new HfTokenizer(impl, file, eosToken);
+  }
+
+  encode(text: string): number[] {
+    return text === '' ? [] : this.impl.encode(text).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    // ids the tokenizer does not know (an embedding's padding rows) print as U+FFFD
+    let out = '';
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length > 0) out += this.impl.decode(run, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+      run = [];
+    };
+    for (const id of ids) {
+      if (Number.isInteger(id) && id >= 0 && id < this.vocabSize && this.impl.id_to_token(id) !== undefined) {
+        run.push(id);
+      } else {
+        flush();
+        out += '\uFFFD';
+      }
+    }
+    flush();
+    return out;
+  }
+}
+
+function readJson(file: string): object {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v;
+  } catch (e) {
+    throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
