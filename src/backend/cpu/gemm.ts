@@ -156,7 +156,8 @@ function rowBlock(M: number, rows: number): number {
  * chunks per row block (chunk numbers are 16 bits, with up to MAX_ROW_BLOCKS row blocks).
  */
 function columnChunks(p: Plan, N: number, unit: number, minCols: number, threads: number, rowBlocks: number, perThread: number): void {
-  const want = Math.max(1, Math.ceil((threads * perThread) / rowBlocks));
+  // one thread: no balancing to do, so no more kernel calls than needed
+  const want = threads === 1 ? 1 : Math.max(1, Math.ceil((threads * perThread) / rowBlocks));
   const cols = roundUp(Math.max(minCols, Math.ceil(N / want), Math.ceil(N / 15), 1), unit);
   p[F.ColsPerChunk] = cols;
   p[F.ColChunks] = Math.ceil(N / cols);
