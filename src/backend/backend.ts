@@ -160,3 +160,66 @@ export interface SsdArgs {
   chunkSize: number;
   state?: Tensor;       // [B, H, P, N] initial state (zeros when absent)
 }
+
+/**
+ * What training needs beyond `Backend`: the backward of each op (given what the forward was given
+ * and the gradient of its output, the gradients of its inputs) and the fused cross-entropy loss.
+ * A separate interface so that a backend gains training without breaking inference: the CPU has
+ * it; `hasGradKernels` tells the autograd whether a backend does.
+ */
+export interface GradKernels {
+  /** x [..., C] -> [C]: the sum over all rows (a bias's gradient). */
+  sumRows(x: Tensor): Tensor;
+  /** dy [...S, C], ids i32 [...S] -> dtable [V, C]: row i of dy added into row ids[i]. */
+  embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor;
+  /** x the input of silu / softplus, dy [same] -> dx */
+  siluBackward(x: Tensor, dy: Tensor): Tensor;
+  softplusBackward(x: Tensor, dy: Tensor): Tensor;
+  /** x, dy [..., C], weight [C] -> dx [..., C], dweight [C] */
+  rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor };
+  gatedRmsNormBackward(
+    x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean, dy: Tensor,
+  ): { dx: Tensor; dz: Tensor; dweight: Tensor };
+  /** y the output of softmax (of logSoftmax when `log`), dy [same] -> dx */
+  softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor;
+  /**
+   * Mean over rows whose target is not ignoreIndex of -log softmax(logits)[target], fused.
+   * logits [..., V], targets i32 [...] -> loss [] (0 when every row is ignored), lse [...] (the
+   * log-sum-exp of each row, kept for the backward).
+   */
+  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number): { loss: Tensor; lse: Tensor };
+  /** dloss [] -> dlogits [..., V] = dloss (softmax - onehot(target)) / count, 0 on ignored rows */
+  crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, ignoreIndex: number, dloss: Tensor): Tensor;
+  /** dy [B, L, C], dstate [B, C, K-1] (of the returned state) -> gradients of x, weight, bias, state */
+  causalConv1dBackward(
+    x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
+  ): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor };
+  /** dy [B, L, D], dstate [B, D, N] (of the final state) -> gradients of every tensor in args */
+  selectiveScanBackward(args: SelectiveScanArgs, dy: Tensor, dstate: Tensor): SelectiveScanGrads;
+  /** dy [B, L, H, P], dstate [B, H, P, N] (of the final state) -> gradients of every tensor in args */
+  ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads;
+  /** dout [B, Lq, Hq, E] -> dq [B, Lq, Hq, E], dk, dv [B, S, Hkv, E] (zero past kvLen) */
+  attentionBackward(
+    q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }, dout: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor };
+  /** dy [B, L, H, E] -> dx: the inverse rotation (rotary is orthogonal) */
+  rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor;
+}
+
+/** Gradients of selectiveScan's inputs; present exactly where the argument was. */
+export interface SelectiveScanGrads {
+  du: Tensor; ddelta: Tensor; dA: Tensor; dB: Tensor; dC: Tensor;
+  dD?: Tensor; dz?: Tensor; ddeltaBias?: Tensor;
+  dstate: Tensor;       // [B, D, N] of the initial state (zeros or not)
+}
+
+/** Gradients of ssdChunked's inputs; present exactly where the argument was (dD shaped as Dskip). */
+export interface SsdGrads {
+  dx: Tensor; ddt: Tensor; dA: Tensor; dB: Tensor; dC: Tensor;
+  dD?: Tensor; ddtBias?: Tensor;
+  dstate: Tensor;       // [B, H, P, N] of the initial state
+}
+
+export function hasGradKernels(be: Backend): be is Backend & GradKernels {
+  return typeof (be as Partial<GradKernels>).ssdChunkedBackward === 'function';
+}

@@ -29,7 +29,7 @@ export class Mamba1Mixer implements Mixer<Mamba1State> {
   private readonly convW: Tensor; private readonly convB?: Tensor;  // [D, K], [D]
   private readonly xProjW: Tensor;                                   // [R + 2N, D]
   private readonly dtW: Tensor; private readonly dtB: Tensor;       // [D, R], [D]
-  private readonly A: Tensor;                                        // [D, N]
+  private readonly aLog: Tensor;                                     // [D, N], A = -exp(A_log)
   private readonly Dskip: Tensor;                                    // [D]
   private readonly outW: Tensor; private readonly outB?: Tensor;    // [d, D], [d]
 
@@ -38,7 +38,7 @@ export class Mamba1Mixer implements Mixer<Mamba1State> {
     this.convW = p.get('conv1d.weight'); this.convB = p.opt('conv1d.bias');
     this.xProjW = p.get('x_proj.weight');
     this.dtW = p.get('dt_proj.weight'); this.dtB = p.get('dt_proj.bias');
-    this.A = negExp(p.get('A_log'));
+    this.aLog = p.get('A_log');
     this.Dskip = p.get('D');
     this.outW = p.get('out_proj.weight'); this.outB = p.opt('out_proj.bias');
   }
@@ -55,7 +55,8 @@ export class Mamba1Mixer implements Mixer<Mamba1State> {
     // dt_proj's bias goes into the scan (deltaBias) so that softplus(Wx + b) is fused there
     const delta = ops.linear(dtIn, this.dtW);                                       // [B, L, D]
     const scan = ops.selectiveScan({
-      u: conv.y, delta, A: this.A, Bmat: Bm, Cmat: Cm, Dskip: this.Dskip, z,
+      // A from A_log on every call: the optimizer updates A_log in place, and autograd reaches it
+      u: conv.y, delta, A: negExp(this.aLog), Bmat: Bm, Cmat: Cm, Dskip: this.Dskip, z,
       deltaBias: this.dtB, deltaSoftplus: true, state: state?.ssm,
     });                                                                             // y [B, L, D]
     const y = ops.linear(scan.y, this.outW, this.outB);                             // [B, L, d]

@@ -32,7 +32,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
   private readonly inW: Tensor; private readonly inB?: Tensor;      // [2 dMlp + 2 dSsm + 2GN + H, d]
   private readonly convW: Tensor; private readonly convB?: Tensor;  // [convDim, K], [convDim]
   private readonly dtBias: Tensor;                                   // [H]
-  private readonly A: Tensor;                                        // [H]
+  private readonly aLog: Tensor;                                     // [H], A = -exp(A_log)
   private readonly Dskip: Tensor;                                    // [H] or [H, P]
   private readonly normW?: Tensor;                                   // [dSsm]
   private readonly outW: Tensor; private readonly outB?: Tensor;    // [d, dMlp + dSsm], [d]
@@ -42,7 +42,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     this.inW = p.get('in_proj.weight'); this.inB = p.opt('in_proj.bias');
     this.convW = p.get('conv1d.weight'); this.convB = p.opt('conv1d.bias');
     this.dtBias = p.get('dt_bias');
-    this.A = negExp(p.get('A_log'));
+    this.aLog = p.get('A_log');
     const D = p.get('D');
     this.Dskip = cfg.dHasHdim ? D.reshape([cfg.nHeads, cfg.headDim]) : D;
     this.normW = cfg.rmsNorm ? p.get('norm.weight') : undefined;
@@ -61,7 +61,8 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     const conv = ops.causalConv1d(xBC, this.convW, this.convB, state?.conv, true);
     const [xs, Bm, Cm] = ops.split(conv.y, [dSsm, G * N, G * N]);
     const scan = ops.ssdChunked({
-      x: xs.reshape([B, L, H, P]), dt, A: this.A,
+      // A from A_log on every call: the optimizer updates A_log in place, and autograd reaches it
+      x: xs.reshape([B, L, H, P]), dt, A: negExp(this.aLog),
       Bmat: Bm.reshape([B, L, G, N]), Cmat: Cm.reshape([B, L, G, N]), Dskip: this.Dskip,
       dtBias: this.dtBias, dtSoftplus: true, dtLimit: this.cfg.dtLimit, chunkSize: this.cfg.chunkSize,
       state: state?.ssm,

@@ -71,6 +71,14 @@ export class MambaLM {
   }
 
   /**
+   * The trainable tensors by canonical name (a tied lm_head is the embedding, listed once), the
+   * ones forward reads: updating them in place changes the model.
+   */
+  parameters(): Map<string, Tensor> {
+    return new Map(this.weights);
+  }
+
+  /**
    * Parameters as stored: the embedding's padding rows count, a tied lm_head counts once.
    * (mamba-130m: 129,135,360 with vocab padded to 50280.)
    */

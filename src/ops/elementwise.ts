@@ -1,22 +1,38 @@
-/** Pointwise ops (forward here; backward with autograd). Shapes of a and b must be equal. */
+/** Pointwise ops and their backward. Shapes of a and b must be equal. */
+import { gradKernels } from '../autograd/kernels.js';
+import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 
 export function add(a: Tensor, b: Tensor): Tensor {
-  return a.backend.add(a, b);
+  const y = a.backend.add(a, b);
+  tapeFor(a, b)?.record([a, b], [y], ([dy]) => [dy, dy]);
+  return y;
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
-  return a.backend.mul(a, b);
+  const y = a.backend.mul(a, b);
+  tapeFor(a, b)?.record([a, b], [y], ([dy], needs) => [
+    needs[0] ? a.backend.mul(dy, b) : undefined,
+    needs[1] ? a.backend.mul(dy, a) : undefined,
+  ]);
+  return y;
 }
 
 export function silu(x: Tensor): Tensor {
-  return x.backend.silu(x);
+  const y = x.backend.silu(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).siluBackward(x, dy)]);
+  return y;
 }
 
 export function softplus(x: Tensor): Tensor {
-  return x.backend.softplus(x);
+  const y = x.backend.softplus(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).softplusBackward(x, dy)]);
+  return y;
 }
 
+/** backward: dy e^x, from the saved output */
 export function exp(x: Tensor): Tensor {
-  return x.backend.exp(x);
+  const y = x.backend.exp(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [x.backend.mul(dy, y)]);
+  return y;
 }

@@ -3,6 +3,7 @@ export { linear, matmul, embedding } from './linear.js';
 export { add, mul, silu, softplus, exp } from './elementwise.js';
 export { split, concat } from './shape.js';
 export { rmsNorm, gatedRmsNorm, softmax, logSoftmax } from './norm.js';
+export { crossEntropy } from './loss.js';
 export { causalConv1d, selectiveScan, ssdChunked } from './ssm.js';
 export { attention, rotary } from './attention.js';
 export { writeAt, concatBatch, selectBatch } from './state.js';

@@ -1,12 +1,34 @@
 /**
- * Moving recurrent state and caches around: not differentiable (inference only), but kept here
- * so that models never touch a backend.
+ * Moving recurrent state and caches around. writeAt is differentiable (attention reads the KV
+ * cache it writes); concatBatch and selectBatch are built from differentiable ops.
  */
+import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
+import { embedding } from './linear.js';
 
-/** dst [B, S, ...] <- src [B, Ls, ...] at dim-1 offsets, in place (KV cache append). */
+/**
+ * dst [B, S, ...R] <- src [B, Ls, ...R] at dim-1 offsets, in place (KV cache append).
+ * Backward: src gets the gradient's rows at those positions; the overwritten dst the rest.
+ */
 export function writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor {
-  return dst.backend.writeAt(dst, src, offset);
+  const out = dst.backend.writeAt(dst, src, offset);
+  tapeFor(dst, src)?.record([dst, src], [out], ([dy], needs) => {
+    const be = dst.backend;
+    const [B, S] = dst.shape;
+    const Ls = src.shape[1];
+    const R = dst.size / (B * S || 1);
+    const rows = new Int32Array(B * Ls);
+    const kept = new Float32Array(dst.size).fill(1);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < Ls; i++) rows[b * Ls + i] = b * S + offset[b] + i;
+      kept.fill(0, (b * S + offset[b]) * R, (b * S + offset[b] + Ls) * R);
+    }
+    return [
+      needs[0] ? be.mul(dy, be.upload(kept, dst.shape)) : undefined,
+      needs[1] ? be.embedding(dy.reshape([B * S, R]), be.upload(rows, [B * Ls])).reshape(src.shape) : undefined,
+    ];
+  });
+  return out;
 }
 
 /** [B_i, ...R] (same R) -> [sum B_i, ...R], stacking the batch dims in order. */
@@ -30,5 +52,5 @@ export function selectBatch(t: Tensor, indices: readonly number[]): Tensor {
   const rest = t.shape.slice(1);
   const R = rest.reduce((a, b) => a * b, 1);
   const ids = t.backend.upload(Int32Array.from(indices), [indices.length]);
-  return t.backend.embedding(t.reshape([t.shape[0], R]), ids).reshape([indices.length, ...rest]);
+  return embedding(t.reshape([t.shape[0], R]), ids).reshape([indices.length, ...rest]);
 }

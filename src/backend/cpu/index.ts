@@ -1,21 +1,30 @@
-import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
+import type { AdamWStep, Backend, GradKernels, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGrads } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { adamw } from './adamw.js';
 import { attention } from './attention.js';
+import { attentionBackward } from './attention-backward.js';
 import { causalConv1d } from './conv.js';
+import { causalConv1dBackward } from './conv-backward.js';
+import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { add, exp, mul, silu, softplus } from './elementwise.js';
+import { siluBackward, softplusBackward } from './elementwise-backward.js';
 import { linear, matmul } from './linear.js';
+import { embeddingBackward, sumRows } from './linear-backward.js';
 import { concat, embedding, read, split, upload, uploadWeight, writeAt, zeros } from './memory.js';
 import { gatedRmsNorm, logSoftmax, rmsNorm, softmax } from './norms.js';
+import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './norms-backward.js';
 import { rotary } from './rotary.js';
+import { rotaryBackward } from './rotary-backward.js';
 import { selectiveScan } from './selective-scan.js';
+import { selectiveScanBackward } from './selective-scan-backward.js';
 import { ssdChunked } from './ssd.js';
+import { ssdChunkedBackward } from './ssd-backward.js';
 
 /**
  * The CPU reference backend: a tensor's storage is one Float32Array / Int32Array; matmuls go
  * through sgemm (gemm.ts), everything else is a plain loop in the files beside this one.
  */
-export class CpuBackend implements Backend {
+export class CpuBackend implements Backend, GradKernels {
   readonly name = 'cpu' as const;
 
   upload(data: HostArray, shape: readonly number[]): Tensor { return upload(this, data, shape); }
@@ -57,4 +66,42 @@ export class CpuBackend implements Backend {
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor { return writeAt(dst, src, offset); }
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void { adamw(param, grad, m, v, opts); }
+
+  // ---- training: backward kernels and the fused loss (GradKernels) ----------------------------
+  sumRows(x: Tensor): Tensor { return sumRows(x); }
+  embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor { return embeddingBackward(dy, ids, V); }
+  siluBackward(x: Tensor, dy: Tensor): Tensor { return siluBackward(x, dy); }
+  softplusBackward(x: Tensor, dy: Tensor): Tensor { return softplusBackward(x, dy); }
+  rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
+    return rmsNormBackward(x, weight, eps, dy);
+  }
+  gatedRmsNormBackward(
+    x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean, dy: Tensor,
+  ): { dx: Tensor; dz: Tensor; dweight: Tensor } {
+    return gatedRmsNormBackward(x, z, weight, eps, groupSize, normBeforeGate, dy);
+  }
+  softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor { return softmaxBackward(y, dy, log); }
+  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number): { loss: Tensor; lse: Tensor } {
+    return crossEntropy(logits, targets, ignoreIndex);
+  }
+  crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, ignoreIndex: number, dloss: Tensor): Tensor {
+    return crossEntropyBackward(logits, targets, lse, ignoreIndex, dloss);
+  }
+  causalConv1dBackward(
+    x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
+  ): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor } {
+    return causalConv1dBackward(x, weight, bias, state, silu, dy, dstate);
+  }
+  selectiveScanBackward(args: SelectiveScanArgs, dy: Tensor, dstate: Tensor): SelectiveScanGrads {
+    return selectiveScanBackward(args, dy, dstate);
+  }
+  ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads { return ssdChunkedBackward(args, dy, dstate); }
+  attentionBackward(
+    q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }, dout: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor } {
+    return attentionBackward(q, k, v, opts, dout);
+  }
+  rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
+    return rotaryBackward(dy, pos0, rotaryDim, base, interleaved);
+  }
 }

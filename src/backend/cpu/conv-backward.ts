@@ -1,0 +1,68 @@
+/**
+ * Backward of the causal depthwise conv (conv.ts). With W = K-1 and `in` the input extended on
+ * the left by the carried window (positions -W..-1), y[t, c] = act(pre[t, c]) and
+ * pre[t, c] = bias[c] + Σ_k w[c, k] in[t - W + k, c], so
+ *   dpre = dy act'(pre),  dbias[c] = Σ_t dpre[t, c],  dw[c, k] = Σ_t dpre[t, c] in[t - W + k, c],
+ *   din[t - W + k, c] += dpre[t, c] w[c, k],
+ * and the returned state (the last W inputs) sends its gradient back to those inputs.
+ */
+import type { Tensor } from '../../tensor.js';
+import { siluGrad } from './elementwise-backward.js';
+import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
+
+/** x, dy [B, L, C], weight [C, K], bias [C]?, state, dstate [B, C, K-1] -> dx, dweight, dbias [C], dstate */
+export function causalConv1dBackward(
+  x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
+): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor } {
+  const [B, L, C] = x.shape;
+  const K = weight.shape[1];
+  const W = K - 1;
+  expectShape('causalConv1dBackward weight', weight, [C, K]);
+  expectShape('causalConv1dBackward dy', dy, [B, L, C]);
+  expectShape('causalConv1dBackward dstate', dstate, [B, C, W]);
+  if (bias) expectShape('causalConv1dBackward bias', bias, [C]);
+  if (state) expectShape('causalConv1dBackward state', state, [B, C, W]);
+  const xs = f32(x), w = f32(weight), g = f32(dy), gNext = f32(dstate);
+  const bs = bias ? f32(bias) : undefined;
+  const st = state ? f32(state) : undefined;
+  // one sequence's extended input and its gradient, [W + L, C], so the loops read rows plainly
+  const inp = scratchF64('convBackward.in', (W + L) * C);
+  const dinp = scratchF64('convBackward.din', (W + L) * C);
+  const dw = scratchF64('convBackward.dw', C * K).fill(0, 0, C * K);
+  const db = scratchF64('convBackward.db', C).fill(0, 0, C);
+  const dx = new Float32Array(B * L * C);
+  const dst = new Float32Array(B * C * W);
+  for (let b = 0; b < B; b++) {
+    for (let k = 0; k < W; k++) for (let c = 0; c < C; c++) inp[k * C + c] = st ? st[(b * C + c) * W + k] : 0;
+    for (let i = 0; i < L * C; i++) inp[W * C + i] = xs[b * L * C + i];
+    dinp.fill(0, 0, (W + L) * C);
+    // the returned state is in[L - W .. L - 1] (positions W + L - W .. in the extended rows)
+    for (let c = 0; c < C; c++) for (let k = 0; k < W; k++) dinp[(L + k) * C + c] += gNext[(b * C + c) * W + k];
+    for (let t = 0; t < L; t++) {
+      const yo = (b * L + t) * C;
+      for (let c = 0; c < C; c++) {
+        let d = g[yo + c];
+        if (silu) {
+          let pre = bs ? bs[c] : 0;
+          for (let k = 0; k < K; k++) pre += w[c * K + k] * inp[(t + k) * C + c];
+          d *= siluGrad(pre);
+        }
+        db[c] += d;
+        for (let k = 0; k < K; k++) {
+          const e = (t + k) * C + c;
+          dw[c * K + k] += d * inp[e];
+          dinp[e] += d * w[c * K + k];
+        }
+      }
+    }
+    for (let k = 0; k < W; k++) for (let c = 0; c < C; c++) dst[(b * C + c) * W + k] = dinp[k * C + c];
+    for (let i = 0; i < L * C; i++) dx[b * L * C + i] = dinp[W * C + i];
+  }
+  const be = x.backend;
+  return {
+    dx: wrapF32(be, [B, L, C], dx),
+    dweight: wrapF32(be, [C, K], Float32Array.from(dw.subarray(0, C * K))),
+    dbias: wrapF32(be, [C], Float32Array.from(db.subarray(0, C))),
+    dstate: wrapF32(be, [B, C, W], dst),
+  };
+}

@@ -1,0 +1,26 @@
+/** Backward of the pointwise activations; add, mul and exp need only mul (see ops/elementwise.ts). */
+import type { Tensor } from '../../tensor.js';
+import { expectShape, f32, wrapF32 } from './storage.js';
+
+/** silu'(x) = s (1 + x (1 - s)), s = sigmoid(x) */
+export function siluGrad(x: number): number {
+  const s = 1 / (1 + Math.exp(-x));
+  return s * (1 + x * (1 - s));
+}
+
+/** softplus'(x) = sigmoid(x), and 1 above the threshold 20 where the forward is the identity */
+export function softplusGrad(x: number): number {
+  return x > 20 ? 1 : 1 / (1 + Math.exp(-x));
+}
+
+function chain(x: Tensor, dy: Tensor, what: string, grad: (v: number) => number): Tensor {
+  expectShape(what, dy, x.shape);
+  const xs = f32(x);
+  const g = f32(dy);
+  const out = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = g[i] * grad(xs[i]);
+  return wrapF32(x.backend, x.shape, out);
+}
+
+export const siluBackward = (x: Tensor, dy: Tensor): Tensor => chain(x, dy, 'siluBackward', siluGrad);
+export const softplusBackward = (x: Tensor, dy: Tensor): Tensor => chain(x, dy, 'softplusBackward', softplusGrad);
