@@ -1,0 +1,71 @@
+/**
+ * Training text from the user: a text file, a JSONL file (one JSON object per line with a
+ * `text` string), a folder of those (read recursively, in sorted order, hidden entries
+ * skipped), or `brown`, the corpus shipped with the package. Everything that can go wrong with
+ * the input is a UserError naming the file (and line).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../../errors.js';
+import { brownDocuments } from './brown.js';
+
+export interface Document {
+  /** where it came from, for messages: a path, path:line or brown/ca01 */
+  name: string;
+  text: string;
+}
+
+export const BROWN = 'brown';
+
+export function readCorpus(spec: string): Document[] {
+  const docs = spec === BROWN && !fs.existsSync(spec) ? brownDocuments() : readPath(spec);
+  if (docs.every((d) => d.text.length === 0)) throw new UserError(`--data ${spec}: the corpus is empty`);
+  return docs;
+}
+
+function readPath(p: string): Document[] {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(p);
+  } catch (e) {
+    throw new UserError(`--data ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : `cannot read (${(e as NodeJS.ErrnoException).code})`}`);
+  }
+  if (!stat.isDirectory()) return readFile(p);
+  const out: Document[] = [];
+  for (const entry of fs.readdirSync(p).filter((e) => !e.startsWith('.')).sort()) out.push(...readPath(path.join(p, entry)));
+  return out;
+}
+
+function readFile(file: string): Document[] {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UserError(`${file}: not UTF-8 text`);
+  }
+  return file.endsWith('.jsonl') ? parseJsonl(file, text) : [{ name: file, text }];
+}
+
+function parseJsonl(file: string, text: string): Document[] {
+  const docs: Document[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${file}:${i + 1}`;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch (e) {
+      throw new UserError(`${where}: not JSON (${(e as Error).message})`);
+    }
+    const t = typeof obj === 'object' && obj !== null ? (obj as { text?: unknown }).text : undefined;
+    if (typeof t !== 'string') throw new UserError(`${where}: expected an object with a "text" string`);
+    docs.push({ name: where, text: t });
+  });
+  return docs;
+}
