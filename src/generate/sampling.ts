@@ -44,6 +44,7 @@ export function checkSamplingOptions(o: SamplingOptions): void {
  * `history`: the ids of the sequence so far (prompt and generated), for the repetition penalty.
  */
 export function samplingDistribution(logits: ArrayLike<number>, vocab: number, history: Iterable<number>, o: SamplingOptions): Distribution {
+  checkSamplingOptions(o);
   if (!(vocab >= 1 && vocab <= logits.length)) throw new RangeError(`sampling: vocab ${vocab} for a row of ${logits.length} logits`);
   const z = new Float64Array(vocab);
   for (let i = 0; i < vocab; i++) z[i] = logits[i];
