@@ -2,7 +2,7 @@
  * Every Backend op on WebGPU against the CPU reference backend, by normalized max error
  * (max |gpu − cpu| / max |cpu|), the way ggml's test-backend-ops checks its backends. Shapes are
  * deliberately not multiples of the kernels' tiles (64, 128, 16, 32 keys, 64 channels).
- * Skips, saying why, only where no WebGPU adapter can be created (CI runs it on SwiftShader).
+ * Skips, saying why, only where no WebGPU adapter can be created, and never in CI (see webgpu-util).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,10 +10,9 @@ import type { Backend } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
+import { openTestGpu } from './webgpu-util.js';
 
-const opened = await createWebGpuBackend().then((b) => b, (e: Error) => e);
-const noGpu = opened instanceof Error ? `no WebGPU device: ${opened.message}` : false;
-const gpu = opened instanceof Error ? undefined : opened;
+const { gpu, skip: noGpu } = await openTestGpu();
 // the same kernels again with shared-memory reductions, when the device has subgroups
 const plain = gpu?.info.subgroups ? await createWebGpuBackend({ subgroups: false }) : undefined;
 const cpu = new CpuBackend();
@@ -209,6 +208,16 @@ for (const interleaved of [false, true]) {
     name: `rotary rotaryDim 12 of 20, interleaved=${interleaved}`,
     inputs: { x: r([2, 7, 3, 20], 53) },
     run: (be, t) => [be.rotary(t.x, Int32Array.from([0, 4097]), 12, 10000, interleaved)],
+  });
+}
+for (const gradScale of [undefined, 0.25]) {
+  cases.push({
+    name: `adamw in place, step 3, gradScale ${gradScale}`,
+    inputs: { p: r([3, 77], 61), g: r([3, 77], 62), m: r([3, 77], 63, -0.1, 0.1), v: r([3, 77], 64, 0, 0.01) },
+    run: (be, t) => {
+      be.adamw(t.p, t.g, t.m, t.v, { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 3, gradScale });
+      return [t.p, t.m, t.v];
+    },
   });
 }
 cases.push({

@@ -5,11 +5,12 @@
  *
  * Node: Dawn keeps the process alive until the device is destroyed, so call `destroy()` when done.
  */
-import type { Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
+import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
 import { GpuTensor } from './memory.js';
 import { bytesOf, GpuRuntime, storageOf, type KernelHost } from './runtime.js';
+import { adamw } from './kernels/adamw.js';
 import { attention } from './kernels/attention.js';
 import { causalConv1d } from './kernels/conv.js';
 import { binary, unary } from './kernels/elementwise.js';
@@ -257,6 +258,15 @@ export class WebGpuBackend implements Backend, KernelHost {
       `writeAt: src [${src.shape}] does not fit dst [${dst.shape}]`);
     expect(offset.length === B && offset.every((o) => o >= 0 && o + Ls <= S), `writeAt: offsets [${offset}] + ${Ls} must stay within ${S}`);
     return writeAt(this, this.g(dst, 'writeAt'), this.g(src, 'writeAt'), offset);
+  }
+
+  // ---- training -----------------------------------------------------------------------------------
+
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void {
+    for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
+      expect(same(t.shape, param.shape), `adamw: ${name} [${t.shape}] is not param's [${param.shape}]`);
+    }
+    adamw(this, this.g(param, 'adamw'), this.g(grad, 'adamw'), this.g(m, 'adamw'), this.g(v, 'adamw'), opts);
   }
 }
 
