@@ -12,7 +12,7 @@
  * Shapes of work: B = W [N, K] uses the dot-form kernels: M <= SMALL_M streams W once (decode,
  * memory bound), larger M walks cache blocks of A and W. B [K, N] uses the outer-product kernels.
  */
-import { F, type Plan } from './pool-job.js';
+import { F, Form, type Plan } from './pool-job.js';
 import { Pool } from './pool.js';
 import { instantiateKernels } from './wasm/api.js';
 import { heapAlloc, heapF32, heapFree, inHeap, memory } from './wasm/heap.js';
@@ -21,6 +21,8 @@ import { gemmModule, TILES } from './wasm/module.js';
 
 /** up to this many rows, B = W [N, K] is streamed once, in chunks split over the threads */
 const SMALL_M = 16;
+/** from this many rows, B = W [N, K] is worth packing into panels (an extra pass over W) */
+const PANEL_M = Number(process.env.PANEL_M ?? 64);
 /** M·N·K up to this: plain loops (copies and a call into wasm would cost more) */
 const TINY = 4096;
 /** M·N·K from this on: worth waking the pool */
@@ -99,7 +101,8 @@ export function sgemm(
 
   const threads = M * N * K >= PARALLEL_MIN ? pool.threads : 1;
   const p = pool.plan;
-  if (transB) planDot(p, M, N, K, A, B, bias, threads);
+  if (transB && M >= PANEL_M) planPanel(p, M, N, K, A, B, bias, threads);
+  else if (transB) planDot(p, M, N, K, A, B, bias, threads);
   else planOuter(p, M, N, K, A, B, bias, threads);
   p[F.HasBias] = bias ? 1 : 0;
   pool.run(threads);
@@ -117,12 +120,13 @@ export function sgemm(
 function stage(
   M: number, N: number, K: number, lda: number, A: Float32Array,
   B: Float32Array, bCopy: ((dst: Float32Array, at: number) => void) | null, bFloats: number,
-  bias: Float32Array | undefined, biasLen: number, ldc: number,
-): { a: number; b: number; bias: number; c: number } {
+  bias: Float32Array | undefined, biasLen: number, ldc: number, cRows = M, extraBytes = 0,
+): { a: number; b: number; bias: number; c: number; extra: number } {
   const aBytes = roundUp(4 * M * lda, 64);
   const bBytes = bCopy ? roundUp(4 * bFloats, 64) : 0;
   const biasBytes = bias ? roundUp(4 * biasLen, 64) : 0;
-  const at = scratch(aBytes + bBytes + biasBytes + 4 * M * ldc);
+  const cBytes = roundUp(4 * cRows * ldc, 64);
+  const at = scratch(aBytes + bBytes + biasBytes + cBytes + extraBytes);
   const H = heapF32();
   const a = at / 4;
   if (lda === K) H.set(A.subarray(0, M * K), a);
@@ -139,7 +143,8 @@ function stage(
     H.set(bias.subarray(0, N), bi / 4);
     H.fill(0, bi / 4 + N, bi / 4 + biasLen);
   }
-  return { a: at, b: bCopy ? b : B.byteOffset, bias: bi, c: bi + biasBytes };
+  const c = bi + biasBytes;
+  return { a: at, b: bCopy ? b : B.byteOffset, bias: bi, c, extra: c + cBytes };
 }
 
 function setAddresses(p: Plan, s: { a: number; b: number; bias: number; c: number }): void {
@@ -173,7 +178,7 @@ function planDot(
   const pinned = inHeap(B);
   const s = stage(M, N, K, lda, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N, N);
   setAddresses(p, s);
-  p[F.Dot] = 1; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
+  p[F.Form] = Form.Dot; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
   p[F.M] = M; p[F.N] = N; p[F.K] = K;
   const { dotRows: rows, dotCols } = TILES;
   p[F.Rows] = rows;
@@ -196,6 +201,37 @@ function planDot(
   }
 }
 
+/**
+ * B = W [N, K] with many rows: A packed into 2-row panels here, W packed per chunk and k block by
+ * the thread that runs it (pool-job.ts). Chunks are 64..256 columns, and split the rows as well
+ * when there are too few columns to keep every thread busy. Padding: M to even, N and K to
+ * multiples of 4; the padded rows and columns are computed and dropped.
+ */
+function planPanel(
+  p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
+  bias: Float32Array | undefined, threads: number,
+): void {
+  const M2 = roundUp(M, 2), N4 = roundUp(N, 4), K4 = roundUp(K, 4);
+  const kc = K <= 2 * KC ? K4 : KC;
+  const cols = Math.min(256, Math.max(64, roundUp(Math.ceil(N4 / (4 * threads)), 4)));
+  const colChunks = Math.ceil(N4 / cols);
+  const rowChunks = threads === 1 ? 1 : Math.min(Math.ceil((4 * threads) / colChunks), M2 / 2, 1024);
+  const mc = roundUp(Math.ceil(M2 / rowChunks), 2);
+  const panelsBytes = roundUp((M2 / 2) * K4 * 8, 64);
+  const packBytes = roundUp(cols * kc * 4, 64);
+  const pinned = inHeap(B);
+  const s = stage(M, N, K, K, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N4, N4, M2, panelsBytes + threads * packBytes);
+  kernels[kernelId({ form: 'pack', g: 2 })](s.a, 4 * K, M, M2 / 2, s.extra, K);
+  p[F.Form] = Form.Panel;
+  p[F.A] = s.extra; p[F.Lda] = 8 * K4; p[F.B] = s.b; p[F.Ldb] = 4 * K; p[F.C] = s.c; p[F.Ldc] = 4 * N4; p[F.Bias] = s.bias;
+  p[F.M] = M2; p[F.N] = N4; p[F.NValid] = N; p[F.K] = K; p[F.Kc] = kc;
+  p[F.Mc] = mc; p[F.SubRows] = MC;
+  p[F.ColsPerChunk] = cols; p[F.ColChunks] = colChunks; p[F.Chunks] = colChunks * Math.ceil(M2 / mc);
+  p[F.PackAt] = s.extra + panelsBytes; p[F.PackStride] = packBytes;
+  p[F.MainKernels] = kernelId({ form: 'panel' });
+  p[F.PackKernel] = kernelId({ form: 'pack', g: 4 });
+}
+
 /** B [K, N]: outer-product kernels on 4-column vectors; B and C padded to N4 columns if need be. */
 function planOuter(
   p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
@@ -209,7 +245,7 @@ function planOuter(
   };
   const s = stage(M, N, K, K, A, B, direct ? null : copyB, K * N4, bias, N4, N4);
   setAddresses(p, s);
-  p[F.Dot] = 0; p[F.Lda] = 4 * K; p[F.Ldb] = 4 * N4; p[F.Ldc] = 4 * N4;
+  p[F.Form] = Form.Outer; p[F.Lda] = 4 * K; p[F.Ldb] = 4 * N4; p[F.Ldc] = 4 * N4;
   p[F.M] = M; p[F.N] = N4; p[F.K] = K;
   const { outerRows: rows, outerVecs } = TILES;
   const mc = rowBlock(M, rows);

@@ -25,7 +25,7 @@ for (let seen = Atomics.load(ctrl, Ctrl.Seq); ;) {
     const i = claim(ctrl, seen, plan[F.Chunks]);
     if (i >= 0) {
       try {
-        runChunk(kernels, plan, i);
+        runChunk(kernels, plan, i, id);
       } catch (e) {
         console.error(e);
         Atomics.store(ctrl, Ctrl.Error, 1);

@@ -104,7 +104,7 @@ export class Pool {
     const p = this.plan, ctrl = this.ctrl;
     const chunks = p[F.Chunks];
     if (threads <= 1 || chunks < 2 || this.broken) {
-      for (let i = 0; i < chunks; i++) runChunk(this.kernels, p, i);
+      for (let i = 0; i < chunks; i++) runChunk(this.kernels, p, i, 0);
       return;
     }
     this.start(threads - 1);
@@ -122,7 +122,7 @@ export class Pool {
     const t0 = performance.now();
     let mine = 0;
     for (let i; (i = claim(ctrl, this.gen, chunks)) >= 0; mine++) {
-      runChunk(this.kernels, p, i);
+      runChunk(this.kernels, p, i, 0);
       chunkDone(ctrl, p, i);
     }
     const chunkMs = (performance.now() - t0) / Math.max(mine, 1);
@@ -130,7 +130,7 @@ export class Pool {
       // give the workers about one chunk's time, then take over what is left
       waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS, 1.5 * chunkMs);
       for (let i = 0; i < chunks && Atomics.load(ctrl, done) < chunks; i++) {
-        if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) runChunk(this.kernels, p, i);
+        if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) runChunk(this.kernels, p, i, 0);
       }
     } else {
       waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS);

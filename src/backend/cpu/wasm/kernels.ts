@@ -51,10 +51,19 @@ export type KernelSpec =
   /** rows × nr tiles with `sets` accumulators per output (independent add chains) */
   | { form: 'dot'; rows: number; rem: number; nr: number; sets: number }
   /** rows × 4·nv tiles */
-  | { form: 'outer'; rows: number; rem: number; nv: number };
+  | { form: 'outer'; rows: number; rem: number; nv: number }
+  /** 2 × 4 dot tiles on packed panels (see panelKernel) */
+  | { form: 'panel' }
+  /** packs rows into panels of g interleaved rows (see packKernel) */
+  | { form: 'pack'; g: number };
 
 export function kernelName(s: KernelSpec): string {
-  return s.form === 'dot' ? `dot_${s.rows}_${s.rem}_${s.nr}_${s.sets}` : `outer_${s.rows}_${s.rem}_${s.nv}`;
+  switch (s.form) {
+    case 'dot': return `dot_${s.rows}_${s.rem}_${s.nr}_${s.sets}`;
+    case 'outer': return `outer_${s.rows}_${s.rem}_${s.nv}`;
+    case 'panel': return 'panel';
+    case 'pack': return `pack_${s.g}`;
+  }
 }
 
 const N_PARAMS = 12;
@@ -103,8 +112,7 @@ function rowPointers(x: Ctx, ptrs: readonly Local[], base: Local, stride: Local)
 }
 
 /** `while (ptr < end) { body }` for an i32 byte pointer that body advances. */
-function whileBelow(x: Ctx, ptr: Local, end: Local, body: () => void): void {
-  const f = x.f;
+function whileBelow(f: FuncBuilder, ptr: Local, end: Local, body: () => void): void {
   f.block(() => {
     f.get(ptr).get(end).op(I32_GE_U).brIf(0);
     f.loop(() => {
@@ -132,8 +140,11 @@ function cRow(x: Ctx, i: number): void {
   if (i > 0) x.f.get(x.ldc).i32(i).op(I32_MUL).op(I32_ADD);
 }
 
-/** The kernel's outer loops: column tiles, row blocks of `rows`, then a block of `rem` rows. */
-function tileLoops(x: Ctx, rows: number, rem: number, tile: (r: number) => void, nextColumns: () => void): void {
+/**
+ * The kernel's outer loops: column tiles, row blocks of `rows`, then a block of `rem` rows. A
+ * block advances A by `aRows` strides of lda (rows, or 1 for packed panels).
+ */
+function tileLoops(x: Ctx, rows: number, rem: number, tile: (r: number) => void, nextColumns: () => void, aRows = rows): void {
   const f = x.f;
   repeat(x, x.nq, () => {
     f.get(x.a).set(x.ap);
@@ -141,7 +152,7 @@ function tileLoops(x: Ctx, rows: number, rem: number, tile: (r: number) => void,
     f.get(x.mb).set(x.ib);
     repeat(x, x.ib, () => {
       tile(rows);
-      f.get(x.ap).get(x.lda).i32(rows).op(I32_MUL).op(I32_ADD).set(x.ap);
+      f.get(x.ap).get(x.lda).i32(aRows).op(I32_MUL).op(I32_ADD).set(x.ap);
       f.get(x.cp).get(x.ldc).i32(rows).op(I32_MUL).op(I32_ADD).set(x.cp);
     });
     if (rem > 0) tile(rem);
@@ -215,11 +226,11 @@ function dotTile(x: Ctx, r: number, nr: number, sets: number, mask: Local, wsp: 
     for (let i = 0; i < r; i++) f.addTo(x.pa[i], bytes);
     for (let j = 0; j < nr; j++) f.addTo(x.pb[j], bytes);
   };
-  whileBelow(x, x.pa[0], x.kend, () => {
+  whileBelow(x.f, x.pa[0], x.kend, () => {
     for (let u = 0; u < sets; u++) dotStep(x, r, nr, sets, u, 16 * u, null);
     advance(16 * sets);
   });
-  if (sets > 1) whileBelow(x, x.pa[0], x.kend1, () => { dotStep(x, r, nr, sets, 0, 0, null); advance(16); });
+  if (sets > 1) whileBelow(x.f, x.pa[0], x.kend1, () => { dotStep(x, r, nr, sets, 0, 0, null); advance(16); });
   f.get(x.kc).i32(3).op(I32_AND).if(() => dotStep(x, r, nr, sets, 0, 0, mask));
 
   for (let t = 0; t < r * nr; t++) {
@@ -289,7 +300,7 @@ function outerTile(x: Ctx, r: number, nv: number): void {
   f.get(x.b).set(pb);
   for (let i = 0; i < r * nv; i++) f.v128Zero().set(x.acc[i]);
   f.get(x.pa[0]).get(x.kc).i32(2).op(I32_SHL).op(I32_ADD).set(x.kend);
-  whileBelow(x, x.pa[0], x.kend, () => {
+  whileBelow(x.f, x.pa[0], x.kend, () => {
     outerStep(x, r, nv);
     for (let i = 0; i < r; i++) f.addTo(x.pa[i], 4);
     f.get(pb).get(x.ldb).op(I32_ADD).set(pb);
@@ -308,9 +319,97 @@ function outerKernel(relaxed: boolean, rows: number, rem: number, nv: number): F
   return { name: kernelName({ form: 'outer', rows, rem, nv }), nParams: N_PARAMS, body: f };
 }
 
+// ---- packed panels (B = W [N, K], large M) ----------------------------------------------------
+
+/**
+ * pack_g(src, ld, nrows, ngroups, dst, kc): rows src + r·ld (r < nrows) of kc floats into
+ * `ngroups` panels of g rows, each panel [⌈kc/4⌉][g][4] (16-byte vectors of the g rows
+ * interleaved), so that a tile reads one sequential stream. Rows past nrows repeat the last row
+ * (their outputs are computed and discarded); the k tail is masked to zeros, so padded lanes
+ * contribute 0 · 0.
+ */
+function packKernel(g: number): FuncDef {
+  const f = new FuncBuilder(6);
+  const [src, ld, nrows, ngroups, dst, kc] = f.params;
+  const row = f.local(I32), last = f.local(I32), end = f.local(I32), mask = f.local(V128);
+  const ps = Array.from({ length: g }, () => f.local(I32));
+  f.get(kc).i32(3).op(I32_AND).i32(4).op(I32_SHL).i32(MASK_TABLE).op(I32_ADD).v128Load().set(mask);
+  f.get(nrows).i32(-1).op(I32_ADD).set(last);
+  const step = (m: boolean) => {
+    for (let r = 0; r < g; r++) {
+      f.get(dst).get(ps[r]).v128Load();
+      if (m) f.get(mask).simd(SIMD.V128_AND);
+      f.v128Store(16 * r);
+    }
+    for (let r = 0; r < g; r++) f.addTo(ps[r], 16);
+    f.addTo(dst, 16 * g);
+  };
+  f.i32(0).set(row);
+  f.block(() => {
+    f.get(ngroups).op(I32_EQZ).brIf(0);
+    f.loop(() => {
+      // row pointers, clamped to the last row
+      ps.forEach((p, r) => {
+        f.get(row).i32(r).op(I32_ADD).tee(p).get(last).op(I32_GE_U).if(() => f.get(last).set(p));
+        f.get(p).get(ld).op(I32_MUL).get(src).op(I32_ADD).set(p);
+      });
+      f.get(ps[0]).get(kc).i32(-4).op(I32_AND).i32(2).op(I32_SHL).op(I32_ADD).set(end);
+      whileBelow(f, ps[0], end, () => step(false));
+      f.get(kc).i32(3).op(I32_AND).if(() => step(true));
+      f.addTo(row, g);
+      f.get(ngroups).i32(-1).op(I32_ADD).tee(ngroups).brIf(0);
+    });
+  });
+  return { name: kernelName({ form: 'pack', g }), nParams: 6, body: f };
+}
+
+/**
+ * 2 × 4 dot tiles on packed operands: A in panels of 2 rows, W in panels of 4 rows (pack_2,
+ * pack_4), so a k step is 6 loads at fixed offsets from 2 pointers (the in-place dot tile needs 6
+ * pointers and spends about a quarter of its instructions advancing them). Parameters as in the
+ * file comment, with: lda = bytes between A panels, mb = A panels, b = first W panel, ldb =
+ * bytes between W panels, nq = W panels, C [2 mb, 4 nq] written with vector stores.
+ */
+function panelKernel(relaxed: boolean): FuncDef {
+  const x = newCtx(relaxed, 2, 4, 8);
+  const f = x.f;
+  const pa = x.pa[0], pb = x.pb[0];
+  const tile = () => {
+    f.get(x.ap).set(pa);
+    f.get(x.b).set(pb);
+    for (let t = 0; t < 8; t++) f.v128Zero().set(x.acc[t]);
+    // steps of 4 floats: ⌈kc / 4⌉, each 32 bytes of A
+    f.get(pa).get(x.kc).i32(3).op(I32_ADD).i32(-4).op(I32_AND).i32(3).op(I32_SHL).op(I32_ADD).set(x.kend);
+    whileBelow(x.f, pa, x.kend, () => {
+      for (let i = 0; i < 2; i++) f.get(pa).v128Load(16 * i).set(x.va[i]);
+      for (let j = 0; j < 4; j++) {
+        f.get(pb).v128Load(16 * j).set(x.vb[j]);
+        for (let i = 0; i < 2; i++) madd(x, x.acc[i * 4 + j], x.va[i], x.vb[j]);
+      }
+      f.addTo(pa, 32);
+      f.addTo(pb, 64);
+    });
+    for (let i = 0; i < 2; i++) {
+      fold4(x, [0, 1, 2, 3].map((j) => x.acc[i * 4 + j]), x.t[2]);
+      finishVector(x, x.t[2], i, 0);
+    }
+  };
+  tileLoops(x, 2, 0, tile, () => {
+    f.get(x.b).get(x.ldb).op(I32_ADD).set(x.b);
+    f.addTo(x.c, 16);
+    f.addTo(x.bias, 16);
+  }, 1);
+  return { name: kernelName({ form: 'panel' }), nParams: N_PARAMS, body: f };
+}
+
 /** The given kernels, as one module importing a shared memory of up to `maxPages`. */
 export function buildGemmModule(specs: readonly KernelSpec[], relaxed: boolean, maxPages: number): Uint8Array {
-  return encodeModule(specs.map((k) => (k.form === 'dot'
-    ? dotKernel(relaxed, k.rows, k.rem, k.nr, k.sets)
-    : outerKernel(relaxed, k.rows, k.rem, k.nv))), maxPages);
+  return encodeModule(specs.map((k) => {
+    switch (k.form) {
+      case 'dot': return dotKernel(relaxed, k.rows, k.rem, k.nr, k.sets);
+      case 'outer': return outerKernel(relaxed, k.rows, k.rem, k.nv);
+      case 'panel': return panelKernel(relaxed);
+      case 'pack': return packKernel(k.g);
+    }
+  }), maxPages);
 }

@@ -10,7 +10,8 @@ import { buildGemmModule, type KernelSpec } from './kernels.js';
 /**
  * Tile shapes the driver uses (see kernels.ts for the register budget they respect):
  * dot 2 × 4 (8 accumulators) for every M, its remainder rows being a 1 × 4 tile (the M = 1
- * matvec), and 2 × 1 for the last 0..3 columns of a chunk; outer 4 × 8 and 4 × 4.
+ * matvec), and 2 × 1 for the last 0..3 columns of a chunk; outer 4 × 8 and 4 × 4; the 2 × 4
+ * panel tile and its packing kernels.
  */
 export const TILES = { dotRows: 2, dotCols: 4, outerRows: 4, outerVecs: 2 } as const;
 
@@ -23,6 +24,7 @@ function gemmKernels(): KernelSpec[] {
   for (let rem = 0; rem < outerRows; rem++) {
     specs.push({ form: 'outer', rows: outerRows, rem, nv: outerVecs }, { form: 'outer', rows: outerRows, rem, nv: 1 });
   }
+  specs.push({ form: 'panel' }, { form: 'pack', g: 2 }, { form: 'pack', g: 4 });
   return specs;
 }
 
