@@ -13,8 +13,8 @@ import { startProgress } from './progress.js';
 import { formatRate } from './speed.js';
 
 const CHECK_TOKENS = 16;
-const PROMPT = 64;
-const NEW_TOKENS = 16;
+const PROMPT = 128;
+const NEW_TOKENS = 32;
 
 const FLAGS = {} as const;
 
