@@ -5,23 +5,21 @@
  * and exit code 1, with the stack trace only under --debug.
  */
 import { UserError } from '../errors.js';
-import { runBench } from './bench.js';
-import { runDemo } from './demo.js';
-import { runGenerate } from './generate.js';
-import { runInfo } from './info.js';
-import { runLogits } from './logits.js';
 
 interface Command {
   summary: string;
-  run(argv: string[]): Promise<number>;
+  /** loaded on use, so that one command's dependencies never slow down or break another */
+  load(): Promise<(argv: string[]) => Promise<number>>;
 }
 
 const COMMANDS: Record<string, Command> = {
-  generate: { summary: 'generate text or token ids from a prompt', run: runGenerate },
-  logits: { summary: 'logits of input_ids from a safetensors file, by forward or step', run: runLogits },
-  info: { summary: 'architecture, parameter count and state size of a model', run: runInfo },
-  bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', run: runBench },
-  demo: { summary: 'the 130M architectures with random weights: step = forward, speed', run: runDemo },
+  generate: { summary: 'generate text or token ids from a prompt', load: async () => (await import('./generate.js')).runGenerate },
+  logits: { summary: 'logits of input_ids from a safetensors file, by forward or step', load: async () => (await import('./logits.js')).runLogits },
+  train: { summary: 'train a model on text or a synthetic task', load: async () => (await import('./train.js')).runTrain },
+  eval: { summary: 'exact-match accuracy of a model on a synthetic task', load: async () => (await import('./eval.js')).runEval },
+  info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
+  bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', load: async () => (await import('./bench.js')).runBench },
+  demo: { summary: 'the 130M architectures with random weights: step = forward, speed', load: async () => (await import('./demo.js')).runDemo },
 };
 
 function usage(): string {
@@ -46,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UserError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
-  return command.run(rest);
+  return (await command.load())(rest);
 }
 
 function oneLine(s: string): string {
