@@ -20,3 +20,9 @@ export {
   Block, RmsNorm, GatedMlp, Mamba1Mixer, Mamba2Mixer, AttentionMixer, ParamScope,
   type Mixer, type MixerState, type Mamba1State, type Mamba2State, type AttentionState,
 } from './layers/index.js';
+
+export {
+  generate, generateAll, Generation, tokensPerSecond, Rng, samplingDistribution, sampleToken, drawFrom, argmax,
+  checkSamplingOptions, type GenerateOptions, type GenerationStep, type GenerationStats, type SamplingOptions, type Distribution,
+} from './generate/index.js';
+export { ByteTokenizer, HfTokenizer, loadTokenizer, TextStream, type Tokenizer } from './text/index.js';
