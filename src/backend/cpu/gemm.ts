@@ -9,8 +9,9 @@
  * them in place; A, an unpinned B, the bias and C go through a scratch block per call
  * (O(MK + MN) copies against O(MNK) work).
  *
- * Shapes of work: B = W [N, K] uses the dot-form kernels: M <= SMALL_M streams W once (decode,
- * memory bound), larger M walks cache blocks of A and W. B [K, N] uses the outer-product kernels.
+ * Shapes of work: M >= PANEL_M packs A and B into panels (compute bound). Below that, B = W
+ * [N, K] is read in place by the dot-form kernels (M <= SMALL_M: W streamed once, memory bound)
+ * and B [K, N] by the outer-product kernels.
  */
 import { F, Form, type Plan } from './pool-job.js';
 import { Pool } from './pool.js';
@@ -21,7 +22,7 @@ import { gemmModule, TILES } from './wasm/module.js';
 
 /** up to this many rows, B = W [N, K] is streamed once, in chunks split over the threads */
 const SMALL_M = 16;
-/** from this many rows, B = W [N, K] is worth packing into panels (an extra pass over W) */
+/** from this many rows, B is worth packing into panels (an extra pass over B) */
 const PANEL_M = Number(process.env.PANEL_M ?? 64);
 /** M·N·K up to this: plain loops (copies and a call into wasm would cost more) */
 const TINY = 4096;
@@ -101,7 +102,7 @@ export function sgemm(
 
   const threads = M * N * K >= PARALLEL_MIN ? pool.threads : 1;
   const p = pool.plan;
-  if (transB && M >= PANEL_M) planPanel(p, M, N, K, A, B, bias, threads);
+  if (M >= PANEL_M) planPanel(p, M, N, K, A, B, transB, bias, threads);
   else if (transB) planDot(p, M, N, K, A, B, bias, threads);
   else planOuter(p, M, N, K, A, B, bias, threads);
   p[F.HasBias] = bias ? 1 : 0;
@@ -202,13 +203,13 @@ function planDot(
 }
 
 /**
- * B = W [N, K] with many rows: A packed into 2-row panels here, W packed per chunk and k block by
- * the thread that runs it (pool-job.ts). Chunks are 64..256 columns, and split the rows as well
+ * Many rows: A packed into 2-row panels here, W (or B [K, N], transposed) packed per chunk and k
+ * block by the thread that runs it (pool-job.ts). Chunks are 64..256 columns, and split the rows as well
  * when there are too few columns to keep every thread busy. Padding: M to even, N and K to
  * multiples of 4; the padded rows and columns are computed and dropped.
  */
 function planPanel(
-  p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array,
+  p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array, transB: boolean,
   bias: Float32Array | undefined, threads: number,
 ): void {
   const M2 = roundUp(M, 2), N4 = roundUp(N, 4), K4 = roundUp(K, 4);
@@ -223,13 +224,14 @@ function planPanel(
   const s = stage(M, N, K, K, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N4, N4, M2, panelsBytes + threads * packBytes);
   kernels[kernelId({ form: 'pack', g: 2 })](s.a, 4 * K, M, M2 / 2, s.extra, K);
   p[F.Form] = Form.Panel;
-  p[F.A] = s.extra; p[F.Lda] = 8 * K4; p[F.B] = s.b; p[F.Ldb] = 4 * K; p[F.C] = s.c; p[F.Ldc] = 4 * N4; p[F.Bias] = s.bias;
+  p[F.A] = s.extra; p[F.Lda] = 8 * K4; p[F.B] = s.b; p[F.Ldb] = 4 * (transB ? K : N); p[F.C] = s.c; p[F.Ldc] = 4 * N4; p[F.Bias] = s.bias;
   p[F.M] = M2; p[F.N] = N4; p[F.NValid] = N; p[F.K] = K; p[F.Kc] = kc;
   p[F.Mc] = mc; p[F.SubRows] = MC;
   p[F.ColsPerChunk] = cols; p[F.ColChunks] = colChunks; p[F.Chunks] = colChunks * Math.ceil(M2 / mc);
   p[F.PackAt] = s.extra + panelsBytes; p[F.PackStride] = packBytes;
   p[F.MainKernels] = kernelId({ form: 'panel' });
-  p[F.PackKernel] = kernelId({ form: 'pack', g: 4 });
+  p[F.PackKernel] = kernelId(transB ? { form: 'pack', g: 4 } : { form: 'packT' });
+  p[F.BTrans] = transB ? 0 : 1;
 }
 
 /** B [K, N]: outer-product kernels on 4-column vectors; B and C padded to N4 columns if need be. */

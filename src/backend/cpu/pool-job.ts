@@ -11,7 +11,8 @@
  * streams through W, see kernels.ts), then 0..3 single columns. Outer form: groups of 4·nv
  * columns, then groups of 4 (C and B are padded to a multiple of 4 columns). Panel form (large
  * M): A was packed into 2-row panels before the job; per k block the chunk packs its columns of
- * W into 4-row panels in the thread's own buffer, then runs sub-blocks of `SubRows` rows.
+ * W (or of B [K, N], transposed) into 4-row panels in the thread's own buffer, then runs
+ * sub-blocks of `SubRows` rows.
  */
 import type { Kernel } from './wasm/api.js';
 import { ACCUMULATE, BIAS } from './wasm/kernels.js';
@@ -39,8 +40,8 @@ export const enum F {
   Region, Job,
   /** panel form: W rows that exist (N is padded), rows per sub-block, W panel buffers */
   NValid, SubRows, PackAt, PackStride,
-  /** kernel ids of pack_4 (panel form) */
-  PackKernel,
+  /** panel form: the kernel that packs W (pack_4, or packT when B is [K, N]) and which it is */
+  PackKernel, BTrans,
   Size,
 }
 
@@ -99,7 +100,7 @@ function runPanelChunk(kernels: readonly Kernel[], p: Plan, chunk: number, tid: 
   for (let k0 = 0; k0 < K || k0 === 0; k0 += kc) {
     const kk = Math.min(kc, K - k0);
     const flags = (k0 > 0 ? ACCUMULATE : 0) | (k0 === 0 && p[F.HasBias] ? BIAS : 0);
-    pack(b + j0 * ldb + 4 * k0, ldb, validRows, cols / 4, buf, kk);
+    pack(p[F.BTrans] ? b + k0 * ldb + 4 * j0 : b + j0 * ldb + 4 * k0, ldb, validRows, cols / 4, buf, kk);
     const panelBytes = 64 * Math.ceil(kk / 4);
     for (let i = r0; i < r0 + rows; i += sub) {
       const m = Math.min(sub, r0 + rows - i);

@@ -146,6 +146,7 @@ export class FuncBuilder {
 }
 
 export const I32_EQZ = 0x45;
+export const I32_EQ = 0x46;
 export const I32_LT_U = 0x49;
 export const I32_GE_U = 0x4f;
 export const I32_ADD = 0x6a;

@@ -35,7 +35,7 @@
  * spare bytes after them so that these reads stay inside the memory.
  */
 import {
-  encodeModule, F32, F32_ADD, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQZ, I32_GE_U, I32_LT_U,
+  encodeModule, F32, F32_ADD, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_U, I32_LT_U,
   I32_MUL, I32_SHL, type FuncDef, type Local, SIMD, V128,
 } from './encoder.js';
 
@@ -55,7 +55,9 @@ export type KernelSpec =
   /** 2 × 4 dot tiles on packed panels (see panelKernel) */
   | { form: 'panel' }
   /** packs rows into panels of g interleaved rows (see packKernel) */
-  | { form: 'pack'; g: number };
+  | { form: 'pack'; g: number }
+  /** packs columns of B [K, N] into the panels pack_4 makes of W = B^T (see packTKernel) */
+  | { form: 'packT' };
 
 export function kernelName(s: KernelSpec): string {
   switch (s.form) {
@@ -63,6 +65,7 @@ export function kernelName(s: KernelSpec): string {
     case 'outer': return `outer_${s.rows}_${s.rem}_${s.nv}`;
     case 'panel': return 'panel';
     case 'pack': return `pack_${s.g}`;
+    case 'packT': return 'packT';
   }
 }
 
@@ -364,6 +367,58 @@ function packKernel(g: number): FuncDef {
 }
 
 /**
+ * packT(src, ld, ncols, ngroups, dst, kc): columns of B [K, N] (src = B[k0, j0], ld = row
+ * stride) into `ngroups` panels of 4 columns, the layout pack_4 gives the rows of W = B^T: per
+ * k step a 4 × 4 block of B is loaded and transposed. Columns past the last valid one hold
+ * whatever follows in memory (their outputs are dropped); rows past kc are zeros, never read.
+ */
+function packTKernel(): FuncDef {
+  const f = new FuncBuilder(6);
+  const [src, ld] = f.params;
+  const [, , , ngroups, dst, kc] = f.params;
+  const col = f.local(I32), p = f.local(I32), end = f.local(I32);
+  const v = Array.from({ length: 4 }, () => f.local(V128));
+  const [t0, t1, t2, t3] = Array.from({ length: 4 }, () => f.local(V128));
+  /** rows p + r·ld (r < n, zeros after) into v, transposed into dst[0..64) */
+  const block = (n: number) => {
+    for (let r = 0; r < 4; r++) {
+      if (r < n) {
+        f.get(p);
+        if (r > 0) f.get(ld).i32(r).op(I32_MUL).op(I32_ADD);
+        f.v128Load().set(v[r]);
+      } else f.v128Zero().set(v[r]);
+    }
+    // [a b c d] rows -> columns: interleave pairs, then halves
+    f.get(v[0]).get(v[1]).shuffle32([0, 4, 1, 5]).set(t0);
+    f.get(v[2]).get(v[3]).shuffle32([0, 4, 1, 5]).set(t1);
+    f.get(v[0]).get(v[1]).shuffle32([2, 6, 3, 7]).set(t2);
+    f.get(v[2]).get(v[3]).shuffle32([2, 6, 3, 7]).set(t3);
+    f.get(dst).get(t0).get(t1).shuffle32([0, 1, 4, 5]).v128Store(0);
+    f.get(dst).get(t0).get(t1).shuffle32([2, 3, 6, 7]).v128Store(16);
+    f.get(dst).get(t2).get(t3).shuffle32([0, 1, 4, 5]).v128Store(32);
+    f.get(dst).get(t2).get(t3).shuffle32([2, 3, 6, 7]).v128Store(48);
+    f.addTo(dst, 64);
+  };
+  f.get(src).set(col);
+  f.block(() => {
+    f.get(ngroups).op(I32_EQZ).brIf(0);
+    f.loop(() => {
+      // p walks down the 4 columns at `col`, 4 rows per step
+      f.get(col).set(p);
+      f.get(ld).get(kc).i32(-4).op(I32_AND).op(I32_MUL).get(col).op(I32_ADD).set(end);
+      whileBelow(f, p, end, () => {
+        block(4);
+        f.get(p).get(ld).i32(2).op(I32_SHL).op(I32_ADD).set(p);
+      });
+      for (let n = 1; n < 4; n++) f.get(kc).i32(3).op(I32_AND).i32(n).op(I32_EQ).if(() => block(n));
+      f.addTo(col, 16);
+      f.get(ngroups).i32(-1).op(I32_ADD).tee(ngroups).brIf(0);
+    });
+  });
+  return { name: kernelName({ form: 'packT' }), nParams: 6, body: f };
+}
+
+/**
  * 2 × 4 dot tiles on packed operands: A in panels of 2 rows, W in panels of 4 rows (pack_2,
  * pack_4), so a k step is 6 loads at fixed offsets from 2 pointers (the in-place dot tile needs 6
  * pointers and spends about a quarter of its instructions advancing them). Parameters as in the
@@ -410,6 +465,7 @@ export function buildGemmModule(specs: readonly KernelSpec[], relaxed: boolean, 
       case 'outer': return outerKernel(relaxed, k.rows, k.rem, k.nv);
       case 'panel': return panelKernel(relaxed);
       case 'pack': return packKernel(k.g);
+      case 'packT': return packTKernel();
     }
   }), maxPages);
 }

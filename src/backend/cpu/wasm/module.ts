@@ -24,7 +24,7 @@ function gemmKernels(): KernelSpec[] {
   for (let rem = 0; rem < outerRows; rem++) {
     specs.push({ form: 'outer', rows: outerRows, rem, nv: outerVecs }, { form: 'outer', rows: outerRows, rem, nv: 1 });
   }
-  specs.push({ form: 'panel' }, { form: 'pack', g: 2 }, { form: 'pack', g: 4 });
+  specs.push({ form: 'panel' }, { form: 'pack', g: 2 }, { form: 'pack', g: 4 }, { form: 'packT' });
   return specs;
 }
 
