@@ -102,7 +102,8 @@ export class Generation implements AsyncIterable<GenerationStep> {
 
     // `active`: prompt indices still running, in the order of the batch rows of `state`
     let active = [...Array(B).keys()].filter((b) => !isDone(b, first[b]));
-    const last = first;
+    // a copy: the consumer may keep the yielded `first`, and `last` changes every step
+    const last = [...first];
     yield { tokens: first, finished: first.map((id, b) => isDone(b, id)) };
     let rowsOfState = [...Array(B).keys()];
     while (active.length > 0) {
