@@ -39,7 +39,7 @@ const kernelIds = new Map(names.map((n, i) => [n, i]));
 const kernelId = (spec: KernelSpec) => kernelIds.get(kernelName(spec)) as number;
 const pool = new Pool(gemmModule, memory, names, kernels);
 
-/** Threads sgemm may use (main thread included); defaults to the machine's parallelism. */
+/** Threads sgemm may use (main thread included); defaults to the machine's cores, at most 8. */
 export function setGemmThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setGemmThreads: ${n} is not a positive integer`);
   pool.threads = n;
@@ -214,7 +214,8 @@ function planPanel(
 ): void {
   const M2 = roundUp(M, 2), N4 = roundUp(N, 4), K4 = roundUp(K, 4);
   const kc = K <= 2 * KC ? K4 : KC;
-  const cols = Math.min(256, Math.max(64, roundUp(Math.ceil(N4 / (4 * threads)), 4)));
+  // (at most 4096 column chunks: chunk numbers are 16 bits)
+  const cols = Math.max(Math.min(256, Math.max(64, roundUp(Math.ceil(N4 / (4 * threads)), 4))), roundUp(Math.ceil(N4 / 4096), 4));
   const colChunks = Math.ceil(N4 / cols);
   const rowChunks = threads === 1 ? 1 : Math.min(Math.ceil((4 * threads) / colChunks), M2 / 2, 1024);
   const mc = roundUp(Math.ceil(M2 / rowChunks), 2);

@@ -85,8 +85,11 @@ export class Pool {
     private readonly memory: WasmMemory,
     private readonly names: readonly string[],
     private readonly kernels: readonly Kernel[],
-    /** threads in all, the main thread included */
-    public threads = Math.max(1, availableParallelism()),
+    /**
+     * threads in all, the main thread included: the machine's cores, at most 8 (decode is memory
+     * bound and saturates with a few; more workers would only spin)
+     */
+    public threads = Math.max(1, Math.min(8, availableParallelism())),
   ) {}
 
   /**
