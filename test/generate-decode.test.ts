@@ -56,15 +56,13 @@ test('a stop id ends its sequence (included), the others go on unchanged', async
   const stop = free[0][at];
   const cut = free[0].indexOf(stop);
   const run = generate(model, prompts, { ...opts, stopIds: [stop] });
+  // steps kept and read only after the run: a later step must not change an earlier one
+  const steps = [];
+  for await (const s of run) steps.push(s);
   const ids: number[][] = [[], []];
-  let finishedAt = -1;
-  let step = 0;
-  for await (const s of run) {
-    s.tokens.forEach((id, b) => id !== null && ids[b].push(id));
-    if (s.finished[0]) finishedAt = step;
-    if (step > cut) assert.equal(s.tokens[0], null);
-    step++;
-  }
+  steps.forEach((s) => s.tokens.forEach((id, b) => id !== null && ids[b].push(id)));
+  const finishedAt = steps.findIndex((s) => s.finished[0]);
+  assert.ok(steps.slice(cut + 1).every((s) => s.tokens[0] === null));
   assert.deepEqual(ids[0], free[0].slice(0, cut + 1));
   assert.deepEqual(ids[1], free[1]);
   assert.equal(finishedAt, cut);
