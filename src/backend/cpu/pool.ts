@@ -128,9 +128,9 @@ export class Pool {
       runChunk(this.kernels, p, i, 0);
       chunkDone(ctrl, p, i);
     }
-    const chunkMs = (performance.now() - t0) / Math.max(mine, 1);
-    if (p[F.K] <= p[F.Kc] && chunks <= FLAGGED_CHUNKS) {
-      // give the workers about one chunk's time, then take over what is left
+    if (mine > 0 && p[F.K] <= p[F.Kc] && chunks <= FLAGGED_CHUNKS) {
+      // give the workers about one chunk's time (as the main thread's took), then take over
+      const chunkMs = (performance.now() - t0) / mine;
       waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS, 1.5 * chunkMs);
       for (let i = 0; i < chunks && Atomics.load(ctrl, done) < chunks; i++) {
         if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) runChunk(this.kernels, p, i, 0);
