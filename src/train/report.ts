@@ -21,7 +21,7 @@ export interface MetricRecord {
   accuracy?: number;
   sequenceAccuracy?: number;
   lr: number;
-  /** training throughput since the run (or its resumption) started */
+  /** training tokens per second of step time (not evaluations, not checkpoints), in this process */
   tokensPerSecond: number;
 }
 

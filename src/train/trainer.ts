@@ -102,8 +102,9 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
   const records: MetricRecord[] = resume ? readMetrics(outDir, step) : [];
   const evalBatches = source.evalBatches(o.batchSize, o.evalBatches);
   const started = performance.now();
-  let runTokens = 0;
-  const tps = () => runTokens / Math.max(1e-9, (performance.now() - started) / 1000);
+  // throughput counts the steps only, not evaluations and checkpoints
+  let runTokens = 0, stepSeconds = 0;
+  const tps = () => runTokens / Math.max(1e-9, stepSeconds);
   const bar = trainProgress(o.steps, step, ctx.progress ?? true);
 
   const summary = (status: TrainSummary['status']): TrainSummary => {
@@ -149,6 +150,7 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
     if (!resume) await record();
     while (step < o.steps && !ctx.signal?.aborted) {
       step++;
+      const stepStart = performance.now();
       let lossSum = 0;
       let grads: Map<string, Tensor> | undefined;
       for (let k = 0; k < o.accumulate; k++) {
@@ -174,10 +176,13 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
       }
       opt.update(grads!, lrAt(step, schedule), clipScale(norm, o.clip) / o.accumulate);
       for (const g of grads!.values()) g.dispose();
+      stepSeconds += (performance.now() - stepStart) / 1000;
       pending.sum += loss;
       pending.count++;
       bar.update(step, { loss, tps: tps() });
       ctx.onStep?.(step, loss);
+      // a step never waits on a timer or I/O: let the bar redraw and a Ctrl-C (SIGINT) arrive
+      await new Promise((resolve) => setImmediate(resolve));
       if (step % o.evalEvery === 0 || step === o.steps) await record();
       if (step % o.checkpointEvery === 0 || step === o.steps || ctx.signal?.aborted) await checkpoint();
     }
