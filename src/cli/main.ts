@@ -15,6 +15,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   generate: { summary: 'generate text or token ids from a prompt', load: async () => (await import('./generate.js')).runGenerate },
   logits: { summary: 'logits of input_ids from a safetensors file, by forward or step', load: async () => (await import('./logits.js')).runLogits },
+  grads: { summary: 'next-token loss and its gradient for every parameter', load: async () => (await import('./grads.js')).runGrads },
   train: { summary: 'train a model on text or a synthetic task', load: async () => (await import('./train.js')).runTrain },
   eval: { summary: 'exact-match accuracy of a model on a synthetic task', load: async () => (await import('./eval.js')).runEval },
   info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
