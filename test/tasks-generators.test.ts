@@ -82,7 +82,7 @@ test('phonebook: the query name\'s number is the target, digit by digit, in ASCI
     assert.equal(lines.length, 6);
     const book = new Map(lines.slice(0, 5).map((l) => l.split(':') as [string, string]));
     assert.equal(book.size, 5);
-    for (const [nm, num] of book) assert.match(nm, /^[a-z]{3}$/) && assert.match(num, /^\d{4}$/);
+    for (const [nm, num] of book) { assert.match(nm, /^[a-z]{3}$/); assert.match(num, /^\d{4}$/); }
     const m = /^\?([a-z]{3}):(\d{3})$/.exec(lines[5]);
     assert.ok(m, lines[5]);
     const want = book.get(m[1])!;
