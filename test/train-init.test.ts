@@ -38,6 +38,12 @@ test('fresh weights as mamba_ssm initializes them (kaiming-uniform, 1/sqrt(n_lay
   assert.ok(logDt.every((x) => x >= Math.log(0.001) - 1e-5 && x <= Math.log(0.1) + 1e-5));
   const mid = logDt.reduce((a, b) => a + b, 0) / logDt.length;
   assert.ok(Math.abs(mid - (Math.log(0.001) + Math.log(0.1)) / 2) < 0.25, `mean log dt ${mid}`);
+  // Mamba-2: A = U(1, 16) per head, so exp(A_log) spreads over [1, 16]; D 1 per head, gated norm 1
+  const m2 = randomWeights(layerStackConfig({ layers: 'mamba2*2', dModel: 256, dState: 8, expand: 2, headDim: 2, heads: 1, dIntermediate: 0, vocabSize: 16 }), 3);
+  const A = [...m2.get('layers.1.mixer.A_log')!.data].map(Math.exp);
+  assert.equal(A.length, 256);
+  assert.ok(A.every((a) => a >= 1 && a <= 16) && Math.min(...A) < 1.5 && Math.max(...A) > 15.5);
+  assert.ok(m2.get('layers.1.mixer.norm.weight')!.data.every((v) => v === 1));
 });
 
 test('plot: round ticks, one panel per quantity, non-finite points left out', () => {
