@@ -184,12 +184,13 @@ export interface GradKernels {
   softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor;
   /**
    * Mean over rows whose target is not ignoreIndex of -log softmax(logits)[target], fused.
-   * logits [..., V], targets i32 [...] -> loss [] (0 when every row is ignored), lse [...] (the
-   * log-sum-exp of each row, kept for the backward).
+   * logits [..., V], targets i32 [...] -> loss [] (0 when every row is ignored) and, when
+   * `withGrad`, dlogits [..., V] = ∂loss/∂logits = (softmax - onehot(target)) / count, 0 on
+   * ignored rows: computed in the forward pass from the exponentials it takes anyway.
    */
-  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number): { loss: Tensor; lse: Tensor };
-  /** dloss [] -> dlogits [..., V] = dloss (softmax - onehot(target)) / count, 0 on ignored rows */
-  crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, ignoreIndex: number, dloss: Tensor): Tensor;
+  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number, withGrad: boolean): { loss: Tensor; dlogits?: Tensor };
+  /** x [...] times the one value of s [] (a gradient arriving at a scalar) */
+  scaleBy(x: Tensor, s: Tensor): Tensor;
   /** dy [B, L, C], dstate [B, C, K-1] (of the returned state) -> gradients of x, weight, bias, state */
   causalConv1dBackward(
     x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,

@@ -25,43 +25,53 @@ export function causalConv1dBackward(
   const xs = f32(x), w = f32(weight), g = f32(dy), gNext = f32(dstate);
   const bs = bias ? f32(bias) : undefined;
   const st = state ? f32(state) : undefined;
-  // one sequence's extended input and its gradient, [W + L, C], so the loops read rows plainly
+  // one sequence's extended input and its gradient, [W + L, C], and the weights as [K, C], so
+  // that every inner loop runs along c over contiguous memory
   const inp = scratchF64('convBackward.in', (W + L) * C);
   const dinp = scratchF64('convBackward.din', (W + L) * C);
-  const dw = scratchF64('convBackward.dw', C * K).fill(0, 0, C * K);
+  const wT = scratchF64('convBackward.wT', K * C);
+  const dwT = scratchF64('convBackward.dwT', K * C).fill(0, 0, K * C);
   const db = scratchF64('convBackward.db', C).fill(0, 0, C);
+  const dpre = scratchF64('convBackward.dpre', C);
+  for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) wT[k * C + c] = w[c * K + k];
   const dx = new Float32Array(B * L * C);
   const dst = new Float32Array(B * C * W);
   for (let b = 0; b < B; b++) {
     for (let k = 0; k < W; k++) for (let c = 0; c < C; c++) inp[k * C + c] = st ? st[(b * C + c) * W + k] : 0;
     for (let i = 0; i < L * C; i++) inp[W * C + i] = xs[b * L * C + i];
     dinp.fill(0, 0, (W + L) * C);
-    // the returned state is in[L - W .. L - 1] (positions W + L - W .. in the extended rows)
+    // the returned state is the last W extended rows
     for (let c = 0; c < C; c++) for (let k = 0; k < W; k++) dinp[(L + k) * C + c] += gNext[(b * C + c) * W + k];
     for (let t = 0; t < L; t++) {
       const yo = (b * L + t) * C;
-      for (let c = 0; c < C; c++) {
-        let d = g[yo + c];
-        if (silu) {
-          let pre = bs ? bs[c] : 0;
-          for (let k = 0; k < K; k++) pre += w[c * K + k] * inp[(t + k) * C + c];
-          d *= siluGrad(pre);
-        }
-        db[c] += d;
+      if (silu) {
+        for (let c = 0; c < C; c++) dpre[c] = bs ? bs[c] : 0;
         for (let k = 0; k < K; k++) {
-          const e = (t + k) * C + c;
-          dw[c * K + k] += d * inp[e];
-          dinp[e] += d * w[c * K + k];
+          const e = (t + k) * C, wo = k * C;
+          for (let c = 0; c < C; c++) dpre[c] += wT[wo + c] * inp[e + c];
+        }
+        for (let c = 0; c < C; c++) dpre[c] = g[yo + c] * siluGrad(dpre[c]);
+      } else {
+        for (let c = 0; c < C; c++) dpre[c] = g[yo + c];
+      }
+      for (let c = 0; c < C; c++) db[c] += dpre[c];
+      for (let k = 0; k < K; k++) {
+        const e = (t + k) * C, wo = k * C;
+        for (let c = 0; c < C; c++) {
+          dwT[wo + c] += dpre[c] * inp[e + c];
+          dinp[e + c] += dpre[c] * wT[wo + c];
         }
       }
     }
     for (let k = 0; k < W; k++) for (let c = 0; c < C; c++) dst[(b * C + c) * W + k] = dinp[k * C + c];
     for (let i = 0; i < L * C; i++) dx[b * L * C + i] = dinp[W * C + i];
   }
+  const dw = new Float32Array(C * K);
+  for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) dw[c * K + k] = dwT[k * C + c];
   const be = x.backend;
   return {
     dx: wrapF32(be, [B, L, C], dx),
-    dweight: wrapF32(be, [C, K], Float32Array.from(dw.subarray(0, C * K))),
+    dweight: wrapF32(be, [C, K], dw),
     dbias: wrapF32(be, [C], Float32Array.from(db.subarray(0, C))),
     dstate: wrapF32(be, [B, C, W], dst),
   };

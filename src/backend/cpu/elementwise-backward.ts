@@ -13,14 +13,20 @@ export function softplusGrad(x: number): number {
   return x > 20 ? 1 : 1 / (1 + Math.exp(-x));
 }
 
-function chain(x: Tensor, dy: Tensor, what: string, grad: (v: number) => number): Tensor {
-  expectShape(what, dy, x.shape);
-  const xs = f32(x);
-  const g = f32(dy);
+// Two plain loops rather than one loop calling a passed-in derivative: a call per element
+// through a shared helper is not inlined once it has seen both functions.
+export function siluBackward(x: Tensor, dy: Tensor): Tensor {
+  expectShape('siluBackward', dy, x.shape);
+  const xs = f32(x), g = f32(dy);
   const out = new Float32Array(xs.length);
-  for (let i = 0; i < xs.length; i++) out[i] = g[i] * grad(xs[i]);
+  for (let i = 0; i < xs.length; i++) out[i] = g[i] * siluGrad(xs[i]);
   return wrapF32(x.backend, x.shape, out);
 }
 
-export const siluBackward = (x: Tensor, dy: Tensor): Tensor => chain(x, dy, 'siluBackward', siluGrad);
-export const softplusBackward = (x: Tensor, dy: Tensor): Tensor => chain(x, dy, 'softplusBackward', softplusGrad);
+export function softplusBackward(x: Tensor, dy: Tensor): Tensor {
+  expectShape('softplusBackward', dy, x.shape);
+  const xs = f32(x), g = f32(dy);
+  const out = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = g[i] * softplusGrad(xs[i]);
+  return wrapF32(x.backend, x.shape, out);
+}

@@ -5,7 +5,7 @@ import { attention } from './attention.js';
 import { attentionBackward } from './attention-backward.js';
 import { causalConv1d } from './conv.js';
 import { causalConv1dBackward } from './conv-backward.js';
-import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
+import { crossEntropy, scaleBy } from './cross-entropy.js';
 import { add, exp, mul, silu, softplus } from './elementwise.js';
 import { siluBackward, softplusBackward } from './elementwise-backward.js';
 import { linear, matmul } from './linear.js';
@@ -81,12 +81,10 @@ export class CpuBackend implements Backend, GradKernels {
     return gatedRmsNormBackward(x, z, weight, eps, groupSize, normBeforeGate, dy);
   }
   softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor { return softmaxBackward(y, dy, log); }
-  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number): { loss: Tensor; lse: Tensor } {
-    return crossEntropy(logits, targets, ignoreIndex);
+  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number, withGrad: boolean): { loss: Tensor; dlogits?: Tensor } {
+    return crossEntropy(logits, targets, ignoreIndex, withGrad);
   }
-  crossEntropyBackward(logits: Tensor, targets: Tensor, lse: Tensor, ignoreIndex: number, dloss: Tensor): Tensor {
-    return crossEntropyBackward(logits, targets, lse, ignoreIndex, dloss);
-  }
+  scaleBy(x: Tensor, s: Tensor): Tensor { return scaleBy(x, s); }
   causalConv1dBackward(
     x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
   ): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor } {

@@ -3,8 +3,6 @@
  * group and g the gradient reaching n, the gradient of v is (g - n mean(g n)) / rms(v).
  */
 import type { Tensor } from '../../tensor.js';
-import { siluScalar } from './elementwise.js';
-import { siluGrad } from './elementwise-backward.js';
 import { expectShape, f32, rowsOf, scratchF64, wrapF32 } from './storage.js';
 
 /** x, dy [..., C], weight [C] -> dx [..., C], dweight [C] */
@@ -49,13 +47,16 @@ export function gatedRmsNormBackward(
   const dz = new Float32Array(xs.length);
   const dw = scratchF64('gatedRmsNorm.dw', cols).fill(0, 0, cols);
   const v = scratchF64('gatedRmsNorm.v', groupSize);   // the normalized input of one group
+  const sg = scratchF64('gatedRmsNorm.sg', groupSize);  // sigmoid(z): silu(z) = z sg, silu'(z) = sg (1 + z (1 - sg))
   const gn = scratchF64('gatedRmsNorm.gn', groupSize);  // the gradient reaching n
   for (let r = 0; r < rows; r++) {
     for (let c0 = r * cols; c0 < (r + 1) * cols; c0 += groupSize) {
       const w0 = c0 - r * cols;
       let ss = 0;
       for (let c = 0; c < groupSize; c++) {
-        const val = normBeforeGate ? xs[c0 + c] : xs[c0 + c] * siluScalar(zs[c0 + c]);
+        const sig = 1 / (1 + Math.exp(-zs[c0 + c]));
+        sg[c] = sig;
+        const val = normBeforeGate ? xs[c0 + c] : xs[c0 + c] * zs[c0 + c] * sig;
         v[c] = val;
         ss += val * val;
       }
@@ -65,9 +66,9 @@ export function gatedRmsNormBackward(
         const i = c0 + c;
         const n = v[c] * inv;
         if (normBeforeGate) {
-          const gate = siluScalar(zs[i]);
+          const gate = zs[i] * sg[c];
           dw[w0 + c] += g[i] * n * gate;
-          dz[i] = g[i] * n * w[w0 + c] * siluGrad(zs[i]);
+          dz[i] = g[i] * n * w[w0 + c] * sg[c] * (1 + zs[i] * (1 - sg[c]));
           gn[c] = g[i] * w[w0 + c] * gate;
         } else {
           dw[w0 + c] += g[i] * n;
@@ -82,8 +83,8 @@ export function gatedRmsNormBackward(
         if (normBeforeGate) {
           dx[i] = dv;
         } else {
-          dx[i] = dv * siluScalar(zs[i]);
-          dz[i] = dv * xs[i] * siluGrad(zs[i]);
+          dx[i] = dv * zs[i] * sg[c];
+          dz[i] = dv * xs[i] * sg[c] * (1 + zs[i] * (1 - sg[c]));
         }
       }
     }

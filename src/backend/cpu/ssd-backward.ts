@@ -54,13 +54,14 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
   const dS = scratchF32('ssdB.dS', HPN);                  // gradient of the state leaving the chunk
   const Cc = scratchF32('ssdB.C', Qc * N);                // [Lc, N]
   const Bc = scratchF32('ssdB.B', Qc * N);
-  const CB = scratchF32('ssdB.CB', Qc * Qc);              // C Bᵀ [Lc, Lc]
-  const E = scratchF64('ssdB.E', Qc * Qc);                // exp(cs_i - cs_j), i ≥ j
+  // the [Lc, Lc] quantities are kept transposed (row j, column i ≥ j), so the loops over them
+  // run along contiguous rows; sgemm gives the transposes directly (B Cᵀ, X dYᵀ)
+  const CBT = scratchF32('ssdB.CBT', Qc * Qc);            // (C Bᵀ)ᵀ
+  const ET = scratchF32('ssdB.ET', Qc * Qc);              // exp(cs_i - cs_j) at [j, i]
   const MT = scratchF32('ssdB.MT', Qc * Qc);              // Mᵀ of one head
-  const dM = scratchF32('ssdB.dM', Qc * Qc);
-  const dCB = scratchF64('ssdB.dCB', Qc * Qc);            // d(C Bᵀ), summed over the group's heads
-  const dCBf = scratchF32('ssdB.dCBf', Qc * Qc);
-  const dCBT = scratchF32('ssdB.dCBT', Qc * Qc);
+  const dMT = scratchF32('ssdB.dMT', Qc * Qc);            // (dY Xᵀ)ᵀ
+  const dCBT = scratchF32('ssdB.dCBT', Qc * Qc);          // d(C Bᵀ)ᵀ, summed over the group's heads
+  const dCB = scratchF32('ssdB.dCB', Qc * Qc);
   const Xc = scratchF32('ssdB.X', Qc * P);                // [Lc, P] of one head
   const dYc = scratchF32('ssdB.dY', Qc * P);
   const dXc = scratchF32('ssdB.dX', Qc * P);
@@ -142,10 +143,10 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
         const dSg = dS.subarray(g * HP * N, (g + 1) * HP * N);
         gather(Cs, b, c0, Lc, g, Cc);
         gather(Bs, b, c0, Lc, g, Bc);
-        sgemm(Lc, Lc, N, Cc, Bc, true, CB);
+        sgemm(Lc, Lc, N, Bc, Cc, true, CBT);
         sgemm(Lc, HP, N, Cc, S0g, true, Ys);
         sgemm(Lc, HP, N, Bc, dSg, true, T);
-        dCB.fill(0, 0, Lc * Lc);
+        dCBT.fill(0, 0, Lc * Lc);
         for (let hh = 0; hh < hpg; hh++) {
           const h = g * hpg + hh;
           const last = chunkDecay(b, c0, Lc, h);
@@ -153,29 +154,34 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
           eLast[hh] = eL;
           headRows(xs, b, c0, Lc, h, Xc);
           headRows(gy, b, c0, Lc, h, dYc);
-          for (let i = 0; i < Lc; i++) {
-            for (let j = 0; j <= i; j++) {
+          for (let j = 0; j < Lc; j++) {
+            const row = j * Lc;
+            MT.fill(0, row, row + j);
+            for (let i = j; i < Lc; i++) {
               const e = Math.exp(cs[i] - cs[j]);
-              E[i * Lc + j] = e;
-              MT[j * Lc + i] = CB[i * Lc + j] * e * dtv[j];
+              ET[row + i] = e;
+              MT[row + i] = CBT[row + i] * e * dtv[j];
             }
-            for (let j = i + 1; j < Lc; j++) MT[j * Lc + i] = 0;
           }
           sgemm(Lc, P, Lc, MT, dYc, false, dXc);
-          sgemm(Lc, Lc, P, dYc, Xc, true, dM);
+          sgemm(Lc, Lc, P, Xc, dYc, true, dMT);
           dcs.fill(0, 0, Lc);
-          ddtv.fill(0, 0, Lc);
           // through M_ij = CB_ij exp(cs_i - cs_j) Δ_j (the diagonal's dcs terms cancel)
-          for (let i = 0; i < Lc; i++) {
-            for (let j = 0; j <= i; j++) {
-              const t = dM[i * Lc + j] * E[i * Lc + j];
-              const cb = CB[i * Lc + j];
-              dCB[i * Lc + j] += t * dtv[j];
-              ddtv[j] += t * cb;
-              const gm = t * cb * dtv[j];
+          for (let j = 0; j < Lc; j++) {
+            const row = j * Lc;
+            const dtj = dtv[j];
+            let dDt = 0, dCs = 0;
+            for (let i = j; i < Lc; i++) {
+              const t = dMT[row + i] * ET[row + i];
+              const cb = CBT[row + i];
+              dCBT[row + i] += t * dtj;
+              dDt += t * cb;
+              const gm = t * cb * dtj;
               dcs[i] += gm;
-              dcs[j] -= gm;
+              dCs += gm;
             }
+            ddtv[j] = dDt;
+            dcs[j] -= dCs;
           }
           // through the state entering the chunk: exp(cs_i) C_i S0ᵀ
           for (let i = 0; i < Lc; i++) {
@@ -236,14 +242,8 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
             dBias[h] += d;
           }
         }
-        for (let i = 0; i < Lc; i++) {
-          for (let j = 0; j < Lc; j++) {
-            const v = dCB[i * Lc + j];
-            dCBf[i * Lc + j] = v;
-            dCBT[j * Lc + i] = v;
-          }
-        }
-        sgemm(Lc, N, Lc, dCBf, Bc, false, mm1);
+        for (let j = 0; j < Lc; j++) for (let i = 0; i < Lc; i++) dCB[i * Lc + j] = dCBT[j * Lc + i];
+        sgemm(Lc, N, Lc, dCB, Bc, false, mm1);
         sgemm(Lc, N, HP, dYe, S0g, false, mm2);
         for (let i = 0; i < Lc; i++) {
           const o2 = ((b * L + c0 + i) * G + g) * N;
