@@ -52,11 +52,11 @@ function run(M: number, N: number, K: number, transB: boolean, opts: { pinned: b
 }
 
 // Odd sizes around every blocking edge: tiny (plain loops), streamed W (M <= 16), in-place
-// tiles (M < 64), packed panels (M >= 64, rows split when N is small), K tails of 1..3, K blocks
+// tiles (M < 32), packed panels (M >= 32, rows split when N is small), K tails of 1..3, K blocks
 // (K > 1024), column tails, row remainders.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 17, 63], [1, 129, 65], [2, 63, 129], [5, 65, 17], [16, 33, 130], [17, 65, 129],
-  [63, 129, 17], [65, 63, 3], [129, 17, 600], [33, 131, 1029], [67, 131, 1029], [200, 33, 70],
+  [31, 66, 1030], [63, 129, 17], [65, 63, 3], [129, 17, 600], [33, 131, 1029], [67, 131, 1029], [200, 33, 70],
   [1, 3000, 768], [4, 1001, 7],
 ];
 

@@ -23,7 +23,7 @@ import { gemmModule, TILES } from './wasm/module.js';
 /** up to this many rows, B = W [N, K] is streamed once, in chunks split over the threads */
 const SMALL_M = 16;
 /** from this many rows, B is worth packing into panels (an extra pass over B) */
-const PANEL_M = Number(process.env.PANEL_M ?? 64);
+const PANEL_M = 32;
 /** M·N·K up to this: plain loops (copies and a call into wasm would cost more) */
 const TINY = 4096;
 /** M·N·K from this on: worth waking the pool */
