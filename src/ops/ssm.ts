@@ -22,8 +22,7 @@ export function causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined
 export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
   const out = args.u.backend.selectiveScan(args);
   const { u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, state } = args;
-  const inputs = [u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, state];
-  tapeFor(...inputs)?.record(inputs, [out.y, out.state], ([dy, dstate]) => {
+  tapeFor(u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, state)?.record([u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, state], [out.y, out.state], ([dy, dstate]) => {
     const g = gradKernels(u.backend).selectiveScanBackward(args, dy, dstate);
     return [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.ddeltaBias, g.dstate];
   });
@@ -34,8 +33,7 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
 export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   const out = args.x.backend.ssdChunked(args);
   const { x, dt, A, Bmat, Cmat, Dskip, dtBias, state } = args;
-  const inputs = [x, dt, A, Bmat, Cmat, Dskip, dtBias, state];
-  tapeFor(...inputs)?.record(inputs, [out.y, out.state], ([dy, dstate]) => {
+  tapeFor(x, dt, A, Bmat, Cmat, Dskip, dtBias, state)?.record([x, dt, A, Bmat, Cmat, Dskip, dtBias, state], [out.y, out.state], ([dy, dstate]) => {
     const g = gradKernels(x.backend).ssdChunkedBackward(args, dy, dstate);
     return [g.dx, g.ddt, g.dA, g.dB, g.dC, g.dD, g.ddtBias, g.dstate];
   });
