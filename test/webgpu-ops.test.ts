@@ -81,11 +81,20 @@ cases.push({
   name: 'linear x [8, 45] w [1001, 45] + bias (few rows: GEMV)',
   inputs: { x: r([8, 45], 58), w: r([1001, 45], 59), b: r([1001], 60) },
   run: (be, t) => [be.linear(t.x, t.w, t.b), be.linear(t.x, t.w)],
+  reduces: true,
 });
 cases.push({
   name: 'linear x [3, 64] w [68, 64] + bias (vec4 GEMV)',
   inputs: { x: r([3, 64], 10), w: r([68, 64], 11), b: r([68], 12) },
   run: (be, t) => [be.linear(t.x, t.w, t.b)],
+  reduces: true,
+});
+cases.push({
+  name: 'linear x [1, 1000] w [37, 1000] (GEMV: unrolled loop and tail)',
+  inputs: { x: r([1, 1000], 65), w: r([37, 1000], 66) },
+  run: (be, t) => [be.linear(t.x, t.w)],
+  reduces: true,
+  tol: 1e-3,
 });
 cases.push({
   name: 'embedding',
@@ -106,6 +115,12 @@ cases.push({
     const parts = be.split(t.x, [7, 13, 10]);
     return [...parts, be.concat([parts[2], parts[0], parts[1]])];
   },
+});
+cases.push({
+  // more pieces than one dispatch can bind (SwiftShader: 11 outputs), empty ones among them
+  name: 'split into 15 pieces, some empty',
+  inputs: { x: r([3, 2, 40], 67) },
+  run: (be, t) => be.split(t.x, [3, 0, 2, 5, 1, 0, 4, 2, 2, 3, 1, 6, 4, 7, 0]),
 });
 
 // ---- normalization / softmax -------------------------------------------------------------------
@@ -169,6 +184,8 @@ for (const [full, N] of [[true, 16], [false, 16], [true, 6]] as const) {
 }
 for (const [L, H, P, G, N, Q, dShape] of [
   [77, 4, 20, 2, 18, 32, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
+  // a few steps: the recurrence in one kernel
+  [1, 4, 20, 2, 18, 32, 'HP'], [3, 2, 70, 1, 70, 64, 'H'], [1, 3, 8, 3, 4, 16, 'none'],
 ] as const) {
   const B = 2;
   cases.push({

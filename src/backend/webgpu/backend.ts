@@ -8,7 +8,7 @@
 import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
-import { GpuTensor } from './memory.js';
+import { GpuTensor, tidy } from './memory.js';
 import { bytesOf, GpuRuntime, storageOf, type KernelHost } from './runtime.js';
 import { adamw } from './kernels/adamw.js';
 import { attention } from './kernels/attention.js';
@@ -18,6 +18,7 @@ import { concat, embedding, rotary, split, writeAt } from './kernels/layout.js';
 import { matmul } from './kernels/matmul.js';
 import { gatedRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
 import { selectiveScan } from './kernels/scan.js';
+import { argmax } from './kernels/sample.js';
 import { ssdChunked } from './kernels/ssd.js';
 
 function expect(ok: boolean, what: string): void {
@@ -94,6 +95,21 @@ export class WebGpuBackend implements Backend, KernelHost {
   /** Gives the pool's idle buffers back to the driver (say, between two models). */
   trim(): void {
     this.rt.trim();
+  }
+
+  /** Runs `fn`, then disposes the tensors it made that its result does not hold (see memory.ts). */
+  tidy<T>(fn: () => T): T {
+    return tidy(fn);
+  }
+
+  /**
+   * logits [..., V] -> ids i32 [...]: per row, the index of the largest of the first `vocab`
+   * logits (the first on ties; NaN never wins). The ids stay on the device.
+   */
+  argmax(logits: Tensor, vocab = last(logits)): Tensor {
+    expect(logits.dtype === 'f32' && logits.shape.length >= 1, `argmax: needs f32 logits, got ${logits.dtype} [${logits.shape}]`);
+    expect(Number.isInteger(vocab) && vocab >= 1 && vocab <= last(logits), `argmax: vocab ${vocab} for rows of ${last(logits)}`);
+    return argmax(this, this.g(logits, 'argmax'), vocab);
   }
 
   /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */

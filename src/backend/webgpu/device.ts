@@ -30,6 +30,10 @@ export interface DeviceInfo {
   subgroups: boolean;
   /** smallest subgroup the device may run (reductions size their partials by it) */
   subgroupMinSize: number;
+  /** largest subgroup; equal to the smallest when the size is fixed (kernels may then rely on it) */
+  subgroupMaxSize: number;
+  /** timestamp queries (for the runtime's per-kernel profile) */
+  timestamps: boolean;
   maxStorageBufferBindingSize: number;
   maxBufferSize: number;
   maxComputeWorkgroupStorageSize: number;
@@ -82,12 +86,13 @@ export async function openDevice(options: WebGpuOptions = {}): Promise<DeviceInf
     throw new Error('WebGPU: no adapter (no GPU driver found; for a software device install a Vulkan driver such as SwiftShader and set VK_ICD_FILENAMES)');
   }
   const subgroups = (options.subgroups ?? true) && adapter.features.has('subgroups');
+  const timestamps = adapter.features.has('timestamp-query');
   const requiredLimits: Record<string, number> = {};
   for (const k of REQUESTED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({
-    requiredFeatures: subgroups ? ['subgroups' as GPUFeatureName] : [],
-    requiredLimits,
-  });
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  if (timestamps) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const l = device.limits;
   const info: DeviceInfo = {
     device,
@@ -95,6 +100,8 @@ export async function openDevice(options: WebGpuOptions = {}): Promise<DeviceInf
       .filter((s) => s).join(' '),
     subgroups,
     subgroupMinSize: adapter.info.subgroupMinSize || 4,
+    subgroupMaxSize: adapter.info.subgroupMaxSize || 128,
+    timestamps,
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
     maxBufferSize: l.maxBufferSize,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,

@@ -1,3 +1,4 @@
 export { createWebGpuBackend, WebGpuBackend } from './backend.js';
 export type { DeviceInfo, WebGpuOptions } from './device.js';
-export { GpuTensor } from './memory.js';
+export { GpuTensor, tensorsIn, tidy } from './memory.js';
+export type { KernelTime } from './profiler.js';

@@ -11,9 +11,15 @@
  * - queue.writeBuffer runs before anything still being recorded, so uploads only take buffers
  *   the open encoder has not bound (PooledBuffer.lastUse < serial), and uniform chunks are
  *   recycled only after the encoder that used them has been submitted.
+ *
+ * Recording cost: a decode step records a few hundred dispatches, so each must be cheap on the
+ * host. Pipelines get explicit layouts whose parameter binding has a dynamic offset, which makes
+ * a bind group depend only on the buffers it binds; bind groups are cached by those, and in a
+ * steady decode loop (pooled buffers reused in the same order) nearly every one is a hit.
  */
 import { MapModeRead, Usage, type DeviceInfo } from './device.js';
 import { BufferPool, GpuStorage, GpuTensor } from './memory.js';
+import { Profiler, type KernelTime } from './profiler.js';
 
 /** A compute shader with entry point `main`: binding 0 is a uniform `Params`, 1.. are storage. */
 export interface Kernel {
@@ -22,6 +28,17 @@ export interface Kernel {
 }
 
 const UNIFORM_CHUNK = 64 * 1024;
+/** bytes bound for a kernel's `Params` (every field is 4 bytes; no kernel has more than 64) */
+const PARAMS_BYTES = 256;
+/** bind groups kept before the cache starts over (each holds a descriptor set) */
+const BIND_GROUP_CACHE = 8192;
+const COMPUTE_STAGE = 4; // GPUShaderStage.COMPUTE
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  id: number;
+}
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -44,7 +61,10 @@ export class GpuRuntime {
   private serial = 1;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
   private uniform: UniformChunk | undefined;
   private readonly usedChunks: UniformChunk[] = [];
   private readonly freeChunks: UniformChunk[] = [];
@@ -54,6 +74,7 @@ export class GpuRuntime {
   private readonly scopes = new Set<Promise<void>>();
   private failure: Error | undefined;
   private lost = false;
+  private profiler: Profiler | undefined;
 
   constructor(readonly info: DeviceInfo) {
     this.device = info.device;
@@ -133,25 +154,64 @@ export class GpuRuntime {
     if (--s.refs > 0) return;
     if (s.pooled) this.pool.release(s.buf);
     else if (s.buf.lastUse >= this.serial) this.doomed.push(s.buf.buffer);
-    else s.buf.buffer.destroy();
+    else {
+      this.forgetBindGroups();
+      s.buf.buffer.destroy();
+    }
   }
 
   // ---- recording ----------------------------------------------------------------------------
 
-  private pipeline(k: Kernel): GPUComputePipeline {
+  /**
+   * The pipeline of `k`, its layout read off the storage declarations that `header()` writes:
+   * binding 0 is the parameters at a dynamic offset, the others read-only or read-write storage.
+   */
+  private pipeline(k: Kernel): Pipeline {
     let p = this.pipelines.get(k.source);
     if (!p) {
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+      for (const m of k.source.matchAll(/@binding\((\d+)\) var<storage, (read|read_write)>/g)) {
+        entries.push({ binding: Number(m[1]), visibility: COMPUTE_STAGE, buffer: { type: m[2] === 'read' ? 'read-only-storage' : 'storage' } });
+      }
       this.device.pushErrorScope('validation');
+      const layout = this.device.createBindGroupLayout({ entries, label: k.label });
       const module = this.device.createShaderModule({ code: k.source, label: k.label });
-      p = this.device.createComputePipeline({
+      const pipeline = this.device.createComputePipeline({
         label: k.label,
-        layout: 'auto',
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
         compute: { module, entryPoint: 'main' },
       });
       this.watch(this.device.popErrorScope(), (err) => new Error(`WebGPU: kernel ${k.label} failed to compile: ${err.message}`));
+      p = { pipeline, layout, id: this.nextId++ };
       this.pipelines.set(k.source, p);
     }
     return p;
+  }
+
+  private idOf(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextId++));
+    return id;
+  }
+
+  /** A bind group of `p` over the parameter chunk `uniform` and `storage`, cached by buffers. */
+  private bindGroup(p: Pipeline, uniform: GPUBuffer, storage: readonly GpuStorage[]): GPUBindGroup {
+    let key = `${p.id} ${this.idOf(uniform)}`;
+    for (const s of storage) key += ` ${this.idOf(s.buf.buffer)}:${s.bytes}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, offset: 0, size: PARAMS_BYTES } }];
+      storage.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s.buf.buffer, offset: 0, size: Math.max(4, Math.ceil(s.bytes / 4) * 4) } }));
+      group = this.device.createBindGroup({ layout: p.layout, entries });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Buffers are about to be destroyed: no cached bind group may name them afterwards. */
+  private forgetBindGroups(): void {
+    this.bindGroups.clear();
   }
 
   private commandEncoder(): GPUCommandEncoder {
@@ -169,12 +229,12 @@ export class GpuRuntime {
     this.pass = undefined;
   }
 
-  /** Copies `params` (u32 bit patterns) into the open uniform chunk; returns its binding. */
-  private params(params: readonly number[]): GPUBufferBinding {
-    const size = Math.max(16, Math.ceil((params.length * 4) / 16) * 16);
+  /** Copies `params` (u32 bit patterns) into the open uniform chunk; returns it and the offset. */
+  private params(params: readonly number[]): { buffer: GPUBuffer; offset: number } {
+    if (params.length * 4 > PARAMS_BYTES) throw new Error(`WebGPU: ${params.length} kernel parameters exceed ${PARAMS_BYTES / 4}`);
     const align = this.info.minUniformBufferOffsetAlignment;
     let u = this.uniform;
-    if (!u || u.used + size > UNIFORM_CHUNK) {
+    if (!u || u.used + PARAMS_BYTES > UNIFORM_CHUNK) {
       if (u) this.retireChunk(u);
       u = this.freeChunks.pop() ?? {
         buffer: this.createBuffer(UNIFORM_CHUNK, Usage.UNIFORM | Usage.COPY_DST, 'kernel parameters'),
@@ -185,8 +245,8 @@ export class GpuRuntime {
     }
     const offset = u.used;
     u.staging.set(params, offset / 4);
-    u.used = Math.ceil((offset + size) / align) * align;
-    return { buffer: u.buffer, offset, size };
+    u.used = Math.ceil((offset + Math.max(16, params.length * 4)) / align) * align;
+    return { buffer: u.buffer, offset };
   }
 
   private retireChunk(u: UniformChunk): void {
@@ -195,9 +255,8 @@ export class GpuRuntime {
     this.uniform = undefined;
   }
 
-  private bind(s: GpuStorage): GPUBufferBinding {
+  private bind(s: GpuStorage): void {
     s.buf.lastUse = this.serial;
-    return { buffer: s.buf.buffer, offset: 0, size: Math.max(4, Math.ceil(s.bytes / 4) * 4) };
   }
 
   /**
@@ -210,14 +269,19 @@ export class GpuRuntime {
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.info.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new Error(`WebGPU: kernel ${k.label} needs a grid of ${x}x${y}x${z} workgroups; the device allows ${max} per dimension`);
-    const pipeline = this.pipeline(k);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: this.params(params) }];
-    storage.forEach((s, i) => entries.push({ binding: i + 1, resource: this.bind(s) }));
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const p = this.pipeline(k);
+    const { buffer, offset } = this.params(params);
+    for (const s of storage) this.bind(s);
+    if (this.profiler) {
+      this.endPass();
+      const encoder = this.commandEncoder();
+      this.pass = encoder.beginComputePass({ timestampWrites: this.profiler.writes(encoder, k.label) });
+    }
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, this.bindGroup(p, buffer, storage), [offset]);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
   }
 
   /** Zero-fills storage, in order with the recorded dispatches. */
@@ -227,6 +291,25 @@ export class GpuRuntime {
     this.endPass();
     this.bind(s);
     this.commandEncoder().clearBuffer(s.buf.buffer, 0, Math.ceil(s.bytes / 4) * 4);
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (timestamp queries, one pass per dispatch) until
+   * `stopProfile`, which returns the summed milliseconds per kernel label.
+   */
+  startProfile(): void {
+    if (!this.info.timestamps) throw new Error('WebGPU: this device offers no timestamp queries');
+    this.flush();
+    this.profiler = new Profiler(this.device);
+  }
+
+  async stopProfile(): Promise<KernelTime[]> {
+    const p = this.profiler;
+    if (!p) throw new Error('WebGPU: stopProfile without startProfile');
+    p.resolve(this.commandEncoder());
+    this.profiler = undefined;
+    await this.sync();
+    return p.results();
   }
 
   /** Submits everything recorded so far. */
@@ -241,6 +324,7 @@ export class GpuRuntime {
       u.used = 0;
       this.freeChunks.push(u);
     }
+    if (this.doomed.length > 0) this.forgetBindGroups();
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
   }
@@ -284,6 +368,7 @@ export class GpuRuntime {
 
   /** Gives idle pooled buffers back to the driver. */
   trim(): void {
+    this.forgetBindGroups();
     this.pool.trim(this.serial);
   }
 
@@ -297,6 +382,7 @@ export class GpuRuntime {
     this.pass = undefined;
     this.encoder = undefined;
     this.pipelines.clear();
+    this.bindGroups.clear();
     this.device.destroy();
   }
 }

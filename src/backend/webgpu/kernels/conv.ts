@@ -1,6 +1,7 @@
 /**
  * Causal depthwise conv1d along L with a carried window (Mamba's short conv), one invocation per
- * output element; a second small kernel writes the next window.
+ * output element; the invocations past the outputs copy the next window, so a decode step's conv
+ * is one dispatch.
  *   x [B, L, C], weight [C, K], bias [C]?, state [B, C, K-1]? -> y [B, L, C], state [B, C, K-1]
  * Input time t < 0 reads state[b, c, K-1+t]: the state holds the K-1 inputs before x, oldest first.
  */
@@ -27,50 +28,32 @@ function convKernel(hasBias: boolean, hasState: boolean, silu: boolean): Kernel 
   const buffers: BufferDecl[] = [['x', 'read', 'f32'], ['w', 'read', 'f32']];
   if (hasBias) buffers.push(['bias', 'read', 'f32']);
   if (hasState) buffers.push(['state', 'read', 'f32']);
-  buffers.push(['y', 'read_write', 'f32']);
+  buffers.push(['y', 'read_write', 'f32'], ['next', 'read_write', 'f32']);
   k = {
     label: key,
-    source: `${header('n: u32, L: u32, C: u32, K: u32', buffers)}
+    source: `${header('n: u32, nNext: u32, L: u32, C: u32, K: u32', buffers)}
 ${SCALAR_FNS}
 ${inputAt(hasState)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
-  let c = i % p.C;
-  let l = (i / p.C) % p.L;
-  let b = i / (p.C * p.L);
-  var acc = ${hasBias ? 'bias[c]' : '0.0'};
-  for (var k = 0u; k < p.K; k++) {
-    acc = fma(w[c * p.K + k], inputAt(b, i32(l) - i32(p.K - 1u) + i32(k), c), acc);
+  if (i < p.n) {
+    let c = i % p.C;
+    let l = (i / p.C) % p.L;
+    let b = i / (p.C * p.L);
+    var acc = ${hasBias ? 'bias[c]' : '0.0'};
+    for (var k = 0u; k < p.K; k++) {
+      acc = fma(w[c * p.K + k], inputAt(b, i32(l) - i32(p.K - 1u) + i32(k), c), acc);
+    }
+    y[i] = ${silu ? 'silu(acc)' : 'acc'};
+  } else if (i - p.n < p.nNext) {
+    // next[b, c, j] = input at time L - (K-1) + j
+    let o = i - p.n;
+    let j = o % (p.K - 1u);
+    let c = (o / (p.K - 1u)) % p.C;
+    let b = o / ((p.K - 1u) * p.C);
+    next[o] = inputAt(b, i32(p.L) - i32(p.K - 1u) + i32(j), c);
   }
-  y[i] = ${silu ? 'silu(acc)' : 'acc'};
-}`,
-  };
-  cache.set(key, k);
-  return k;
-}
-
-/** newState[b, c, j] = input at time L - (K-1) + j */
-function stateKernel(hasState: boolean): Kernel {
-  const key = `conv state ${hasState}`;
-  let k = cache.get(key);
-  if (k) return k;
-  const buffers: BufferDecl[] = [['x', 'read', 'f32']];
-  if (hasState) buffers.push(['state', 'read', 'f32']);
-  buffers.push(['next', 'read_write', 'f32']);
-  k = {
-    label: key,
-    source: `${header('n: u32, L: u32, C: u32, K: u32', buffers)}
-${inputAt(hasState)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
-  let j = i % (p.K - 1u);
-  let c = (i / (p.K - 1u)) % p.C;
-  let b = i / ((p.K - 1u) * p.C);
-  next[i] = inputAt(b, i32(p.L) - i32(p.K - 1u) + i32(j), c);
 }`,
   };
   cache.set(key, k);
@@ -81,17 +64,12 @@ export function causalConv1d(h: KernelHost, x: GpuTensor, weight: GpuTensor, bia
   state: GpuTensor | undefined, silu: boolean): { y: GpuTensor; state: GpuTensor } {
   const [B, L, C] = x.shape;
   const K = weight.shape[1];
-  const params = (n: number) => [n, L, C, K];
   const y = h.empty([B, L, C]);
+  const next = h.empty([B, C, K - 1]);
   const s = [storageOf(x), storageOf(weight)];
   if (bias) s.push(storageOf(bias));
   if (state) s.push(storageOf(state));
-  h.rt.dispatch(convKernel(bias !== undefined, state !== undefined, silu), params(y.size), [...s, y.storage], grid(y.size, WG));
-  const next = h.empty([B, C, K - 1]);
-  if (next.size > 0) {
-    const ss = [storageOf(x)];
-    if (state) ss.push(storageOf(state));
-    h.rt.dispatch(stateKernel(state !== undefined), params(next.size), [...ss, next.storage], grid(next.size, WG));
-  }
+  const n = y.size + next.size;
+  h.rt.dispatch(convKernel(bias !== undefined, state !== undefined, silu), [y.size, next.size, L, C, K], [...s, y.storage, next.storage], grid(n, WG));
   return { y, state: next };
 }

@@ -29,17 +29,55 @@ function copyColumns(h: KernelHost, src: GpuTensor, dst: GpuTensor, rows: number
   h.rt.dispatch(COLUMNS, [n, width, srcW, srcOff, dstW, dstOff], [storageOf(src), storageOf(dst)], grid(n, WG));
 }
 
+/**
+ * Splits into k pieces in one pass: invocation i reads x[i] and writes it to the piece its
+ * column falls in (piece j starts at column p.o[j]). A decode step splits twice per layer, so
+ * one dispatch instead of k matters there.
+ */
+function splitKernel(k: number): Kernel {
+  let kernel = splitKernels.get(k);
+  if (!kernel) {
+    const outs = Array.from({ length: k }, (_, j) => [`y${j}`, 'read_write', 'u32'] as const);
+    const fields = ['n: u32', 'W: u32', ...Array.from({ length: k + 1 }, (_, j) => `o${j}: u32`)].join(', ');
+    const branches = Array.from({ length: k }, (_, j) =>
+      `if (c < p.o${j + 1}) { y${j}[r * (p.o${j + 1} - p.o${j}) + c - p.o${j}] = v; return; }`);
+    kernel = {
+      label: `split ${k}`,
+      source: `${header(fields, [['x', 'read', 'u32'], ...outs])}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let i = ${flatId(WG)};
+  if (i >= p.n) { return; }
+  let r = i / p.W;
+  let c = i % p.W;
+  if (c < p.o0) { return; }
+  let v = x[i];
+  ${branches.join('\n  ')}
+}`,
+    };
+    splitKernels.set(k, kernel);
+  }
+  return kernel;
+}
+const splitKernels = new Map<number, Kernel>();
+
 /** x [..., sum(sizes)] -> [..., sizes[i]] */
 export function split(h: KernelHost, x: GpuTensor, sizes: readonly number[]): GpuTensor[] {
   const W = x.shape[x.shape.length - 1];
   const rows = W === 0 ? 0 : x.size / W;
-  let off = 0;
-  return sizes.map((w) => {
-    const out = h.empty([...x.shape.slice(0, -1), w], x.dtype);
-    copyColumns(h, x, out, rows, w, W, off, w, 0);
-    off += w;
-    return out;
-  });
+  const outs = sizes.map((w) => h.empty([...x.shape.slice(0, -1), w], x.dtype));
+  // empty pieces bind nothing; the rest go in groups that fit the device's storage bindings
+  const live = sizes.map((_, j) => j).filter((j) => sizes[j] > 0);
+  const offsets = sizes.reduce((o, w) => [...o, o[o.length - 1] + w], [0]);
+  const most = h.rt.info.maxStorageBuffersPerShaderStage - 1;
+  for (let g = 0; g < live.length && rows > 0; g += most) {
+    const group = live.slice(g, g + most);
+    // columns outside the group's range fall through every branch and are not written
+    const o = [...group.map((j) => offsets[j]), offsets[group[group.length - 1] + 1]];
+    const n = rows * W;
+    h.rt.dispatch(splitKernel(group.length), [n, W, ...o], [storageOf(x), ...group.map((j) => outs[j].storage)], grid(n, WG));
+  }
+  return outs;
 }
 
 /** concatenation along the last dimension */

@@ -187,6 +187,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/**
+ * The GEMV above without shared memory or barriers, where the device has subgroups of one fixed
+ * size S: one subgroup per output column, S lanes reading its weight row (four loads in flight per
+ * lane in the main loop), then one subgroupAdd per row m. 8 columns per workgroup.
+ */
+function gemvSubgroupSource(M: number, S: number, vec: boolean, bias: boolean): string {
+  const el = vec ? 'vec4<f32>' : 'f32';
+  const buffers: [string, 'read' | 'read_write', string][] = [['A', 'read', el], ['B', 'read', el]];
+  if (bias) buffers.push(['bias', 'read', 'f32']);
+  buffers.push(['C', 'read_write', 'f32']);
+  const ms = Array.from({ length: M }, (_, m) => m);
+  const mul = (a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
+  const fmas = (k: string, w: string) => ms.map((m) => `acc${m} += ${mul(`A[${m}u * kw + ${k}]`, w)};`).join(' ');
+  return `${header('M: u32, N: u32, K: u32', buffers, 'enable subgroups;')}
+@compute @workgroup_size(${8 * S})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let n = (wid.y * 65535u + wid.x) * 8u + lid / ${S}u;
+  let row = min(n, p.N - 1u) * ${vec ? 'p.K / 4u' : 'p.K'};
+  let kw = ${vec ? 'p.K / 4u' : 'p.K'};
+  ${ms.map((m) => `var acc${m} = 0.0;`).join(' ')}
+  var k = lane;
+  for (; k + ${3 * S}u < kw; k += ${4 * S}u) {
+    let w0 = B[row + k];
+    let w1 = B[row + k + ${S}u];
+    let w2 = B[row + k + ${2 * S}u];
+    let w3 = B[row + k + ${3 * S}u];
+    ${fmas('k', 'w0')}
+    ${fmas(`k + ${S}u`, 'w1')}
+    ${fmas(`k + ${2 * S}u`, 'w2')}
+    ${fmas(`k + ${3 * S}u`, 'w3')}
+  }
+  for (; k < kw; k += ${S}u) {
+    let w = B[row + k];
+    ${fmas('k', 'w')}
+  }
+  ${ms.map((m) => `let sum${m} = subgroupAdd(acc${m});`).join('\n  ')}
+  if (lane == 0u && n < p.N) {
+    ${ms.map((m) => `C[${m}u * p.N + n] = sum${m}${bias ? ' + bias[n]' : ''};`).join('\n    ')}
+  }
+}`;
+}
+
 const GEMV_ROWS = 8;
 const kernels = new Map<string, Kernel>();
 
@@ -209,7 +251,10 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
   storage.push(out.storage);
   if (M <= GEMV_ROWS && transB && !transA && K > 0) {
     const vec = K % 4 === 0;
-    const k = cached(`gemv M=${M} vec=${vec} bias=${bias !== undefined}`, () => gemvSource(M, vec, bias !== undefined));
+    const { subgroups, subgroupMinSize: S, subgroupMaxSize } = h.rt.info;
+    const k = subgroups && S === subgroupMaxSize
+      ? cached(`gemv subgroups M=${M} S=${S} vec=${vec} bias=${bias !== undefined}`, () => gemvSubgroupSource(M, S, vec, bias !== undefined))
+      : cached(`gemv M=${M} vec=${vec} bias=${bias !== undefined}`, () => gemvSource(M, vec, bias !== undefined));
     const groups = Math.ceil(N / 8);
     h.rt.dispatch(k, [M, N, K], storage, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
     return out;

@@ -8,6 +8,7 @@
  *              overwritten with the state entering chunk c), H_0 = the initial state
  *   5. out:    y_i = Σ_{j≤i} CB[i, j] exp(acum_i − acum_j) Δ_j x_j + exp(acum_i) C_i · H_c + D x_i
  * Decays are differences of within-chunk cumsums, all ≤ 0, so no exp can overflow.
+ * Up to RECURRENT_MAX_L steps (decoding) skip the stages and run the recurrence in one kernel.
  *   x [B, L, H, P], dt [B, L, H], A [H], B/C [B, L, G, N], D [H] or [H, P], state [B, H, P, N]
  *   -> y [B, L, H, P], state [B, H, P, N]
  */
@@ -146,6 +147,56 @@ fn main(${ENTRY_ARGS}) {
 
 type DMode = 'none' | 'head' | 'headDim';
 
+/**
+ * The recurrence itself, for a few steps (decoding: L = 1), where the chunked stages would be
+ * five dispatches of mostly idle tiles. One invocation per (b, h, p) walks t and n, reading its
+ * state row once per step from where the last step left it:
+ *   h[p, n] = exp(Δ_t A_h) h[p, n] + Δ_t x_t[p] B_t[n];   y_t[p] = Σ_n h[p, n] C_t[n] + D x_t[p]
+ */
+function recurrentKernel(bias: boolean, softplus: boolean, init: boolean, d: DMode): Kernel {
+  return cached(`ssd recurrent ${bias} ${softplus} ${init} D=${d}`, () => {
+    const buffers: BufferDecl[] = [['x', 'read', 'f32'], ['dt', 'read', 'f32'], ['A', 'read', 'f32'], ['Bm', 'read', 'f32'], ['Cm', 'read', 'f32']];
+    if (bias) buffers.push(['dtBias', 'read', 'f32']);
+    if (d !== 'none') buffers.push(['Dskip', 'read', 'f32']);
+    if (init) buffers.push(['state0', 'read', 'f32']);
+    buffers.push(['y', 'read_write', 'f32'], ['stateOut', 'read_write', 'f32']);
+    const skip = d === 'head' ? 'Dskip[h]' : d === 'headDim' ? 'Dskip[h * p.P + pp]' : '0.0';
+    return `${header(FIELDS, buffers)}
+${SCALAR_FNS}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let i = ${flatId(WG)};
+  if (i >= p.n) { return; }
+  let pp = i % p.P;
+  let h = (i / p.P) % p.H;
+  let b = i / (p.P * p.H);
+  let g = h / (p.H / p.G);
+  let row = i * p.N;  // this (b, h, p)'s state row in [B, H, P, N]
+  for (var t = 0u; t < p.L; t++) {
+    let bt = b * p.L + t;
+    var d = dt[bt * p.H + h]${bias ? ' + dtBias[h]' : ''};
+    ${softplus ? 'd = softplus(d);' : ''}
+    d = clamp(d, p.lo, p.hi);
+    let decay = exp(d * A[h]);
+    let xo = (bt * p.H + h) * p.P + pp;
+    let dx = d * x[xo];
+    let bc = (bt * p.G + g) * p.N;
+    var acc = 0.0;
+    for (var n = 0u; n < p.N; n++) {
+      let prev = ${init ? 'select(stateOut[row + n], state0[row + n], t == 0u)' : 'select(stateOut[row + n], 0.0, t == 0u)'};
+      let s = fma(decay, prev, dx * Bm[bc + n]);
+      stateOut[row + n] = s;
+      acc = fma(s, Cm[bc + n], acc);
+    }
+    y[xo] = fma(${skip}, x[xo], acc);
+  }
+}`;
+  });
+}
+
+/** At most this many steps run through the recurrence instead of the chunked stages. */
+const RECURRENT_MAX_L = 4;
+
 function outKernel(d: DMode): Kernel {
   return cached(`ssd output D=${d}`, () => {
     const buffers: BufferDecl[] = [['CB', 'read', 'f32'], ['acum', 'read', 'f32'], ['dtv', 'read', 'f32'],
@@ -202,6 +253,18 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   const params = (n: number) => [L, H, P, G, N, Q, nC, n, f32Bits(lo), f32Bits(hi)];
   const s = (t: unknown) => storageOf(t as GpuTensor);
   const rt = h.rt;
+  const dMode: DMode = !a.Dskip ? 'none' : a.Dskip.shape.length === 2 ? 'headDim' : 'head';
+
+  if (L > 0 && L <= RECURRENT_MAX_L) {
+    const y = h.empty([B, L, H, P]);
+    const state = h.empty([B, H, P, N]);
+    const inputs = [s(x), s(a.dt), s(a.A), s(a.Bmat), s(a.Cmat)];
+    for (const t of [a.dtBias, a.Dskip, a.state]) if (t) inputs.push(s(t));
+    const n = B * H * P;
+    rt.dispatch(recurrentKernel(a.dtBias !== undefined, a.dtSoftplus, a.state !== undefined, dMode), params(n),
+      [...inputs, y.storage, state.storage], grid(n, WG));
+    return { y, state };
+  }
 
   const dtv = h.empty([B, H, L]);
   const acum = h.empty([B, H, L]);
@@ -223,7 +286,6 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   rt.dispatch(passKernel(a.state !== undefined), params(state.size), [...passIn, S.storage, state.storage], grid(state.size, WG));
 
   const y = h.empty([B, L, H, P]);
-  const dMode: DMode = !a.Dskip ? 'none' : a.Dskip.shape.length === 2 ? 'headDim' : 'head';
   const outIn = [CB.storage, acum.storage, dtv.storage, s(x), s(a.Cmat), S.storage];
   if (a.Dskip) outIn.push(s(a.Dskip));
   rt.dispatch(outKernel(dMode), params(0), [...outIn, y.storage], [tQ * Math.ceil(P / 64), nC, B * H]);
