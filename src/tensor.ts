@@ -33,4 +33,23 @@ export class Tensor {
   dispose(): void {
     this.backend.dispose(this);
   }
+
+  /** Whether the storage was released (only WebGPU releases; the CPU leaves it to the GC). */
+  get disposed(): boolean {
+    return false;
+  }
+}
+
+/**
+ * Writes into a tensor's storage after its creation (an optimizer step) bump a version, so that
+ * values derived from it and cached (A = -exp(A_log)) are recomputed.
+ */
+const versions = new WeakMap<object, number>();
+
+export function storageVersion(t: Tensor): number {
+  return versions.get(t.storage as object) ?? 0;
+}
+
+export function markWritten(t: Tensor): void {
+  versions.set(t.storage as object, storageVersion(t) + 1);
 }

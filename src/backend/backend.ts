@@ -96,7 +96,10 @@ export interface Backend {
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor;
 
   // ---- training -----------------------------------------------------------------------------------
-  /** One AdamW update of param with its moments m and v, in place on all three; see `AdamWStep`. */
+  /**
+   * One AdamW update of param with its moments m and v, in place on all three; see `AdamWStep`.
+   * The caller marks param written (`markWritten`) so caches derived from it are dropped.
+   */
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void;
 }
 

@@ -1,5 +1,6 @@
 import * as ops from '../ops/index.js';
-import type { Tensor } from '../tensor.js';
+import { isRecording } from '../autograd/index.js';
+import { storageVersion, type Tensor } from '../tensor.js';
 import type { AttentionState } from './attention.js';
 import type { Mamba1State } from './mamba1.js';
 import type { Mamba2State } from './mamba2.js';
@@ -32,8 +33,24 @@ export function expectState<K extends MixerState['kind']>(state: MixerState, kin
   if (state.kind !== kind) throw new Error(`a ${kind} layer got a ${state.kind} state`);
 }
 
-/** -exp(A_log): A < 0 makes every exp(ΔA) a decay. Kept as ops so autograd can reach A_log. */
+/** A per A_log storage, valid while A_log's version is unchanged and A is not released. */
+const decayCache = new WeakMap<object, { version: number; A: Tensor }>();
+
+/**
+ * -exp(A_log): A < 0 makes every exp(ΔA) a decay. Built from ops so autograd reaches A_log while
+ * recording; otherwise cached, since decoding would spend as many exps on A as on the scan itself.
+ */
 export function negExp(aLog: Tensor): Tensor {
+  if (isRecording()) return minusExp(aLog);
+  const version = storageVersion(aLog);
+  const hit = decayCache.get(aLog.storage as object);
+  if (hit && hit.version === version && !hit.A.disposed) return hit.A;
+  const A = minusExp(aLog);
+  decayCache.set(aLog.storage as object, { version, A });
+  return A;
+}
+
+function minusExp(aLog: Tensor): Tensor {
   const minusOne = aLog.backend.upload(new Float32Array(aLog.size).fill(-1), aLog.shape);
   return ops.mul(ops.exp(aLog), minusOne);
 }

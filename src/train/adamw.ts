@@ -4,7 +4,7 @@
  * Parameters that `noDecay` names get weight decay 0 (torch's two parameter groups).
  */
 import type { HostTensor } from '../io/host-tensor.js';
-import type { Tensor } from '../tensor.js';
+import { markWritten, type Tensor } from '../tensor.js';
 import { noDecay } from './init.js';
 
 export interface AdamWOptions {
@@ -46,6 +46,7 @@ export class AdamW {
         lr, beta1: this.opts.beta1, beta2: this.opts.beta2, eps: this.opts.eps,
         weightDecay: noDecay(name) ? 0 : this.opts.weightDecay, step: this.step, gradScale,
       });
+      markWritten(p);
     }
   }
 

@@ -54,7 +54,7 @@ export class GpuTensor extends Tensor {
     return true;
   }
 
-  get disposed(): boolean {
+  override get disposed(): boolean {
     return this.#disposed || this.storage.refs <= 0;
   }
 }
