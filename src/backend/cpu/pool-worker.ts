@@ -10,6 +10,7 @@ import { F, runChunk } from './pool-job.js';
 const { module, memory, ctrl, id } = workerData as PoolInit;
 const { kernels } = instantiateKernels(module, memory);
 const plan = new Int32Array(F.Size);
+Atomics.add(ctrl, Ctrl.Ready, 1);
 
 for (let seen = Atomics.load(ctrl, Ctrl.Seq); ;) {
   seen = waitUntil(ctrl, Ctrl.Seq, (v) => v !== seen, WORKER_SPIN_MS);

@@ -32,8 +32,10 @@ export const enum Ctrl {
   WorkerChunks,
   /** per scratch region: chunks done of the region's current job; workers inside a chunk */
   Done0, Done1, Busy0, Busy1,
+  /** workers that have started */
+  Ready,
   /** per chunk index (< FLAGGED_CHUNKS): the id of the last job that finished it */
-  ChunkDone = 8,
+  ChunkDone = 16,
   PlanAt = ChunkDone + 64,
 }
 
@@ -44,6 +46,8 @@ export const FLAGGED_CHUNKS = 64;
 export const WORKER_SPIN_MS = 0.5;
 /** how long (ms) the main thread spins for workers to finish before sleeping */
 const MAIN_SPIN_MS = 0.05;
+/** jobs run single-threaded once the workers fell behind (see Pool.adapt) */
+const SOLO_JOBS = 128;
 
 export interface PoolInit {
   module: WasmModule;
@@ -79,6 +83,10 @@ export class Pool {
   private job = 0;
   private region = 0;
   private broken = false;
+  /** running average of the share of chunks the workers ran in threaded jobs */
+  private workerShare = 1;
+  /** jobs still to run on the main thread alone, after the workers fell behind */
+  private soloJobs = 0;
 
   constructor(
     private readonly module: WasmModule,
@@ -106,6 +114,10 @@ export class Pool {
   run(threads: number): void {
     const p = this.plan, ctrl = this.ctrl;
     const chunks = p[F.Chunks];
+    if (this.soloJobs > 0 && threads > 1) {
+      this.soloJobs--;
+      threads = 1;
+    }
     if (threads <= 1 || chunks < 2 || this.broken) {
       for (let i = 0; i < chunks; i++) runChunk(this.kernels, p, i, 0);
       return;
@@ -128,17 +140,37 @@ export class Pool {
       runChunk(this.kernels, p, i, 0);
       chunkDone(ctrl, p, i);
     }
+    let redone = 0;
     if (mine > 0 && p[F.K] <= p[F.Kc] && chunks <= FLAGGED_CHUNKS) {
       // give the workers about one chunk's time (as the main thread's took), then take over
       const chunkMs = (performance.now() - t0) / mine;
       waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS, 1.5 * chunkMs);
       for (let i = 0; i < chunks && Atomics.load(ctrl, done) < chunks; i++) {
-        if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) runChunk(this.kernels, p, i, 0);
+        if (Atomics.load(ctrl, Ctrl.ChunkDone + i) !== this.job) {
+          runChunk(this.kernels, p, i, 0);
+          redone++;
+        }
       }
     } else {
       waitUntil(ctrl, done, (v) => v >= chunks, MAIN_SPIN_MS);
     }
+    // (a worker still starting up is not a sign of busy cores)
+    if (Atomics.load(ctrl, Ctrl.Ready) >= threads - 1) this.adapt((chunks - mine - redone) / chunks, threads);
     if (Atomics.load(ctrl, Ctrl.Error) !== 0) throw new Error('sgemm: a worker thread failed on its chunk (see its stderr)');
+  }
+
+  /**
+   * When other processes keep the cores busy, workers get a fraction of a core and a second
+   * thread only adds waiting (measured here: decode matvecs 2x slower with 2 threads than with 1
+   * under a load of 4). If the workers' share of recent jobs falls far below their fair share,
+   * run the next SOLO_JOBS jobs on the main thread alone, then try the workers again.
+   */
+  private adapt(share: number, threads: number): void {
+    this.workerShare = 0.75 * this.workerShare + 0.25 * share;
+    if (this.workerShare < (0.3 * (threads - 1)) / threads) {
+      this.soloJobs = SOLO_JOBS;
+      this.workerShare = 1;
+    }
   }
 
   workerChunks(): number {
