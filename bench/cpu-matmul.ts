@@ -11,7 +11,7 @@
  * copy bandwidth / (4 bytes × parameters).
  */
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gemmThreads, pinWeight, setGemmThreads, sgemm, unpinWeight } from '../src/backend/cpu/gemm.js';
 import { benchMatmul } from '../src/bench/matmul.js';
@@ -118,13 +118,17 @@ function main(): void {
     rooflineTokPerS: copy ? (copy * 1e9) / (4 * dec.params) : null,
   };
   const peerInfo = typeof peer === 'string' ? `missing: ${peer}` : `numpy ${peer.numpy}`;
-  const machine = { date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
+  const machine = {
+    date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version,
+    // other processes' load during the run: on a shared machine, the context for every number
+    loadavg: loadavg().map((l) => Number(l.toFixed(2))),
+  };
 
   if (json) {
     console.log(JSON.stringify({ ...machine, threads: gemmThreads(), peer: peerInfo, copyGBs: copy || null, rows, decode: decodeRow }, null, 2));
     return;
   }
-  console.log(`${machine.date}  ${machine.cpu}, ${machine.cores} cores, node ${machine.node}`);
+  console.log(`${machine.date}  ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load average ${machine.loadavg.join(' ')}`);
   console.log(`sgemm (x · W^T, W pinned), ${gemmThreads()} threads, best of ${rounds} rounds; peer: ${peerInfo}`);
   if (copy) console.log(`numpy copy bandwidth (read + write): ${copy.toFixed(1)} GB/s`);
   const f = (v: number | null, d = 1) => (v === null ? '-' : v.toFixed(d));
