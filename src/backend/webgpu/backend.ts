@@ -8,6 +8,7 @@
 import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
+import { WebGpuGradKernels } from './grad-kernels.js';
 import { GpuTensor, tidy } from './memory.js';
 import { bytesOf, GpuRuntime, storageOf, type KernelHost } from './runtime.js';
 import { adamw } from './kernels/adamw.js';
@@ -28,11 +29,13 @@ function expect(ok: boolean, what: string): void {
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const last = (t: Tensor) => t.shape[t.shape.length - 1];
 
-export class WebGpuBackend implements Backend, KernelHost {
+/** Training kernels (GradKernels) come from the base class, see grad-kernels.ts. */
+export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelHost {
   readonly name = 'webgpu' as const;
   readonly rt: GpuRuntime;
 
   constructor(info: DeviceInfo) {
+    super();
     this.rt = new GpuRuntime(info);
   }
 

@@ -4,7 +4,7 @@
  * Copies work on u32 so one kernel serves f32 and i32 tensors.
  */
 import type { GpuTensor } from '../memory.js';
-import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
+import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
 
 const WG = 256;
@@ -145,11 +145,11 @@ export function writeAt(h: KernelHost, dst: GpuTensor, src: GpuTensor, offset: I
 /**
  * Rotary embedding on the first 2·half dims of x [B, L, H, E]. cs holds cos and sin per
  * (b, l, j) as computed on the host in float64: a GPU's sin/cos lose accuracy on the large
- * angles late positions reach.
+ * angles late positions reach. `sign` −1 rotates by −θ: the backward, rotary being orthogonal.
  */
 const ROTARY = (interleaved: boolean): Kernel => ({
   label: `rotary${interleaved ? ' interleaved' : ''}`,
-  source: `${header('n: u32, H: u32, E: u32, half: u32', [['x', 'read', 'f32'], ['cs', 'read', 'f32'], ['out', 'read_write', 'f32']])}
+  source: `${header('n: u32, H: u32, E: u32, half: u32, sign: f32', [['x', 'read', 'f32'], ['cs', 'read', 'f32'], ['out', 'read_write', 'f32']])}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   let i = ${flatId(WG)};
@@ -163,13 +163,13 @@ fn main(${ENTRY_ARGS}) {
   let x0 = x[base + 2u * j];
   let x1 = x[base + 2u * j + 1u];
   let c = cs[(tok * p.half + j) * 2u];
-  let s = cs[(tok * p.half + j) * 2u + 1u];
+  let s = p.sign * cs[(tok * p.half + j) * 2u + 1u];
   out[i] = select(x1 * c + x0 * s, x0 * c - x1 * s, e % 2u == 0u);`
     : `let j = e % p.half;
   let x0 = x[base + j];
   let x1 = x[base + j + p.half];
   let c = cs[(tok * p.half + j) * 2u];
-  let s = cs[(tok * p.half + j) * 2u + 1u];
+  let s = p.sign * cs[(tok * p.half + j) * 2u + 1u];
   out[i] = select(x1 * c + x0 * s, x0 * c - x1 * s, e < p.half);`}
 }`,
 });
@@ -201,12 +201,13 @@ function rotaryTable(h: KernelHost, B: number, L: number, pos0: Int32Array, half
   return t;
 }
 
-export function rotary(h: KernelHost, x: GpuTensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): GpuTensor {
+/** x [B, L, H, E] rotated by θ, or by −θ when `inverse` (the gradient of the forward rotation) */
+export function rotary(h: KernelHost, x: GpuTensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean, inverse = false): GpuTensor {
   const [B, L, H, E] = x.shape;
   const half = rotaryDim / 2;
   const out = h.empty(x.shape);
   if (x.size === 0) return out;
   const cs = rotaryTable(h, B, L, pos0, half, base);
-  h.rt.dispatch(interleaved ? ROTARY_INTERLEAVED : ROTARY_PLAIN, [x.size, H, E, half], [storageOf(x), cs.storage, out.storage], grid(x.size, WG));
+  h.rt.dispatch(interleaved ? ROTARY_INTERLEAVED : ROTARY_PLAIN, [x.size, H, E, half, f32Bits(inverse ? -1 : 1)], [storageOf(x), cs.storage, out.storage], grid(x.size, WG));
   return out;
 }

@@ -13,7 +13,7 @@ const WG = 256;
 const cache = new Map<string, Kernel>();
 
 /** A row kernel: `body` runs once per workgroup row with `row` and `lid` in scope. */
-function rowKernel(h: KernelHost, label: string, fields: string, buffers: readonly BufferDecl[], body: string): Kernel {
+export function rowKernel(h: KernelHost, label: string, fields: string, buffers: readonly BufferDecl[], body: string): Kernel {
   const { subgroups, subgroupMinSize } = h.rt.info;
   const key = `${label} ${subgroups} ${subgroupMinSize}`;
   let k = cache.get(key);

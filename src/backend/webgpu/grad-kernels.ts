@@ -1,0 +1,99 @@
+/**
+ * What training needs on WebGPU (GradKernels in backend.ts): the backward of each op and the
+ * fused cross-entropy, checked on the host and recorded like the forward ops, nothing read back.
+ * WebGpuBackend extends this class, so the autograd finds the methods on the backend itself; the
+ * kernels live in ./kernels/*-backward.ts (and cross-entropy.ts). Linear and matmul backward are
+ * matmuls (ops/linear.ts), which the forward kernels serve with transposed operands.
+ */
+import type { GradKernels } from '../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { GpuTensor } from './memory.js';
+import { storageOf, type GpuRuntime, type KernelHost } from './runtime.js';
+import { crossEntropy } from './kernels/cross-entropy.js';
+import { activationBackward, scaleBy } from './kernels/elementwise-backward.js';
+import { embeddingBackward } from './kernels/embedding-backward.js';
+import { rotary } from './kernels/layout.js';
+import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './kernels/norms-backward.js';
+import { sumRows } from './kernels/reduce-backward.js';
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+const last = (t: Tensor) => t.shape[t.shape.length - 1];
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`webgpu ${what}`);
+}
+
+export abstract class WebGpuGradKernels implements KernelHost, Partial<GradKernels> {
+  abstract readonly rt: GpuRuntime;
+  abstract empty(shape: readonly number[], dtype?: 'f32' | 'i32'): GpuTensor;
+  abstract upload(data: Float32Array | Int32Array, shape: readonly number[]): GpuTensor;
+
+  /** `t` as a live tensor of this backend. */
+  protected gpu(t: Tensor, what: string): GpuTensor {
+    if (!(t instanceof GpuTensor) || t.backend !== (this as unknown)) throw new Error(`webgpu ${what}: the tensor is not on this WebGPU backend`);
+    storageOf(t);
+    return t;
+  }
+
+  /** `dy` of the shape `like` has, on this backend. */
+  protected grad(dy: Tensor, like: Tensor, what: string): GpuTensor {
+    expect(same(dy.shape, like.shape), `${what}: gradient [${dy.shape}] for [${like.shape}]`);
+    return this.gpu(dy, what);
+  }
+
+  sumRows(x: Tensor): Tensor {
+    return sumRows(this, this.gpu(x, 'sumRows'), last(x));
+  }
+
+  embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor {
+    const what = 'embeddingBackward';
+    expect(ids.dtype === 'i32' && same(dy.shape, [...ids.shape, last(dy)]), `${what}: dy [${dy.shape}] for ids [${ids.shape}] (${ids.dtype})`);
+    return embeddingBackward(this, this.gpu(dy, what), this.gpu(ids, what), V);
+  }
+
+  siluBackward(x: Tensor, dy: Tensor): Tensor {
+    return activationBackward(this, 'siluGrad', this.gpu(x, 'siluBackward'), this.grad(dy, x, 'siluBackward'));
+  }
+
+  softplusBackward(x: Tensor, dy: Tensor): Tensor {
+    return activationBackward(this, 'softplusGrad', this.gpu(x, 'softplusBackward'), this.grad(dy, x, 'softplusBackward'));
+  }
+
+  rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
+    const what = 'rmsNormBackward';
+    expect(same(weight.shape, [last(x)]), `${what}: weight [${weight.shape}] for x [${x.shape}]`);
+    return rmsNormBackward(this, this.gpu(x, what), this.gpu(weight, what), eps, this.grad(dy, x, what));
+  }
+
+  gatedRmsNormBackward(
+    x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean, dy: Tensor,
+  ): { dx: Tensor; dz: Tensor; dweight: Tensor } {
+    const what = 'gatedRmsNormBackward';
+    expect(same(z.shape, x.shape) && same(weight.shape, [last(x)]), `${what}: x [${x.shape}], z [${z.shape}], weight [${weight.shape}]`);
+    expect(groupSize > 0 && last(x) % groupSize === 0, `${what}: group size ${groupSize} does not divide ${last(x)}`);
+    return gatedRmsNormBackward(this, this.gpu(x, what), this.gpu(z, what), this.gpu(weight, what), eps, groupSize, normBeforeGate,
+      this.grad(dy, x, what));
+  }
+
+  softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor {
+    return softmaxBackward(this, this.gpu(y, 'softmaxBackward'), this.grad(dy, y, 'softmaxBackward'), log);
+  }
+
+  crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number, withGrad: boolean): { loss: Tensor; dlogits?: Tensor } {
+    const what = 'crossEntropy';
+    expect(targets.dtype === 'i32' && same(targets.shape, logits.shape.slice(0, -1)), `${what}: targets [${targets.shape}] (${targets.dtype}) for logits [${logits.shape}]`);
+    return crossEntropy(this, this.gpu(logits, what), this.gpu(targets, what), ignoreIndex, withGrad);
+  }
+
+  scaleBy(x: Tensor, s: Tensor): Tensor {
+    expect(s.size === 1, `scaleBy: the scale has shape [${s.shape}], expected one element`);
+    return scaleBy(this, this.gpu(x, 'scaleBy'), this.gpu(s, 'scaleBy'));
+  }
+
+  rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
+    const what = 'rotaryBackward';
+    expect(dy.shape.length === 4 && pos0.length === dy.shape[0], `${what}: dy [${dy.shape}] with ${pos0.length} start positions`);
+    expect(rotaryDim % 2 === 0 && rotaryDim <= dy.shape[3], `${what}: rotaryDim ${rotaryDim} for head dim ${dy.shape[3]}`);
+    return rotary(this, this.gpu(dy, what), pos0, rotaryDim, base, interleaved, true);
+  }
+}

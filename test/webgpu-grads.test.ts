@@ -1,0 +1,188 @@
+/**
+ * Every GradKernels method on WebGPU against the CPU reference backend, by normalized max error
+ * (max |gpu − cpu| / max |cpu|), with shapes that are not multiples of the kernels' tiles, chunks
+ * or workgroups. Skips, saying why, only where no WebGPU adapter can be created, and never in CI
+ * (see webgpu-util).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Backend, GradKernels } from '../src/backend/backend.js';
+import { CpuBackend } from '../src/backend/cpu/index.js';
+import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
+import type { HostArray, Tensor } from '../src/tensor.js';
+import { openTestGpu } from './webgpu-util.js';
+
+const { gpu, skip: noGpu } = await openTestGpu();
+// the row reductions again with shared-memory trees, when the device has subgroups
+const plain = gpu?.info.subgroups ? await createWebGpuBackend({ subgroups: false }) : undefined;
+const cpu = new CpuBackend();
+after(() => {
+  gpu?.destroy();
+  plain?.destroy();
+});
+
+type Trainable = Backend & GradKernels;
+
+/** Deterministic uniform values in [lo, hi). */
+function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  inputs: Record<string, [HostArray, number[]]>;
+  run: (be: Trainable, t: Record<string, Tensor>) => (Tensor | undefined)[];
+  /** 1e-4 by default; 1e-3 for long reductions and scans */
+  tol?: number;
+  /** run on the subgroup-free backend too */
+  reduces?: boolean;
+}
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const r = (shape: number[], seed: number, lo = -1, hi = 1): [Float32Array, number[]] => [rand(size(shape), seed, lo, hi), shape];
+const ints = (shape: number[], seed: number, lo: number, hi: number): [Int32Array, number[]] =>
+  [Int32Array.from(rand(size(shape), seed, lo, hi), Math.floor), shape];
+
+const cases: Case[] = [];
+
+// ---- linear algebra ------------------------------------------------------------------------
+cases.push({
+  name: 'sumRows [3, 37, 45] and [1000, 5]',
+  inputs: { x: r([3, 37, 45], 1), y: r([1000, 5], 2) },
+  run: (be, t) => [be.sumRows(t.x), be.sumRows(t.y)],
+  tol: 1e-3,
+});
+cases.push({
+  name: 'embeddingBackward (ids repeat; one row hit 40 times)',
+  inputs: { dy: r([3, 41, 33], 3), ids: ints([3, 41], 4, 0, 20), hot: ints([40], 5, 7, 8), dyHot: r([40, 33], 6) },
+  run: (be, t) => [be.embeddingBackward(t.dy, t.ids, 23), be.embeddingBackward(t.dyHot, t.hot, 9)],
+});
+
+// ---- elementwise -----------------------------------------------------------------------------
+cases.push({
+  name: 'siluBackward, softplusBackward (both sides of the threshold 20)',
+  inputs: { x: r([3, 5, 71], 7, -30, 30), dy: r([3, 5, 71], 8) },
+  run: (be, t) => [be.siluBackward(t.x, t.dy), be.softplusBackward(t.x, t.dy)],
+});
+cases.push({
+  name: 'scaleBy',
+  inputs: { x: r([7, 13], 9), s: r([], 10) },
+  run: (be, t) => [be.scaleBy(t.x, t.s)],
+});
+
+// ---- normalization / softmax / loss -------------------------------------------------------------
+cases.push({
+  name: 'rmsNormBackward C=300',
+  inputs: { x: r([3, 7, 300], 11, -3, 3), w: r([300], 12), dy: r([3, 7, 300], 13) },
+  run: (be, t) => {
+    const { dx, dweight } = be.rmsNormBackward(t.x, t.w, 1e-5, t.dy);
+    return [dx, dweight];
+  },
+  tol: 1e-3,
+  reduces: true,
+});
+for (const normBeforeGate of [true, false]) {
+  cases.push({
+    name: `gatedRmsNormBackward groups of 100 and 300, normBeforeGate=${normBeforeGate}`,
+    inputs: { x: r([2, 9, 300], 14, -3, 3), z: r([2, 9, 300], 15, -3, 3), w: r([300], 16), dy: r([2, 9, 300], 17) },
+    run: (be, t) => [100, 300].flatMap((gs) => {
+      const g = be.gatedRmsNormBackward(t.x, t.z, t.w, 1e-5, gs, normBeforeGate, t.dy);
+      return [g.dx, g.dz, g.dweight];
+    }),
+    tol: 1e-3,
+    reduces: true,
+  });
+}
+cases.push({
+  name: 'softmaxBackward / logSoftmax backward over 1000 and 3',
+  inputs: { x: r([5, 1000], 18, -10, 10), dx: r([5, 1000], 19), y: r([4, 3], 20, -5, 5), dy: r([4, 3], 21) },
+  run: (be, t) => [
+    be.softmaxBackward(be.softmax(t.x), t.dx, false), be.softmaxBackward(be.logSoftmax(t.x), t.dx, true),
+    be.softmaxBackward(be.softmax(t.y), t.dy, false), be.softmaxBackward(be.logSoftmax(t.y), t.dy, true),
+  ],
+  tol: 1e-3,
+  reduces: true,
+});
+cases.push({
+  name: 'crossEntropy V=1000 with ignored rows, with and without the gradient',
+  inputs: { x: r([3, 7, 1000], 22, -8, 8), tg: [Int32Array.from(rand(21, 23, 0, 1000), (v, i) => (i % 5 === 2 ? -100 : Math.floor(v))), [3, 7]] },
+  run: (be, t) => {
+    const a = be.crossEntropy(t.x, t.tg, -100, true);
+    return [a.loss, a.dlogits, be.crossEntropy(t.x, t.tg, -100, false).loss];
+  },
+  tol: 1e-3,
+  reduces: true,
+});
+cases.push({
+  name: 'crossEntropy with every row ignored: loss 0, gradient 0',
+  inputs: { x: r([4, 9], 24), tg: [new Int32Array(4).fill(-1), [4]] },
+  run: (be, t) => {
+    const a = be.crossEntropy(t.x, t.tg, -1, true);
+    return [a.loss, a.dlogits];
+  },
+});
+
+// ---- attention ------------------------------------------------------------------------------------
+for (const interleaved of [false, true]) {
+  cases.push({
+    name: `rotaryBackward rotaryDim 12 of 20, interleaved=${interleaved}`,
+    inputs: { dy: r([2, 7, 3, 20], 25) },
+    run: (be, t) => [be.rotaryBackward(t.dy, Int32Array.from([0, 4097]), 12, 10000, interleaved)],
+  });
+}
+
+/** max |a − ref| / max |ref| (NaN anywhere fails) */
+function normalizedError(a: HostArray, ref: HostArray): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(a[i] - ref[i]);
+    err = Number.isNaN(d) ? Infinity : Math.max(err, d);
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return scale === 0 ? err : err / scale;
+}
+
+async function runOn(be: Trainable, c: Case): Promise<(HostArray | undefined)[]> {
+  const t: Record<string, Tensor> = {};
+  for (const [k, [data, shape]] of Object.entries(c.inputs)) t[k] = be.upload(data, shape);
+  const outs = c.run(be, t);
+  const host = await Promise.all(outs.map((o) => o?.read()));
+  for (const o of new Set([...outs, ...Object.values(t)])) o?.dispose();
+  return host;
+}
+
+for (const c of cases) {
+  test(`webgpu ${c.name}`, { skip: noGpu }, async (t) => {
+    const want = await runOn(cpu, c);
+    const backends: [string, Trainable][] = [['', gpu! as unknown as Trainable]];
+    if (plain && c.reduces) backends.push([' (no subgroups)', plain as unknown as Trainable]);
+    let worst = 0;
+    for (const [tag, be] of backends) {
+      const got = await runOn(be, c);
+      assert.equal(got.length, want.length);
+      got.forEach((g, i) => {
+        const w = want[i];
+        assert.equal(g === undefined, w === undefined, `output ${i}${tag}: present on one backend only`);
+        if (!g || !w) return;
+        assert.equal(g.length, w.length, `output ${i}${tag}: length`);
+        const e = normalizedError(g, w);
+        worst = Math.max(worst, e);
+        assert.ok(e <= (c.tol ?? 1e-4), `output ${i}${tag}: normalized max error ${e.toExponential(2)} > ${c.tol ?? 1e-4}`);
+      });
+    }
+    t.diagnostic(`worst normalized error ${worst.toExponential(2)}`);
+  });
+}
+
+test('webgpu crossEntropy: a target outside the vocabulary makes the loss NaN', { skip: noGpu }, async () => {
+  const be = gpu! as unknown as Trainable;
+  const { loss } = be.crossEntropy(be.upload(rand(6, 26), [2, 3]), be.upload(Int32Array.from([1, 3]), [2]), -1, false);
+  assert.ok(Number.isNaN((await loss.read())[0]));
+});
