@@ -128,6 +128,45 @@ cases.push({
   },
 });
 
+// ---- sequence mixing ----------------------------------------------------------------------------
+for (const [withBias, withState, silu] of [[true, true, true], [false, false, false], [true, false, true], [false, true, false]]) {
+  cases.push({
+    name: `causalConv1dBackward K=4 bias=${withBias} state=${withState} silu=${silu}`,
+    inputs: { x: r([2, 19, 37], 30), w: r([37, 4], 31), b: r([37], 32), s: r([2, 37, 3], 33), dy: r([2, 19, 37], 34), ds: r([2, 37, 3], 35) },
+    run: (be, t) => {
+      const g = be.causalConv1dBackward(t.x, t.w, withBias ? t.b : undefined, withState ? t.s : undefined, silu, t.dy, t.ds);
+      return [g.dx, g.dweight, g.dbias, g.dstate];
+    },
+  });
+}
+cases.push({
+  name: 'causalConv1dBackward L=2 < K-1: the returned state reaches back into the initial one',
+  inputs: { x: r([2, 2, 5], 36), w: r([5, 4], 37), s: r([2, 5, 3], 38), dy: r([2, 2, 5], 39), ds: r([2, 5, 3], 40) },
+  run: (be, t) => {
+    const g = be.causalConv1dBackward(t.x, t.w, undefined, t.s, true, t.dy, t.ds);
+    return [g.dx, g.dweight, g.dbias, g.dstate];
+  },
+});
+
+for (const [full, L, D, N] of [[true, 45, 70, 16], [false, 45, 70, 16], [true, 37, 21, 6], [true, 3, 300, 1]] as const) {
+  const B = 2;
+  cases.push({
+    name: `selectiveScanBackward L=${L} D=${D} N=${N} ${full ? 'D, z, deltaBias, softplus, state' : 'bare'}`,
+    inputs: {
+      u: r([B, L, D], 41), delta: r([B, L, D], 42, -3, 1), dpos: r([B, L, D], 43, 0.01, 0.5), A: r([D, N], 44, -2, -0.1),
+      Bm: r([B, L, N], 45), Cm: r([B, L, N], 46), Dskip: r([D], 47), z: r([B, L, D], 48), bias: r([D], 49, -1, 0),
+      s: r([B, D, N], 50), dy: r([B, L, D], 51), ds: r([B, D, N], 52),
+    },
+    run: (be, t) => {
+      const g = be.selectiveScanBackward(full
+        ? { u: t.u, delta: t.delta, A: t.A, Bmat: t.Bm, Cmat: t.Cm, Dskip: t.Dskip, z: t.z, deltaBias: t.bias, deltaSoftplus: true, state: t.s }
+        : { u: t.u, delta: t.dpos, A: t.A, Bmat: t.Bm, Cmat: t.Cm, deltaSoftplus: false }, t.dy, t.ds);
+      return [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.ddeltaBias, g.dstate];
+    },
+    tol: 1e-3,
+  });
+}
+
 // ---- attention ------------------------------------------------------------------------------------
 for (const interleaved of [false, true]) {
   cases.push({

@@ -5,16 +5,18 @@
  * kernels live in ./kernels/*-backward.ts (and cross-entropy.ts). Linear and matmul backward are
  * matmuls (ops/linear.ts), which the forward kernels serve with transposed operands.
  */
-import type { GradKernels } from '../backend.js';
+import type { GradKernels, SelectiveScanArgs, SelectiveScanGrads } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { GpuTensor } from './memory.js';
 import { storageOf, type GpuRuntime, type KernelHost } from './runtime.js';
+import { causalConv1dBackward } from './kernels/conv-backward.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
 import { activationBackward, scaleBy } from './kernels/elementwise-backward.js';
 import { embeddingBackward } from './kernels/embedding-backward.js';
 import { rotary } from './kernels/layout.js';
 import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './kernels/norms-backward.js';
 import { sumRows } from './kernels/reduce-backward.js';
+import { selectiveScanBackward } from './kernels/scan-backward.js';
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const last = (t: Tensor) => t.shape[t.shape.length - 1];
@@ -88,6 +90,40 @@ export abstract class WebGpuGradKernels implements KernelHost, Partial<GradKerne
   scaleBy(x: Tensor, s: Tensor): Tensor {
     expect(s.size === 1, `scaleBy: the scale has shape [${s.shape}], expected one element`);
     return scaleBy(this, this.gpu(x, 'scaleBy'), this.gpu(s, 'scaleBy'));
+  }
+
+  causalConv1dBackward(
+    x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
+  ): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor } {
+    const what = 'causalConv1dBackward';
+    const [B, , C] = x.shape;
+    const K = weight.shape[1];
+    expect(x.shape.length === 3 && same(weight.shape, [C, K]) && K >= 1, `${what}: x [${x.shape}], weight [${weight.shape}]`);
+    expect(!bias || same(bias.shape, [C]), `${what}: bias [${bias?.shape}] is not [${C}]`);
+    expect(!state || same(state.shape, [B, C, K - 1]), `${what}: state [${state?.shape}] is not [${B}, ${C}, ${K - 1}]`);
+    expect(same(dstate.shape, [B, C, K - 1]), `${what}: dstate [${dstate.shape}] is not [${B}, ${C}, ${K - 1}]`);
+    return causalConv1dBackward(this, this.gpu(x, what), this.gpu(weight, what), bias && this.gpu(bias, what),
+      state && this.gpu(state, what), silu, this.grad(dy, x, what), this.gpu(dstate, what));
+  }
+
+  selectiveScanBackward(args: SelectiveScanArgs, dy: Tensor, dstate: Tensor): SelectiveScanGrads {
+    const what = 'selectiveScanBackward';
+    const [B, L, D] = args.u.shape;
+    const N = args.A.shape[1];
+    expect(args.u.shape.length === 3 && same(args.delta.shape, [B, L, D]) && same(args.A.shape, [D, N]),
+      `${what}: u [${args.u.shape}], delta [${args.delta.shape}], A [${args.A.shape}]`);
+    // one workgroup lane per state: d_state is at most 256 (Mamba uses 16)
+    expect(N >= 1 && N <= 256, `${what}: d_state ${N} is outside 1..256`);
+    expect(same(args.Bmat.shape, [B, L, N]) && same(args.Cmat.shape, [B, L, N]), `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] are not [${B}, ${L}, ${N}]`);
+    expect(!args.z || same(args.z.shape, [B, L, D]), `${what}: z [${args.z?.shape}]`);
+    expect(!args.Dskip || same(args.Dskip.shape, [D]), `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.deltaBias || same(args.deltaBias.shape, [D]), `${what}: deltaBias [${args.deltaBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, D, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${D}, ${N}]`);
+    expect(same(dstate.shape, [B, D, N]), `${what}: dstate [${dstate.shape}] is not [${B}, ${D}, ${N}]`);
+    for (const t of [args.u, args.delta, args.A, args.Bmat, args.Cmat, args.Dskip, args.z, args.deltaBias, args.state]) {
+      if (t) this.gpu(t, what);
+    }
+    return selectiveScanBackward(this, args, this.grad(dy, args.u, what), this.gpu(dstate, what));
   }
 
   rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {

@@ -14,7 +14,7 @@ const WG = 256;
 const cache = new Map<string, Kernel>();
 
 /** WGSL expression for input x at time `t` (i32, may be negative) of channel c, sequence b. */
-function inputAt(hasState: boolean): string {
+export function inputAt(hasState: boolean): string {
   return `fn inputAt(b: u32, t: i32, c: u32) -> f32 {
   if (t >= 0) { return x[(b * p.L + u32(t)) * p.C + c]; }
   ${hasState ? 'return state[(b * p.C + c) * (p.K - 1u) + u32(i32(p.K) - 1 + t)];' : 'return 0.0;'}
