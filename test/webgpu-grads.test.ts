@@ -167,6 +167,28 @@ for (const [full, L, D, N] of [[true, 45, 70, 16], [false, 45, 70, 16], [true, 3
   });
 }
 
+for (const [L, H, P, G, N, Q, dShape] of [
+  [77, 4, 20, 2, 18, 32, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'], [11, 6, 4, 3, 4, 5, 'HP'],
+] as const) {
+  const B = 2;
+  cases.push({
+    name: `ssdChunkedBackward L=${L} H=${H} P=${P} G=${G} N=${N} chunk=${Q} D=${dShape}`,
+    inputs: {
+      x: r([B, L, H, P], 53), dt: r([B, L, H], 54, -3, 1), A: r([H], 55, -2, -0.1), Bm: r([B, L, G, N], 56), Cm: r([B, L, G, N], 57),
+      D: r(dShape === 'HP' ? [H, P] : [H], 58), dtBias: r([H], 59, -1, 0), s: r([B, H, P, N], 60), dy: r([B, L, H, P], 61), ds: r([B, H, P, N], 62),
+    },
+    run: (be, t) => {
+      const g = be.ssdChunkedBackward({
+        x: t.x, dt: t.dt, A: t.A, Bmat: t.Bm, Cmat: t.Cm, Dskip: dShape === 'none' ? undefined : t.D,
+        dtBias: dShape === 'none' ? undefined : t.dtBias, dtSoftplus: dShape !== 'none', dtLimit: dShape === 'none' ? [0.01, 0.5] : [0, Infinity],
+        chunkSize: Q, state: dShape === 'none' ? undefined : t.s,
+      }, t.dy, t.ds);
+      return [g.dx, g.ddt, g.dA, g.dB, g.dC, g.dD, g.ddtBias, g.dstate];
+    },
+    tol: 1e-3,
+  });
+}
+
 // ---- attention ------------------------------------------------------------------------------------
 for (const interleaved of [false, true]) {
   cases.push({

@@ -5,7 +5,7 @@
  * kernels live in ./kernels/*-backward.ts (and cross-entropy.ts). Linear and matmul backward are
  * matmuls (ops/linear.ts), which the forward kernels serve with transposed operands.
  */
-import type { GradKernels, SelectiveScanArgs, SelectiveScanGrads } from '../backend.js';
+import type { GradKernels, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGrads } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { GpuTensor } from './memory.js';
 import { storageOf, type GpuRuntime, type KernelHost } from './runtime.js';
@@ -17,6 +17,7 @@ import { rotary } from './kernels/layout.js';
 import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './kernels/norms-backward.js';
 import { sumRows } from './kernels/reduce-backward.js';
 import { selectiveScanBackward } from './kernels/scan-backward.js';
+import { ssdChunkedBackward } from './kernels/ssd-backward.js';
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const last = (t: Tensor) => t.shape[t.shape.length - 1];
@@ -124,6 +125,25 @@ export abstract class WebGpuGradKernels implements KernelHost, Partial<GradKerne
       if (t) this.gpu(t, what);
     }
     return selectiveScanBackward(this, args, this.grad(dy, args.u, what), this.gpu(dstate, what));
+  }
+
+  ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads {
+    const what = 'ssdChunkedBackward';
+    const [B, L, H, P] = args.x.shape;
+    const [, , G, N] = args.Bmat.shape;
+    expect(args.x.shape.length === 4 && same(args.dt.shape, [B, L, H]) && same(args.A.shape, [H]),
+      `${what}: x [${args.x.shape}], dt [${args.dt.shape}], A [${args.A.shape}]`);
+    expect(args.Bmat.shape.length === 4 && same(args.Bmat.shape, [B, L, G, N]) && same(args.Cmat.shape, [B, L, G, N]) && G > 0 && H % G === 0,
+      `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] for ${H} heads`);
+    expect(!args.Dskip || same(args.Dskip.shape, [H]) || same(args.Dskip.shape, [H, P]), `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.dtBias || same(args.dtBias.shape, [H]), `${what}: dtBias [${args.dtBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, H, P, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${H}, ${P}, ${N}]`);
+    expect(same(dstate.shape, [B, H, P, N]), `${what}: dstate [${dstate.shape}] is not [${B}, ${H}, ${P}, ${N}]`);
+    expect(Number.isInteger(args.chunkSize) && args.chunkSize > 0, `${what}: chunkSize ${args.chunkSize}`);
+    for (const t of [args.x, args.dt, args.A, args.Bmat, args.Cmat, args.Dskip, args.dtBias, args.state]) {
+      if (t) this.gpu(t, what);
+    }
+    return ssdChunkedBackward(this, args, this.grad(dy, args.x, what), this.gpu(dstate, what));
   }
 
   rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {

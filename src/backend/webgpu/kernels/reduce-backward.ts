@@ -17,7 +17,7 @@ export interface ColumnSum {
   label: string;
   /** extra Params fields after `rows: u32, cols: u32` ('' for none) */
   fields: string;
-  /** the inputs the term reads; the output `out` is appended */
+  /** the inputs the term reads (not named out or colPart); the output `out` is appended */
   buffers: readonly BufferDecl[];
   /** f32 expression of row `r` and column `c` (u32, in range) */
   term: string;
@@ -35,7 +35,7 @@ export function columnSumKernel(s: ColumnSum): Kernel {
       label: s.label,
       source: `${header(fields, [...s.buffers, ['out', 'read_write', 'f32']])}
 ${s.prelude ?? ''}
-var<workgroup> part: array<f32, ${COLS * LANES}>;
+var<workgroup> colPart: array<f32, ${COLS * LANES}>;
 
 @compute @workgroup_size(${COLS * LANES})
 fn main(${ENTRY_ARGS}) {
@@ -44,13 +44,13 @@ fn main(${ENTRY_ARGS}) {
   if (c < p.cols) {
     for (var r = lid / ${COLS}u; r < p.rows; r += ${LANES}u) { acc += ${s.term}; }
   }
-  part[lid] = acc;
+  colPart[lid] = acc;
   workgroupBarrier();
   for (var s = ${(COLS * LANES) / 2}u; s >= ${COLS}u; s = s >> 1u) {
-    if (lid < s) { part[lid] += part[lid + s]; }
+    if (lid < s) { colPart[lid] += colPart[lid + s]; }
     workgroupBarrier();
   }
-  if (lid < ${COLS}u && c < p.cols) { out[c] = part[lid]; }
+  if (lid < ${COLS}u && c < p.cols) { out[c] = colPart[lid]; }
 }`,
     };
     cache.set(s.label, k);
