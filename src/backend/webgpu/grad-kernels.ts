@@ -9,6 +9,7 @@ import type { GradKernels, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGr
 import type { Tensor } from '../../tensor.js';
 import { GpuTensor } from './memory.js';
 import { storageOf, type GpuRuntime, type KernelHost } from './runtime.js';
+import { attentionBackward } from './kernels/attention-backward.js';
 import { causalConv1dBackward } from './kernels/conv-backward.js';
 import { crossEntropy } from './kernels/cross-entropy.js';
 import { activationBackward, scaleBy } from './kernels/elementwise-backward.js';
@@ -26,7 +27,7 @@ function expect(ok: boolean, what: string): void {
   if (!ok) throw new Error(`webgpu ${what}`);
 }
 
-export abstract class WebGpuGradKernels implements KernelHost, Partial<GradKernels> {
+export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
   abstract readonly rt: GpuRuntime;
   abstract empty(shape: readonly number[], dtype?: 'f32' | 'i32'): GpuTensor;
   abstract upload(data: Float32Array | Int32Array, shape: readonly number[]): GpuTensor;
@@ -144,6 +145,20 @@ export abstract class WebGpuGradKernels implements KernelHost, Partial<GradKerne
       if (t) this.gpu(t, what);
     }
     return ssdChunkedBackward(this, args, this.grad(dy, args.x, what), this.gpu(dstate, what));
+  }
+
+  attentionBackward(
+    q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }, dout: Tensor,
+  ): { dq: Tensor; dk: Tensor; dv: Tensor } {
+    const what = 'attentionBackward';
+    const [B, , Hq, E] = q.shape;
+    const [, S, Hkv] = k.shape;
+    expect(q.shape.length === 4 && same(k.shape, [B, S, Hkv, E]) && same(v.shape, k.shape) && Hkv > 0 && Hq % Hkv === 0,
+      `${what}: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
+    const kvLen = opts.kvLen ?? new Int32Array(B).fill(S);
+    expect(kvLen.length === B && kvLen.every((n) => n >= 0 && n <= S), `${what}: kvLen [${kvLen}] must hold ${B} counts in 0..${S}`);
+    return attentionBackward(this, this.gpu(q, what), this.gpu(k, what), this.gpu(v, what), opts.causal, opts.scale, kvLen,
+      this.grad(dout, q, what));
   }
 
   rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
