@@ -37,7 +37,7 @@ const MAX_ROW_BLOCKS = 4096;
 const { names, kernels } = instantiateKernels(gemmModule, memory);
 const kernelIds = new Map(names.map((n, i) => [n, i]));
 const kernelId = (spec: KernelSpec) => kernelIds.get(kernelName(spec)) as number;
-const pool = new Pool(gemmModule, memory, names, kernels);
+const pool = new Pool(gemmModule, memory, kernels);
 
 /** Threads sgemm may use (main thread included); defaults to the machine's cores, at most 8. */
 export function setGemmThreads(n: number): void {

@@ -17,9 +17,9 @@
 import type { Kernel } from './wasm/api.js';
 import { ACCUMULATE, BIAS } from './wasm/kernels.js';
 
-/** The plan, as i32 fields (byte addresses are i32 bit patterns, read back with >>> 0). */
 export const enum Form { Outer, Dot, Panel }
 
+/** The plan, as i32 fields (byte addresses are i32 bit patterns, read back with >>> 0). */
 export const enum F {
   /** a Form */
   Form,
@@ -40,7 +40,7 @@ export const enum F {
   Region, Job,
   /** panel form: W rows that exist (N is padded), rows per sub-block, W panel buffers */
   NValid, SubRows, PackAt, PackStride,
-  /** panel form: the kernel that packs W (pack_4, or packT when B is [K, N]) and which it is */
+  /** panel form: the kernel that packs W (pack_4, or packT when B is [K, N], BTrans = 1) */
   PackKernel, BTrans,
   Size,
 }

@@ -39,7 +39,7 @@ export const enum Ctrl {
   PlanAt = ChunkDone + 64,
 }
 
-/** chunks that carry a done flag; plans with more are never completed by the main thread alone */
+/** chunks that carry a done flag; the main thread takes over chunks only in plans with no more */
 export const FLAGGED_CHUNKS = 64;
 
 /** how long (ms) a worker spins for the next job before sleeping */
@@ -52,7 +52,6 @@ const SOLO_JOBS = 128;
 export interface PoolInit {
   module: WasmModule;
   memory: WasmMemory;
-  names: readonly string[];
   ctrl: Int32Array;
   id: number;
 }
@@ -91,7 +90,6 @@ export class Pool {
   constructor(
     private readonly module: WasmModule,
     private readonly memory: WasmMemory,
-    private readonly names: readonly string[],
     private readonly kernels: readonly Kernel[],
     /**
      * threads in all, the main thread included: the machine's cores, at most 8 (decode is memory
@@ -180,7 +178,7 @@ export class Pool {
   private start(workers: number): void {
     while (this.workers.length < workers) {
       const init: PoolInit = {
-        module: this.module, memory: this.memory, names: this.names, ctrl: this.ctrl, id: this.workers.length + 1,
+        module: this.module, memory: this.memory, ctrl: this.ctrl, id: this.workers.length + 1,
       };
       // None of the parent's Node flags: the worker only loads our files, and some flags break
       // its entry point (`--input-type`); V8 flags are per process and apply anyway.
