@@ -1,15 +1,26 @@
 /**
  * Every GradKernels method on WebGPU against the CPU reference backend, by normalized max error
  * (max |gpu − cpu| / max |cpu|), with shapes that are not multiples of the kernels' tiles, chunks
- * or workgroups. Skips, saying why, only where no WebGPU adapter can be created, and never in CI
- * (see webgpu-util).
+ * or workgroups; then whole models: a small hybrid's loss and gradients against the CPU, and
+ * hf/mamba2-tiny's against its float64 reference. Skips, saying why, only where no WebGPU adapter
+ * can be created, and never in CI (see webgpu-util).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { valueAndGrad } from '../src/autograd/index.js';
 import type { Backend, GradKernels } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
+import { readCheckpoint } from '../src/io/checkpoint.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { MambaLM } from '../src/model/lm.js';
+import { randomWeights } from '../src/model/presets.js';
+import { uploadWeights } from '../src/model/weights.js';
+import * as ops from '../src/ops/index.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
+import { FIXTURES } from './model-util.js';
 import { openTestGpu } from './webgpu-util.js';
 
 const { gpu, skip: noGpu } = await openTestGpu();
@@ -264,4 +275,75 @@ test('webgpu crossEntropy: a target outside the vocabulary makes the loss NaN', 
   const be = gpu!;
   const { loss } = be.crossEntropy(be.upload(rand(6, 26), [2, 3]), be.upload(Int32Array.from([1, 3]), [2]), -1, false);
   assert.ok(Number.isNaN((await loss.read())[0]));
+});
+
+// ---- whole models ----------------------------------------------------------------------------------
+
+/** Mean cross-entropy of predicting ids[:, 1:] (the last position ignored) and every parameter's gradient. */
+function lossAndGrads(model: MambaLM, be: Trainable, ids: Int32Array, B: number, L: number): { loss: Tensor; grads: Map<string, Tensor> } {
+  const targets = new Int32Array(B * L).fill(-1);
+  for (let b = 0; b < B; b++) for (let l = 0; l + 1 < L; l++) targets[b * L + l] = ids[b * L + l + 1];
+  return valueAndGrad(() => ops.crossEntropy(model.forward(be.upload(ids, [B, L])).logits, be.upload(targets, [B, L])), model.parameters());
+}
+
+// Every mixer: Mamba-1, Mamba-2 with grouped gated norm, per-channel D and a gated MLP, causal GQA
+// attention with rotary and a conv, tied head; a length off the chunk. Every feature width is a
+// multiple of 4 and B·L is not, as in hf/mamba2-tiny: the two tests then share the four matmul
+// pipelines a training step needs (compiling one takes seconds on a software GPU).
+const hybrid: ModelConfig = {
+  dModel: 24, vocabSize: 45, padVocabSizeMultiple: 8, tieEmbeddings: true, normEpsilon: 1e-5, residualInFp32: true,
+  layers: [
+    { mixer: { kind: 'mamba1', dState: 8, dConv: 4, expand: 2, dInner: 48, dtRank: 4, convBias: true, bias: true,
+      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4 } },
+    { mixer: { kind: 'mamba2', dState: 8, dConv: 4, expand: 2, headDim: 12, dSsm: 48, nHeads: 4, nGroups: 2, chunkSize: 7,
+      convBias: true, bias: false, rmsNorm: true, normBeforeGate: false, dHasHdim: true, dtLimit: [0.001, 0.5],
+      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0 }, mlp: { dIntermediate: 40, bias: true } },
+    { mixer: { kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 6, rotaryEmbDim: 4, rotaryBase: 10000, rotaryInterleaved: false,
+      causal: true, qkvProjBias: true, outProjBias: false, dConv: 3, mlpDim: 0, softmaxScale: 0.4 } },
+  ],
+};
+
+test('webgpu hybrid model: loss and every parameter gradient match the CPU', { skip: noGpu }, async (t) => {
+  const [B, L] = [2, 17];
+  const ids = Int32Array.from(rand(B * L, 70, 0, hybrid.vocabSize), Math.floor);
+  const weights = randomWeights(hybrid, 5);
+  const want = lossAndGrads(new MambaLM(hybrid, uploadWeights(weights, cpu), cpu), cpu, ids, B, L);
+  const model = new MambaLM(hybrid, uploadWeights(weights, gpu!), gpu!);
+  // under tidy, as a training step would run: the saved activations and every backward
+  // temporary go back to the pool, and only the loss and the gradients survive
+  const got = gpu!.tidy(() => lossAndGrads(model, gpu!, ids, B, L));
+  const lossErr = normalizedError(await got.loss.read(), await want.loss.read());
+  assert.ok(lossErr < 1e-3, `loss: relative error ${lossErr}`);
+  assert.equal(got.grads.size, want.grads.size);
+  let worst = 0;
+  let worstName = '';
+  for (const [name, g] of want.grads) {
+    const e = normalizedError(await got.grads.get(name)!.read(), await g.read());
+    if (e > worst) [worst, worstName] = [e, name];
+    assert.ok(e < 1e-3, `${name}: relative error ${e}`);
+  }
+  t.diagnostic(`loss error ${lossErr.toExponential(2)}; worst gradient ${worstName} ${worst.toExponential(2)} (of ${want.grads.size})`);
+});
+
+test('webgpu hf/mamba2-tiny: loss and every gradient match the float64 reference', { skip: noGpu }, async (t) => {
+  const dir = join(FIXTURES, 'hf/mamba2-tiny');
+  const ckpt = readCheckpoint(dir);
+  const expected = readSafetensors(join(dir, 'expected.safetensors'));
+  const ids = expected.get('input_ids')!;
+  const [B, L] = ids.shape;
+  const model = new MambaLM(ckpt.config, uploadWeights(ckpt.weights, gpu!), gpu!);
+  const { loss, grads } = lossAndGrads(model, gpu!, ids.data as Int32Array, B, L);
+  const lossErr = normalizedError(await loss.read(), expected.get('loss')!.data);
+  assert.ok(lossErr < 1e-3, `loss: relative error ${lossErr}`);
+  assert.equal(grads.size, [...expected.keys()].filter((k) => k.startsWith('grad.')).length, 'one gradient per fixture grad.* entry');
+  let worst = 0;
+  let worstName = '';
+  for (const [canonical, g] of grads) {
+    const ref = expected.get(`grad.${ckpt.checkpointNames.get(canonical)}`);
+    assert.ok(ref, `fixture has no gradient for ${canonical}`);
+    const e = normalizedError(await g.read(), ref.data);
+    if (e > worst) [worst, worstName] = [e, canonical];
+    assert.ok(e < 1e-3, `${canonical}: relative error ${e}`);
+  }
+  t.diagnostic(`loss error ${lossErr.toExponential(2)}; worst gradient ${worstName} ${worst.toExponential(2)}`);
 });
