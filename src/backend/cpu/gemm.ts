@@ -204,9 +204,9 @@ function planDot(
 
 /**
  * Many rows: A packed into 2-row panels here, W (or B [K, N], transposed) packed per chunk and k
- * block by the thread that runs it (pool-job.ts). Chunks are 64..256 columns, and split the rows as well
- * when there are too few columns to keep every thread busy. Padding: M to even, N and K to
- * multiples of 4; the padded rows and columns are computed and dropped.
+ * block by the thread that runs it (pool-job.ts). Chunks are 64..256 columns, and split the rows
+ * as well when there are too few columns to keep every thread busy. Padding: M to even, N and K
+ * to multiples of 4; the padded rows and columns are computed and dropped.
  */
 function planPanel(
   p: Plan, M: number, N: number, K: number, A: Float32Array, B: Float32Array, transB: boolean,
@@ -215,17 +215,22 @@ function planPanel(
   const M2 = roundUp(M, 2), N4 = roundUp(N, 4), K4 = roundUp(K, 4);
   const kc = K <= 2 * KC ? K4 : KC;
   // (at most 4096 column chunks: chunk numbers are 16 bits)
-  const cols = Math.max(Math.min(256, Math.max(64, roundUp(Math.ceil(N4 / (4 * threads)), 4))), roundUp(Math.ceil(N4 / 4096), 4));
+  const cols = Math.max(
+    Math.min(256, Math.max(64, roundUp(Math.ceil(N4 / (4 * threads)), 4))),
+    roundUp(Math.ceil(N4 / 4096), 4),
+  );
   const colChunks = Math.ceil(N4 / cols);
   const rowChunks = threads === 1 ? 1 : Math.min(Math.ceil((4 * threads) / colChunks), M2 / 2, 1024);
   const mc = roundUp(Math.ceil(M2 / rowChunks), 2);
   const panelsBytes = roundUp((M2 / 2) * K4 * 8, 64);
   const packBytes = roundUp(cols * kc * 4, 64);
   const pinned = inHeap(B);
-  const s = stage(M, N, K, K, A, B, pinned ? null : (H, at) => H.set(B.subarray(0, N * K), at), N * K, bias, N4, N4, M2, panelsBytes + threads * packBytes);
+  const copyB = pinned ? null : (H: Float32Array, at: number) => H.set(B.subarray(0, N * K), at);
+  const s = stage(M, N, K, K, A, B, copyB, N * K, bias, N4, N4, M2, panelsBytes + threads * packBytes);
   kernels[kernelId({ form: 'pack', g: 2 })](s.a, 4 * K, M, M2 / 2, s.extra, K);
   p[F.Form] = Form.Panel;
-  p[F.A] = s.extra; p[F.Lda] = 8 * K4; p[F.B] = s.b; p[F.Ldb] = 4 * (transB ? K : N); p[F.C] = s.c; p[F.Ldc] = 4 * N4; p[F.Bias] = s.bias;
+  p[F.A] = s.extra; p[F.Lda] = 8 * K4; p[F.B] = s.b; p[F.Ldb] = 4 * (transB ? K : N);
+  p[F.C] = s.c; p[F.Ldc] = 4 * N4; p[F.Bias] = s.bias;
   p[F.M] = M2; p[F.N] = N4; p[F.NValid] = N; p[F.K] = K; p[F.Kc] = kc;
   p[F.Mc] = mc; p[F.SubRows] = MC;
   p[F.ColsPerChunk] = cols; p[F.ColChunks] = colChunks; p[F.Chunks] = colChunks * Math.ceil(M2 / mc);
