@@ -1,7 +1,8 @@
 /**
  * GEMM micro-kernels as WebAssembly SIMD (f32x4), generated per tile shape.
  *
- * Two forms, so that neither operand is ever repacked:
+ * Small and medium M read the operands in place (a pass of packing would cost as much as the
+ * work); large M packs them:
  *
  * - `dot` for B = W [N, K] (transB, every Linear): a tile of r rows of A × nr rows of W keeps
  *   r·nr f32x4 partial dot products along k, reads both operands as contiguous rows, and folds
@@ -11,8 +12,10 @@
  *   adjacent rows stream at 8-9 GB/s per core, spread rows at 19-23 GB/s.
  * - `outer` for B [K, N]: a tile of r rows × 4·nv columns; per k one broadcast of A[i, k] times
  *   nv vectors of B's row k (the classic register-blocked outer product).
+ * - `panel` (large M, either layout of B): the dot tile on operands packed by `pack_g` / `packT`
+ *   into panels of interleaved rows, so that a tile advances 2 pointers instead of 6.
  *
- * Every kernel takes the same i32 parameters (byte addresses and strides; `spread` in rows):
+ * Every GEMM kernel takes the same i32 parameters (byte addresses and strides; `spread` in rows):
  *   a, lda      A[i0, k0] and its row stride
  *   mb          number of full r-row blocks; `rem` more rows follow (rem is part of the name)
  *   b, ldb      dot: W[j0, k0], W's row stride;  outer: B[k0, j0], B's row stride
