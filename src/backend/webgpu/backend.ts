@@ -44,7 +44,7 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   }
 
   /** A tensor of this backend that is still alive. */
-  private g(t: Tensor | undefined, what: string): GpuTensor {
+  protected g(t: Tensor | undefined, what: string): GpuTensor {
     if (!(t instanceof GpuTensor) || t.backend !== this) throw new Error(`webgpu ${what}: the tensor is not on this WebGPU backend`);
     storageOf(t);
     return t;
