@@ -1,89 +1,94 @@
 /**
- * WebGPU sequence-mixing kernels at the sizes the device README records peers for (H100, fp32,
- * 2026-11-22): the Mamba-1 selective scan (torch reference scan 118 ms), the Mamba-2 chunked SSD
- * (mamba_ssm Triton forward 0.525 ms), and causal attention, prefill and one decode step.
- * Those peers were measured on another day: the ratios are indicative, not side by side.
+ * WebGPU sequence-mixing kernels against the limits and peers of the same GPU, in one run:
+ * - copy bandwidth: a WGSL copy kernel and torch's device-to-device copy (bytes read + written);
+ * - Mamba-1 selective scan (B 8, D 1536, L 2048, N 16) against the HBM roofline: the bytes it must
+ *   move (u, Δ, z read, y written, B and C read once) at the best copy bandwidth; every tuning
+ *   (channels per workgroup, lanes per channel) is timed;
+ * - Mamba-2 SSD (B 8, L 2048, H 24, P 64, N 128, chunk 256) against mamba_ssm's Triton
+ *   mamba_chunk_scan_combined (fp32 inputs; Triton's dots run in TF32 there);
+ * - causal attention, prefill and one decode step (no peer);
+ * then a per-kernel GPU profile of the scan and the SSD.
  *
- *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1]   (--scale < 1 shrinks L for a smoke run)
+ *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1] [--vendor vendor-peer]
+ *   (--scale < 1 shrinks L for a smoke run; --vendor: the copy of mamba_ssm/ for the peer)
  */
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
-import type { Tensor } from '../src/tensor.js';
+import { selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
+import { Tensor } from '../src/tensor.js';
+import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const SCAN_TUNINGS: ScanTuning[] = [
+  { C: 64, R: 1 }, { C: 32, R: 1 }, { C: 16, R: 1 }, { C: 32, R: 2 }, { C: 32, R: 4 }, { C: 16, R: 4 },
+];
 
-function random(n: number, seed: number, lo: number, hi: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
-  }
-  return out;
-}
-
-/** Best ms per call over 3 rounds of `reps` calls; every output is disposed at once. */
-async function time(be: WebGpuBackend, reps: number, call: () => Tensor[]): Promise<{ ms: number; finite: boolean }> {
-  const first = call();
-  const probe = await first[0].read();
-  const finite = probe.every(Number.isFinite);
-  first.forEach((t) => t.dispose());
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    const t = performance.now();
-    for (let i = 0; i < reps; i++) call().forEach((o) => o.dispose());
-    await be.sync();
-    best = Math.min(best, (performance.now() - t) / reps);
-  }
-  return { ms: best, finite };
-}
+const vendorIndex = process.argv.indexOf('--vendor');
+const vendor = vendorIndex >= 0 ? process.argv[vendorIndex + 1] : 'vendor-peer';
 
 async function main(): Promise<void> {
   const reps = flag('--reps', 5);
   const scale = flag('--scale', 1);
-  const be = await createWebGpuBackend();
+  const be: WebGpuBackend = await createWebGpuBackend();
   const u = (shape: number[], seed: number, lo = -1, hi = 1) => be.upload(random(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape);
-  const rows: [string, { ms: number; finite: boolean }, number | undefined, string][] = [];
+  const drop = (ts: Tensor[]) => ts.forEach((t) => t.dispose());
   try {
-    console.log(`webgpu: ${be.info.adapterName} (subgroups ${be.info.subgroups})`);
+    console.log(`webgpu: ${be.info.adapterName} (subgroups ${be.info.subgroups}, ${be.info.subgroupMinSize}-${be.info.subgroupMaxSize} lanes)`);
+
+    // ---- copy bandwidth ----------------------------------------------------------------------
+    const copyMiB = Math.min(1024, Math.floor(be.info.maxStorageBufferBindingSize / 2 ** 21));
+    const src = u([copyMiB * 2 ** 18], 99);
+    const copyMs = await timeGpu(be, reps * 4, () => drop(be.split(src, [src.size])));
+    src.dispose();
+    const ourCopy = (2 * copyMiB * 2 ** 20) / copyMs / 1e6;
+    const torchCopy = runPeer<{ GBps: number }>('peer_mamba_ssm.py', ['--vendor', vendor, 'copy', '--mib', String(copyMiB)]);
+    const torchGBps = typeof torchCopy === 'string' ? undefined : torchCopy.GBps;
+    const bandwidth = Math.max(ourCopy, torchGBps ?? 0);
+    console.log(`copy ${copyMiB} MiB: webgpu kernel ${ourCopy.toFixed(0)} GB/s, torch ${torchGBps?.toFixed(0) ?? `- (${torchCopy})`} GB/s (read + write)`);
+
+    // ---- Mamba-1 selective scan vs the roofline --------------------------------------------------
     {
       const [B, L, D, N] = [8, Math.round(2048 * scale), 1536, 16];
       const args = {
         u: u([B, L, D], 1), delta: u([B, L, D], 2, -4, 0), A: u([D, N], 3, -2, -0.1), Bmat: u([B, L, N], 4), Cmat: u([B, L, N], 5),
         Dskip: u([D], 6), z: u([B, L, D], 7), deltaBias: u([D], 8, -1, 0), deltaSoftplus: true,
       };
-      const r = await time(be, reps, () => { const o = be.selectiveScan(args); return [o.y, o.state]; });
-      rows.push([`selectiveScan B${B} L${L} D${D} N${N}`, r, scale === 1 ? 118 : undefined, 'torch reference scan']);
+      const bytes = 4 * (4 * B * L * D + 2 * B * L * N + B * D * N + D * N + 2 * D);
+      const floorMs = bytes / bandwidth / 1e6;
+      console.log(`selectiveScan B${B} L${L} D${D} N${N}: ${(bytes / 2 ** 20).toFixed(0)} MiB to move, roofline ${floorMs.toFixed(3)} ms at ${bandwidth.toFixed(0)} GB/s`);
+      const one = () => { const o = be.selectiveScan(args); drop([o.y, o.state]); };
+      const ms = await timeGpu(be, reps, one);
+      console.log(`  default        ${ms.toFixed(3)} ms  ${((100 * floorMs) / ms).toFixed(0)}% of roofline`);
+      for (const t of SCAN_TUNINGS) {
+        const tms = await timeGpu(be, reps, () => { const o = selectiveScan(be, args, t); drop([o.y, o.state]); });
+        console.log(`  C ${String(t.C).padEnd(2)} R ${t.R}       ${tms.toFixed(3)} ms  ${((100 * floorMs) / tms).toFixed(0)}% of roofline`);
+      }
+      console.log(`GPU profile of one scan:\n${await profile(be, one)}`);
+      drop(Object.values(args).filter((v) => v instanceof Tensor));
     }
+
+    // ---- Mamba-2 SSD vs mamba_ssm Triton -------------------------------------------------------------
     {
       const [B, L, H, P, N, Q] = [8, Math.round(2048 * scale), 24, 64, 128, 256];
       const args = {
         x: u([B, L, H, P], 11), dt: u([B, L, H], 12, -4, 0), A: u([H], 13, -2, -0.1), Bmat: u([B, L, 1, N], 14), Cmat: u([B, L, 1, N], 15),
         Dskip: u([H], 16), dtBias: u([H], 17, -1, 0), dtSoftplus: true, dtLimit: [0, Infinity] as [number, number], chunkSize: Q,
       };
-      const r = await time(be, reps, () => { const o = be.ssdChunked(args); return [o.y, o.state]; });
-      rows.push([`ssdChunked B${B} L${L} H${H} P${P} N${N} chunk ${Q}`, r, scale === 1 ? 0.525 : undefined, 'mamba_ssm Triton']);
+      const one = () => { const o = be.ssdChunked(args); drop([o.y, o.state]); };
+      const ms = await timeGpu(be, reps, one);
+      const peer = runPeer<{ ms: number; triton: string }>('peer_mamba_ssm.py', ['--vendor', vendor, 'ssd', '--shape', ...[B, L, H, P, N, Q].map(String)]);
+      const pms = typeof peer === 'string' ? undefined : peer.ms;
+      console.log(`ssdChunked B${B} L${L} H${H} P${P} N${N} chunk ${Q}: webgpu ${ms.toFixed(3)} ms, mamba_ssm Triton ${pms?.toFixed(3) ?? `- (${peer})`} ms: webgpu takes ${ratio(ms, pms)}x its time`);
+      console.log(`GPU profile of one SSD:\n${await profile(be, one)}`);
+      drop(Object.values(args).filter((v) => v instanceof Tensor));
     }
+
+    // ---- attention (no peer) -------------------------------------------------------------------------
     {
       const [B, L, H, E] = [8, Math.round(2048 * scale), 24, 64];
-      const q = u([B, L, H, E], 21), k = u([B, L, H, E], 22), v = u([B, L, H, E], 23);
-      const r = await time(be, reps, () => [be.attention(q, k, v, { causal: true, scale: 1 / 8 })]);
-      rows.push([`attention prefill B${B} L${L} H${H} E${E} causal`, r, undefined, '']);
-      const q1 = u([B, 1, H, E], 24);
-      const r1 = await time(be, reps * 10, () => [be.attention(q1, k, v, { causal: true, scale: 1 / 8 })]);
-      rows.push([`attention decode B${B} S${L} H${H} E${E}`, r1, undefined, '']);
-    }
-    console.log('kernel                                          webgpu ms   recorded peer ms   peer/webgpu');
-    for (const [name, r, peer, what] of rows) {
-      console.log([
-        name.padEnd(46),
-        r.ms.toFixed(3).padStart(10),
-        (peer !== undefined ? `${peer} (${what})` : '-').padStart(30),
-        (peer !== undefined ? (peer / r.ms).toFixed(2) : '-').padStart(8),
-        r.finite ? '' : '  NON-FINITE OUTPUT',
-      ].join(' '));
+      const q = u([B, L, H, E], 21), k = u([B, L, H, E], 22), v = u([B, L, H, E], 23), q1 = u([B, 1, H, E], 24);
+      const pre = await timeGpu(be, reps, () => be.attention(q, k, v, { causal: true, scale: 1 / 8 }).dispose());
+      const dec = await timeGpu(be, reps * 10, () => be.attention(q1, k, v, { causal: true, scale: 1 / 8 }).dispose());
+      console.log(`attention B${B} L${L} H${H} E${E} causal: prefill ${pre.toFixed(3)} ms, one decode step ${dec.toFixed(3)} ms`);
+      drop([q, k, v, q1]);
     }
   } finally {
     be.destroy();

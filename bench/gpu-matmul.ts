@@ -4,68 +4,28 @@
  *
  *   node dist/bench/gpu-matmul.js [--reps 20] [--n 4096]   (--n shrinks the shapes for a smoke run)
  *
- * Rows: C = A·B (nn) and y = x·Wᵀ (nt, the Linear layout) at 4096³ in TFLOP/s; the decode
- * matvecs x [M, 4096]·Wᵀ, W [4096, 4096], M = 1 and 8, in GB/s of W read. The 4096³ results are
- * spot-checked against float64 dot products.
+ * Rows: C = A·B (nn) and y = x·Wᵀ (nt, the Linear layout) at n³ in TFLOP/s, with the tiled
+ * kernel as `matmul` runs it and in each other tuning (tile, K step, prefetch); the decode
+ * matvecs x [M, n]·Wᵀ, W [n, n], M = 1 and 8, in GB/s of W read. The n³ results are
+ * spot-checked against float64 dot products. Ends with a per-kernel GPU profile of one n³ call.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend, type MatmulTuning, type WebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { Tensor } from '../src/tensor.js';
+import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 
 type Layout = 'nn' | 'nt';
-
 interface Peer { torch: string; device: string; shapes: { m: number; n: number; k: number; layout: Layout; ms: number }[] }
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 const n = flag('--n', 4096);
-const SHAPES: [number, number, number, Layout][] = [
-  [n, n, n, 'nn'],
-  [n, n, n, 'nt'],
-  [1, n, n, 'nt'],
-  [8, n, n, 'nt'],
+const SHAPES: [number, number, number, Layout][] = [[n, n, n, 'nn'], [n, n, n, 'nt'], [1, n, n, 'nt'], [8, n, n, 'nt']];
+const TUNINGS: MatmulTuning[] = [
+  { tile: 8, bk: 16, prefetch: true }, { tile: 8, bk: 8, prefetch: true }, { tile: 8, bk: 16, prefetch: false }, { tile: 4, bk: 16, prefetch: true },
 ];
-
-function runPeer(reps: number): Peer | string {
-  const script = fileURLToPath(new URL('../../bench/peer_torch_matmul.py', import.meta.url));
-  const args = [script, '--reps', String(reps), ...SHAPES.flatMap((s) => ['--shape', ...s.map(String)])];
-  const r = spawnSync('python3', args, { encoding: 'utf8' });
-  if (r.error) return `python3 not runnable (${r.error.message})`;
-  if (r.status !== 0) return `python3 ${script} failed: ${(r.stderr || '').trim().split('\n').pop()}`;
-  return JSON.parse(r.stdout) as Peer;
-}
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) / 2 ** 23 - 1;
-  }
-  return out;
-}
-
-/** Best ms per call over 3 rounds of `reps` calls recorded into one submission. */
-async function time(be: WebGpuBackend, reps: number, call: () => Tensor): Promise<number> {
-  call().dispose();
-  await be.sync();
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    const t = performance.now();
-    for (let i = 0; i < reps; i++) call().dispose();
-    await be.sync();
-    best = Math.min(best, (performance.now() - t) / reps);
-  }
-  return best;
-}
 
 /** Largest relative error of 16 sampled outputs against float64 dot products. */
 async function spotCheck(c: Tensor, a: Float32Array, b: Float32Array, M: number, N: number, K: number, layout: Layout): Promise<number> {
   const got = await c.read();
+  c.dispose();
   let worst = 0;
   for (let s = 0; s < 16; s++) {
     const i = (s * 2654435761) % M;
@@ -84,39 +44,47 @@ async function spotCheck(c: Tensor, a: Float32Array, b: Float32Array, M: number,
 
 async function main(): Promise<void> {
   const reps = flag('--reps', 20);
-  const be = await createWebGpuBackend();
+  const be: WebGpuBackend = await createWebGpuBackend();
   try {
-    console.log(`webgpu: ${be.info.adapterName} (subgroups ${be.info.subgroups})`);
-    const ours: { ms: number; check?: number }[] = [];
-    for (const [M, N, K, layout] of SHAPES) {
+    console.log(`webgpu: ${be.info.adapterName} (subgroups ${be.info.subgroups}, ${be.info.subgroupMinSize}-${be.info.subgroupMaxSize} lanes)`);
+    const rows: { name: string; i: number; ms: number; check?: number }[] = [];
+    let profiled = '';
+    for (const [i, [M, N, K, layout]] of SHAPES.entries()) {
       const a = random(M * K, 1);
       const b = random(N * K, 2);
       const A = be.upload(a, [M, K]);
       const B = be.uploadWeight(b, layout === 'nt' ? [N, K] : [K, N]);
       const call = () => (layout === 'nt' ? be.linear(A, B) : be.matmul(A, B, false, false));
-      const ms = await time(be, M === n ? reps : reps * 10, call);
-      const check = M === n ? await spotCheck(call(), a, b, M, N, K, layout) : undefined;
-      ours.push({ ms, check });
+      const ms = await timeGpu(be, M === n ? reps : reps * 10, () => call().dispose());
+      rows.push({ name: `${M}x${N}x${K} ${layout}`, i, ms, check: M === n ? await spotCheck(call(), a, b, M, N, K, layout) : undefined });
+      if (M === n) {
+        for (const t of TUNINGS) {
+          const tms = await timeGpu(be, reps, () => be.matmulTuned(A, B, false, layout === 'nt', t).dispose());
+          rows.push({ name: `  tile ${t.tile} bk ${t.bk}${t.prefetch ? ' prefetch' : ''}`, i, ms: tms });
+        }
+        if (layout === 'nn') profiled = await profile(be, () => call().dispose());
+      }
       A.dispose();
       B.dispose();
     }
-    const peer = runPeer(reps);
+    const peer = runPeer<Peer>('peer_torch_matmul.py', ['--reps', String(reps), ...SHAPES.flatMap((s) => ['--shape', ...s.map(String)])]);
     console.log(typeof peer === 'string' ? `peer: ${peer}` : `peer: torch ${peer.torch} on ${peer.device}, TF32 off`);
-    console.log('shape                    webgpu ms   torch ms   webgpu/torch   webgpu rate      torch rate');
-    SHAPES.forEach(([M, N, K, layout], i) => {
-      const o = ours[i];
-      const p = typeof peer === 'string' ? undefined : peer.shapes[i].ms;
+    console.log('shape                        webgpu ms   torch ms   webgpu/torch speed   webgpu rate      torch rate');
+    for (const r of rows) {
+      const [M, N, K] = SHAPES[r.i];
+      const p = typeof peer === 'string' ? undefined : peer.shapes[r.i].ms;
       const rate = (ms: number) => (M >= 64 ? `${((2 * M * N * K) / ms / 1e9).toFixed(1)} TFLOP/s` : `${((4 * N * K) / ms / 1e6).toFixed(0)} GB/s`);
       console.log([
-        `${M}x${N}x${K} ${layout}`.padEnd(24),
-        o.ms.toFixed(3).padStart(10),
+        r.name.padEnd(28),
+        r.ms.toFixed(3).padStart(10),
         (p?.toFixed(3) ?? '-').padStart(10),
-        (p ? (p / o.ms).toFixed(2) + 'x speed' : '-').padStart(14),
-        rate(o.ms).padStart(16),
+        ratio(p, r.ms).padStart(20),
+        rate(r.ms).padStart(16),
         (p ? rate(p) : '-').padStart(16),
-        o.check !== undefined ? `  spot-check rel err ${o.check.toExponential(1)}` : '',
+        r.check !== undefined ? `  spot-check rel err ${r.check.toExponential(1)}` : '',
       ].join(' '));
-    });
+    }
+    console.log(`GPU profile of one ${n}³ nn call:\n${profiled}`);
   } finally {
     be.destroy();
   }

@@ -6,9 +6,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Backend } from '../src/backend/backend.js';
+import type { Backend, SelectiveScanArgs } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend, WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { selectiveScan } from '../src/backend/webgpu/kernels/scan.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
 import { openTestGpu } from './webgpu-util.js';
 
@@ -66,6 +67,15 @@ cases.push({
   inputs: { a: r([1540, 20], 3), b: r([20, 1290], 4) },
   run: (be, t) => [be.matmul(t.a, t.b, false, false)],
 });
+// the tunings `matmul` does not pick by default (bench/gpu-matmul.ts compares them), one layout
+// each: every pipeline costs SwiftShader seconds to compile
+for (const tuning of [{ tile: 8, bk: 16, prefetch: true }, { tile: 8, bk: 16, prefetch: false }, { tile: 4, bk: 16, prefetch: false }] as const) {
+  cases.push({
+    name: `matmul 150x70x93 tuning ${JSON.stringify(tuning)}`,
+    inputs: { a: r([150, 70], 68), b: r([70, 93], 72) },
+    run: (be, t) => [be instanceof WebGpuBackend ? be.matmulTuned(t.a, t.b, false, false, tuning) : be.matmul(t.a, t.b, false, false)],
+  });
+}
 cases.push({
   name: 'matmul K=300 (long reduction)',
   inputs: { a: r([37, 300], 5), b: r([41, 300], 6) },
@@ -165,25 +175,28 @@ cases.push({
     return [y, state];
   },
 });
-for (const [full, N] of [[true, 16], [false, 16], [true, 6]] as const) {
+for (const [full, N, tuning] of [
+  [true, 16, undefined], [false, 16, undefined], [true, 6, undefined], [true, 16, { C: 16, R: 1 }], [true, 6, { C: 64, R: 2 }],
+] as const) {
   const [B, L, D] = [2, 45, 70];
   cases.push({
-    name: `selectiveScan L=${L} D=${D} N=${N} ${full ? 'D, z, deltaBias, softplus, state' : 'bare'}`,
+    name: `selectiveScan L=${L} D=${D} N=${N} ${full ? 'D, z, deltaBias, softplus, state' : 'bare'} tuning ${JSON.stringify(tuning ?? 'default')}`,
     inputs: {
       u: r([B, L, D], 33), delta: r([B, L, D], 34, -3, 1), dpos: r([B, L, D], 57, 0.01, 0.5), A: A([D, N], 35), Bm: r([B, L, N], 36), Cm: r([B, L, N], 37),
       Dskip: r([D], 38), z: r([B, L, D], 39), bias: r([D], 40, -1, 0), s: r([B, D, N], 41),
     },
     run: (be, t) => {
-      const { y, state } = be.selectiveScan(full
+      const args: SelectiveScanArgs = full
         ? { u: t.u, delta: t.delta, A: t.A, Bmat: t.Bm, Cmat: t.Cm, Dskip: t.Dskip, z: t.z, deltaBias: t.bias, deltaSoftplus: true, state: t.s }
-        : { u: t.u, delta: t.dpos, A: t.A, Bmat: t.Bm, Cmat: t.Cm, deltaSoftplus: false });
+        : { u: t.u, delta: t.dpos, A: t.A, Bmat: t.Bm, Cmat: t.Cm, deltaSoftplus: false };
+      const { y, state } = be instanceof WebGpuBackend && tuning ? selectiveScan(be, args, tuning) : be.selectiveScan(args);
       return [y, state];
     },
     tol: 1e-3,
   });
 }
 for (const [L, H, P, G, N, Q, dShape] of [
-  [77, 4, 20, 2, 18, 32, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
+  [77, 4, 20, 2, 18, 16, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
   // a few steps: the recurrence in one kernel
   [1, 4, 20, 2, 18, 32, 'HP'], [3, 2, 70, 1, 70, 64, 'H'], [1, 3, 8, 3, 4, 16, 'none'],
 ] as const) {

@@ -26,7 +26,7 @@ import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/index.js';
 import { createWebGpuBackend, tensorsIn, WebGpuBackend } from './webgpu/index.js';
 
-export { tidy } from './webgpu/index.js';
+export { keep, tidy } from './webgpu/index.js';
 
 export type DeviceName = 'cpu' | 'webgpu';
 export const DEVICE_NAMES: readonly DeviceName[] = ['cpu', 'webgpu'];

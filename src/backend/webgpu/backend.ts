@@ -16,14 +16,15 @@ import { attention } from './kernels/attention.js';
 import { causalConv1d } from './kernels/conv.js';
 import { binary, unary } from './kernels/elementwise.js';
 import { concat, embedding, rotary, split, writeAt } from './kernels/layout.js';
-import { matmul } from './kernels/matmul.js';
+import { matmul, type MatmulTuning } from './kernels/matmul.js';
 import { gatedRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
 import { selectiveScan } from './kernels/scan.js';
 import { argmax } from './kernels/sample.js';
 import { ssdChunked } from './kernels/ssd.js';
 
-function expect(ok: boolean, what: string): void {
-  if (!ok) throw new Error(`webgpu ${what}`);
+/** Checks a precondition; the message is built only when it fails (ops run per dispatch). */
+function expect(ok: boolean, what: () => string): void {
+  if (!ok) throw new Error(`webgpu ${what()}`);
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -57,14 +58,14 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   }
 
   upload(data: HostArray, shape: readonly number[]): GpuTensor {
-    expect(data.length === shape.reduce((a, b) => a * b, 1), `upload: ${data.length} values for shape [${shape}]`);
+    expect(data.length === shape.reduce((a, b) => a * b, 1), () => `upload: ${data.length} values for shape [${shape}]`);
     const s = this.rt.alloc(data.byteLength, true);
     this.rt.write(s, data);
     return new GpuTensor(shape, data instanceof Int32Array ? 'i32' : 'f32', s, this);
   }
 
   uploadWeight(data: Float32Array, shape: readonly number[]): GpuTensor {
-    expect(data.length === shape.reduce((a, b) => a * b, 1), `uploadWeight: ${data.length} values for shape [${shape}]`);
+    expect(data.length === shape.reduce((a, b) => a * b, 1), () => `uploadWeight: ${data.length} values for shape [${shape}]`);
     const s = this.rt.allocFilled(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return new GpuTensor(shape, 'f32', s, this);
   }
@@ -110,8 +111,8 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
    * logits (the first on ties; NaN never wins). The ids stay on the device.
    */
   argmax(logits: Tensor, vocab = last(logits)): Tensor {
-    expect(logits.dtype === 'f32' && logits.shape.length >= 1, `argmax: needs f32 logits, got ${logits.dtype} [${logits.shape}]`);
-    expect(Number.isInteger(vocab) && vocab >= 1 && vocab <= last(logits), `argmax: vocab ${vocab} for rows of ${last(logits)}`);
+    expect(logits.dtype === 'f32' && logits.shape.length >= 1, () => `argmax: needs f32 logits, got ${logits.dtype} [${logits.shape}]`);
+    expect(Number.isInteger(vocab) && vocab >= 1 && vocab <= last(logits), () => `argmax: vocab ${vocab} for rows of ${last(logits)}`);
     return argmax(this, this.g(logits, 'argmax'), vocab);
   }
 
@@ -128,35 +129,43 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
 
   linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
     const [N, K] = w.shape;
-    expect(w.shape.length === 2 && last(x) === K, `linear: x [${x.shape}] and weight [${w.shape}] do not match`);
-    expect(!bias || same(bias.shape, [N]), `linear: bias [${bias?.shape}] is not [${N}]`);
+    expect(w.shape.length === 2 && last(x) === K, () => `linear: x [${x.shape}] and weight [${w.shape}] do not match`);
+    expect(!bias || same(bias.shape, [N]), () => `linear: bias [${bias?.shape}] is not [${N}]`);
     const M = K === 0 ? x.size : x.size / K;
     return matmul(this, this.g(x, 'linear'), this.g(w, 'linear'), M, N, K, false, true,
       bias && this.g(bias, 'linear'), [...x.shape.slice(0, -1), N]);
   }
 
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
-    expect(a.shape.length === 2 && b.shape.length === 2, `matmul: needs 2-D operands, got [${a.shape}] and [${b.shape}]`);
+    expect(a.shape.length === 2 && b.shape.length === 2, () => `matmul: needs 2-D operands, got [${a.shape}] and [${b.shape}]`);
     const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
     const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
-    expect(K === Kb, `matmul: inner dimensions differ (${K} vs ${Kb})`);
+    expect(K === Kb, () => `matmul: inner dimensions differ (${K} vs ${Kb})`);
     return matmul(this, this.g(a, 'matmul'), this.g(b, 'matmul'), M, N, K, transA, transB, undefined, [M, N]);
   }
 
+  /** `matmul` through the tiled kernel run as `tuning` says (for benchmarks and tests of each). */
+  matmulTuned(a: Tensor, b: Tensor, transA: boolean, transB: boolean, tuning: MatmulTuning): Tensor {
+    const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const N = transB ? b.shape[0] : b.shape[1];
+    expect(a.shape.length === 2 && b.shape.length === 2 && K === (transB ? b.shape[1] : b.shape[0]), () => `matmulTuned: [${a.shape}] and [${b.shape}]`);
+    return matmul(this, this.g(a, 'matmul'), this.g(b, 'matmul'), M, N, K, transA, transB, undefined, [M, N], tuning);
+  }
+
   embedding(table: Tensor, ids: Tensor): Tensor {
-    expect(table.shape.length === 2 && ids.dtype === 'i32', `embedding: needs table [V, C] and i32 ids, got [${table.shape}] and ${ids.dtype}`);
+    expect(table.shape.length === 2 && ids.dtype === 'i32', () => `embedding: needs table [V, C] and i32 ids, got [${table.shape}] and ${ids.dtype}`);
     return embedding(this, this.g(table, 'embedding'), this.g(ids, 'embedding'));
   }
 
   // ---- elementwise / shape ----------------------------------------------------------------------
 
   add(a: Tensor, b: Tensor): Tensor {
-    expect(same(a.shape, b.shape), `add: shapes [${a.shape}] and [${b.shape}] differ`);
+    expect(same(a.shape, b.shape), () => `add: shapes [${a.shape}] and [${b.shape}] differ`);
     return binary(this, 'add', this.g(a, 'add'), this.g(b, 'add'));
   }
 
   mul(a: Tensor, b: Tensor): Tensor {
-    expect(same(a.shape, b.shape), `mul: shapes [${a.shape}] and [${b.shape}] differ`);
+    expect(same(a.shape, b.shape), () => `mul: shapes [${a.shape}] and [${b.shape}] differ`);
     return binary(this, 'mul', this.g(a, 'mul'), this.g(b, 'mul'));
   }
 
@@ -173,15 +182,15 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   }
 
   split(x: Tensor, sizes: readonly number[]): Tensor[] {
-    expect(sizes.reduce((a, b) => a + b, 0) === last(x), `split: sizes ${sizes} do not add up to ${last(x)}`);
+    expect(sizes.reduce((a, b) => a + b, 0) === last(x), () => `split: sizes ${sizes} do not add up to ${last(x)}`);
     return split(this, this.g(x, 'split'), sizes);
   }
 
   concat(xs: readonly Tensor[]): Tensor {
-    expect(xs.length > 0, 'concat: nothing to concatenate');
+    expect(xs.length > 0, () => 'concat: nothing to concatenate');
     const lead = xs[0].shape.slice(0, -1);
     for (const t of xs) {
-      expect(same(t.shape.slice(0, -1), lead) && t.dtype === xs[0].dtype, `concat: [${t.shape}] does not match [${xs[0].shape}]`);
+      expect(same(t.shape.slice(0, -1), lead) && t.dtype === xs[0].dtype, () => `concat: [${t.shape}] does not match [${xs[0].shape}]`);
     }
     return concat(this, xs.map((t) => this.g(t, 'concat')));
   }
@@ -189,14 +198,14 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   // ---- normalization / softmax ------------------------------------------------------------------
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
-    expect(weight.size === last(x), `rmsNorm: weight [${weight.shape}] for x [${x.shape}]`);
+    expect(weight.size === last(x), () => `rmsNorm: weight [${weight.shape}] for x [${x.shape}]`);
     return rmsNorm(this, this.g(x, 'rmsNorm'), this.g(weight, 'rmsNorm'), eps);
   }
 
   gatedRmsNorm(x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean): Tensor {
-    expect(same(x.shape, z.shape), `gatedRmsNorm: x [${x.shape}] and z [${z.shape}] differ`);
+    expect(same(x.shape, z.shape), () => `gatedRmsNorm: x [${x.shape}] and z [${z.shape}] differ`);
     expect(weight.size === last(x) && groupSize > 0 && last(x) % groupSize === 0,
-      `gatedRmsNorm: weight [${weight.shape}], group size ${groupSize} for x [${x.shape}]`);
+      () => `gatedRmsNorm: weight [${weight.shape}], group size ${groupSize} for x [${x.shape}]`);
     return gatedRmsNorm(this, this.g(x, 'gatedRmsNorm'), this.g(z, 'gatedRmsNorm'), this.g(weight, 'gatedRmsNorm'),
       eps, groupSize, normBeforeGate);
   }
@@ -214,9 +223,9 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean): { y: Tensor; state: Tensor } {
     const [B, , C] = x.shape;
     const K = weight.shape[1];
-    expect(x.shape.length === 3 && same(weight.shape, [C, K]), `causalConv1d: x [${x.shape}], weight [${weight.shape}]`);
-    expect(!bias || same(bias.shape, [C]), `causalConv1d: bias [${bias?.shape}] is not [${C}]`);
-    expect(!state || same(state.shape, [B, C, K - 1]), `causalConv1d: state [${state?.shape}] is not [${B}, ${C}, ${K - 1}]`);
+    expect(x.shape.length === 3 && same(weight.shape, [C, K]), () => `causalConv1d: x [${x.shape}], weight [${weight.shape}]`);
+    expect(!bias || same(bias.shape, [C]), () => `causalConv1d: bias [${bias?.shape}] is not [${C}]`);
+    expect(!state || same(state.shape, [B, C, K - 1]), () => `causalConv1d: state [${state?.shape}] is not [${B}, ${C}, ${K - 1}]`);
     return causalConv1d(this, this.g(x, 'causalConv1d'), this.g(weight, 'causalConv1d'),
       bias && this.g(bias, 'causalConv1d'), state && this.g(state, 'causalConv1d'), silu);
   }
@@ -225,12 +234,12 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     const [B, L, D] = args.u.shape;
     const N = args.A.shape[1];
     const what = 'selectiveScan';
-    expect(same(args.delta.shape, [B, L, D]) && same(args.A.shape, [D, N]), `${what}: u [${args.u.shape}], delta [${args.delta.shape}], A [${args.A.shape}]`);
-    expect(same(args.Bmat.shape, [B, L, N]) && same(args.Cmat.shape, [B, L, N]), `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] are not [${B}, ${L}, ${N}]`);
-    expect(!args.z || same(args.z.shape, [B, L, D]), `${what}: z [${args.z?.shape}]`);
-    expect(!args.Dskip || args.Dskip.size === D, `${what}: D [${args.Dskip?.shape}]`);
-    expect(!args.deltaBias || args.deltaBias.size === D, `${what}: deltaBias [${args.deltaBias?.shape}]`);
-    expect(!args.state || same(args.state.shape, [B, D, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${D}, ${N}]`);
+    expect(same(args.delta.shape, [B, L, D]) && same(args.A.shape, [D, N]), () => `${what}: u [${args.u.shape}], delta [${args.delta.shape}], A [${args.A.shape}]`);
+    expect(same(args.Bmat.shape, [B, L, N]) && same(args.Cmat.shape, [B, L, N]), () => `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] are not [${B}, ${L}, ${N}]`);
+    expect(!args.z || same(args.z.shape, [B, L, D]), () => `${what}: z [${args.z?.shape}]`);
+    expect(!args.Dskip || args.Dskip.size === D, () => `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.deltaBias || args.deltaBias.size === D, () => `${what}: deltaBias [${args.deltaBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, D, N]), () => `${what}: state [${args.state?.shape}] is not [${B}, ${D}, ${N}]`);
     for (const t of [args.u, args.delta, args.A, args.Bmat, args.Cmat, args.Dskip, args.z, args.deltaBias, args.state]) {
       if (t) this.g(t, what);
     }
@@ -241,13 +250,13 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     const [B, L, H, P] = args.x.shape;
     const [, , G, N] = args.Bmat.shape;
     const what = 'ssdChunked';
-    expect(same(args.dt.shape, [B, L, H]) && same(args.A.shape, [H]), `${what}: x [${args.x.shape}], dt [${args.dt.shape}], A [${args.A.shape}]`);
+    expect(same(args.dt.shape, [B, L, H]) && same(args.A.shape, [H]), () => `${what}: x [${args.x.shape}], dt [${args.dt.shape}], A [${args.A.shape}]`);
     expect(args.Bmat.shape.length === 4 && same(args.Bmat.shape, [B, L, G, N]) && same(args.Cmat.shape, [B, L, G, N]) && G > 0 && H % G === 0,
-      `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] for ${H} heads`);
-    expect(!args.Dskip || same(args.Dskip.shape, [H]) || same(args.Dskip.shape, [H, P]), `${what}: D [${args.Dskip?.shape}]`);
-    expect(!args.dtBias || same(args.dtBias.shape, [H]), `${what}: dtBias [${args.dtBias?.shape}]`);
-    expect(!args.state || same(args.state.shape, [B, H, P, N]), `${what}: state [${args.state?.shape}] is not [${B}, ${H}, ${P}, ${N}]`);
-    expect(Number.isInteger(args.chunkSize) && args.chunkSize > 0, `${what}: chunkSize ${args.chunkSize}`);
+      () => `${what}: B [${args.Bmat.shape}] / C [${args.Cmat.shape}] for ${H} heads`);
+    expect(!args.Dskip || same(args.Dskip.shape, [H]) || same(args.Dskip.shape, [H, P]), () => `${what}: D [${args.Dskip?.shape}]`);
+    expect(!args.dtBias || same(args.dtBias.shape, [H]), () => `${what}: dtBias [${args.dtBias?.shape}]`);
+    expect(!args.state || same(args.state.shape, [B, H, P, N]), () => `${what}: state [${args.state?.shape}] is not [${B}, ${H}, ${P}, ${N}]`);
+    expect(Number.isInteger(args.chunkSize) && args.chunkSize > 0, () => `${what}: chunkSize ${args.chunkSize}`);
     for (const t of [args.x, args.dt, args.A, args.Bmat, args.Cmat, args.Dskip, args.dtBias, args.state]) {
       if (t) this.g(t, what);
     }
@@ -258,15 +267,15 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     const [B, , Hq, E] = q.shape;
     const [, S, Hkv] = k.shape;
     expect(q.shape.length === 4 && same(k.shape, [B, S, Hkv, E]) && same(v.shape, k.shape) && Hkv > 0 && Hq % Hkv === 0,
-      `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
+      () => `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}]`);
     const kvLen = opts.kvLen ?? new Int32Array(B).fill(S);
-    expect(kvLen.length === B && kvLen.every((n) => n >= 0 && n <= S), `attention: kvLen [${kvLen}] must hold ${B} counts in 0..${S}`);
+    expect(kvLen.length === B && kvLen.every((n) => n >= 0 && n <= S), () => `attention: kvLen [${kvLen}] must hold ${B} counts in 0..${S}`);
     return attention(this, this.g(q, 'attention'), this.g(k, 'attention'), this.g(v, 'attention'), opts.causal, opts.scale, kvLen);
   }
 
   rotary(x: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
-    expect(x.shape.length === 4 && pos0.length === x.shape[0], `rotary: x [${x.shape}] with ${pos0.length} start positions`);
-    expect(rotaryDim % 2 === 0 && rotaryDim <= x.shape[3], `rotary: rotaryDim ${rotaryDim} for head dim ${x.shape[3]}`);
+    expect(x.shape.length === 4 && pos0.length === x.shape[0], () => `rotary: x [${x.shape}] with ${pos0.length} start positions`);
+    expect(rotaryDim % 2 === 0 && rotaryDim <= x.shape[3], () => `rotary: rotaryDim ${rotaryDim} for head dim ${x.shape[3]}`);
     return rotary(this, this.g(x, 'rotary'), pos0, rotaryDim, base, interleaved);
   }
 
@@ -274,8 +283,8 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     const [B, Ls] = src.shape;
     const S = dst.shape[1];
     expect(dst.shape[0] === B && same(dst.shape.slice(2), src.shape.slice(2)) && dst.dtype === src.dtype,
-      `writeAt: src [${src.shape}] does not fit dst [${dst.shape}]`);
-    expect(offset.length === B && offset.every((o) => o >= 0 && o + Ls <= S), `writeAt: offsets [${offset}] + ${Ls} must stay within ${S}`);
+      () => `writeAt: src [${src.shape}] does not fit dst [${dst.shape}]`);
+    expect(offset.length === B && offset.every((o) => o >= 0 && o + Ls <= S), () => `writeAt: offsets [${offset}] + ${Ls} must stay within ${S}`);
     return writeAt(this, this.g(dst, 'writeAt'), this.g(src, 'writeAt'), offset);
   }
 
@@ -283,7 +292,7 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void {
     for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) {
-      expect(same(t.shape, param.shape), `adamw: ${name} [${t.shape}] is not param's [${param.shape}]`);
+      expect(same(t.shape, param.shape), () => `adamw: ${name} [${t.shape}] is not param's [${param.shape}]`);
     }
     adamw(this, this.g(param, 'adamw'), this.g(grad, 'adamw'), this.g(m, 'adamw'), this.g(v, 'adamw'), opts);
   }

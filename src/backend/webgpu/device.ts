@@ -62,7 +62,11 @@ async function findGpu(): Promise<GPU> {
     } catch (e) {
       throw new Error(`WebGPU: the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
     }
-    nodeGpu ??= mod.create([]);
+    // Timestamps are rounded to 65.5 µs by default (a browser's defence against timing attacks),
+    // which would blur the profiler's per-kernel times. MAMBA_TS_DAWN_FLAGS adds Dawn flags,
+    // separated by ';', for experiments (e.g. "enable-dawn-features=disable_robustness").
+    const flags = ['disable-dawn-features=timestamp_quantization', ...(process.env.MAMBA_TS_DAWN_FLAGS?.split(';').filter((f) => f) ?? [])];
+    nodeGpu ??= mod.create(flags);
     return nodeGpu;
   }
   throw new Error('WebGPU: this environment has no navigator.gpu');

@@ -1,4 +1,5 @@
 export { createWebGpuBackend, WebGpuBackend } from './backend.js';
 export type { DeviceInfo, WebGpuOptions } from './device.js';
-export { GpuTensor, tensorsIn, tidy } from './memory.js';
+export { GpuTensor, keep, tensorsIn, tidy } from './memory.js';
 export type { KernelTime } from './profiler.js';
+export type { MatmulTuning } from './kernels/matmul.js';

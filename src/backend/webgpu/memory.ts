@@ -149,6 +149,12 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/** Exempts `t` from the tidy scopes open now, e.g. a value a cache keeps across steps. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t as unknown as GpuTensor);
+  return t;
+}
+
 /** Every tensor reachable from `value`. */
 export function tensorsIn(value: unknown, found = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
   if (value instanceof Tensor) {

@@ -1,21 +1,23 @@
 /**
  * The WebGPU command stream: pipelines cached by WGSL source (kernels generate a source per
  * specialization: tile sizes, optional operands, head dims are baked in as constants), one
- * command encoder that collects every dispatch until the host reads, kernel parameters packed
- * into shared uniform chunks, and device errors (validation, out-of-memory, loss) turned into
- * one clear Error at the next `read`.
+ * command encoder that collects every dispatch until the host reads, bind groups cached with
+ * their kernel parameters, and device errors (validation, out-of-memory, loss) turned into one
+ * clear Error at the next `read`.
  *
  * Ordering rules that keep reuse safe without waiting on the GPU:
  * - dispatches and copies in one encoder run in recording order, so a buffer freed mid-encoder
  *   may be a later kernel's output;
  * - queue.writeBuffer runs before anything still being recorded, so uploads only take buffers
- *   the open encoder has not bound (PooledBuffer.lastUse < serial), and uniform chunks are
- *   recycled only after the encoder that used them has been submitted.
+ *   the open encoder has not bound (PooledBuffer.lastUse < serial);
+ * - a buffer that cached bind groups name is destroyed only after the encoder that may use them
+ *   is submitted, and the cache forgets them first.
  *
  * Recording cost: a decode step records a few hundred dispatches, so each must be cheap on the
- * host. Pipelines get explicit layouts whose parameter binding has a dynamic offset, which makes
- * a bind group depend only on the buffers it binds; bind groups are cached by those, and in a
- * steady decode loop (pooled buffers reused in the same order) nearly every one is a hit.
+ * host. Kernel parameters live in small uniform buffers, one per distinct set of values, written
+ * once at creation; bind groups are cached by pipeline, parameter buffer and bound buffers. In a
+ * steady loop (same shapes, pooled buffers reused in the same order) nearly every dispatch is a
+ * hit that costs setPipeline, setBindGroup and dispatchWorkgroups, with no parameter upload.
  */
 import { MapModeRead, Usage, type DeviceInfo } from './device.js';
 import { BufferPool, GpuStorage, GpuTensor } from './memory.js';
@@ -27,9 +29,6 @@ export interface Kernel {
   source: string;
 }
 
-const UNIFORM_CHUNK = 64 * 1024;
-/** bytes bound for a kernel's `Params` (every field is 4 bytes; no kernel has more than 64) */
-const PARAMS_BYTES = 256;
 /** bind groups kept before the cache starts over (each holds a descriptor set) */
 const BIND_GROUP_CACHE = 8192;
 const COMPUTE_STAGE = 4; // GPUShaderStage.COMPUTE
@@ -40,11 +39,6 @@ interface Pipeline {
   id: number;
 }
 
-interface UniformChunk {
-  buffer: GPUBuffer;
-  staging: Uint32Array;
-  used: number; // bytes
-}
 
 /** The bit pattern of an f32, for a `Params` field declared f32 in WGSL. */
 export function f32Bits(x: number): number {
@@ -63,13 +57,13 @@ export class GpuRuntime {
   private pass: GPUComputePassEncoder | undefined;
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly paramBuffers = new Map<string, GPUBuffer>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
-  private uniform: UniformChunk | undefined;
-  private readonly usedChunks: UniformChunk[] = [];
-  private readonly freeChunks: UniformChunk[] = [];
   /** non-pooled buffers released while the open encoder still binds them */
   private doomed: GPUBuffer[] = [];
+  /** parameter buffers of forgotten bind groups, which the open encoder may still use */
+  private doomedParams: GPUBuffer[] = [];
   /** error-scope pops not yet settled; `read` waits for them */
   private readonly scopes = new Set<Promise<void>>();
   private failure: Error | undefined;
@@ -164,12 +158,12 @@ export class GpuRuntime {
 
   /**
    * The pipeline of `k`, its layout read off the storage declarations that `header()` writes:
-   * binding 0 is the parameters at a dynamic offset, the others read-only or read-write storage.
+   * binding 0 is the parameters, the others read-only or read-write storage.
    */
   private pipeline(k: Kernel): Pipeline {
     let p = this.pipelines.get(k.source);
     if (!p) {
-      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform' } }];
       for (const m of k.source.matchAll(/@binding\((\d+)\) var<storage, (read|read_write)>/g)) {
         entries.push({ binding: Number(m[1]), visibility: COMPUTE_STAGE, buffer: { type: m[2] === 'read' ? 'read-only-storage' : 'storage' } });
       }
@@ -194,24 +188,43 @@ export class GpuRuntime {
     return id;
   }
 
-  /** A bind group of `p` over the parameter chunk `uniform` and `storage`, cached by buffers. */
-  private bindGroup(p: Pipeline, uniform: GPUBuffer, storage: readonly GpuStorage[]): GPUBindGroup {
+  /** A bind group of `p` with `params` (u32 bit patterns) and `storage`, cached by all three. */
+  private bindGroup(p: Pipeline, params: readonly number[], storage: readonly GpuStorage[]): GPUBindGroup {
+    if (this.bindGroups.size >= BIND_GROUP_CACHE || this.paramBuffers.size >= BIND_GROUP_CACHE) this.forgetBindGroups();
+    const uniform = this.paramBuffer(params);
     let key = `${p.id} ${this.idOf(uniform)}`;
     for (const s of storage) key += ` ${this.idOf(s.buf.buffer)}:${s.bytes}`;
-    let group = this.bindGroups.get(key);
-    if (!group) {
-      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, offset: 0, size: PARAMS_BYTES } }];
+    let hit = this.bindGroups.get(key);
+    if (!hit) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
       storage.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s.buf.buffer, offset: 0, size: Math.max(4, Math.ceil(s.bytes / 4) * 4) } }));
-      group = this.device.createBindGroup({ layout: p.layout, entries });
-      this.bindGroups.set(key, group);
+      hit = this.device.createBindGroup({ layout: p.layout, entries });
+      this.bindGroups.set(key, hit);
     }
-    return group;
+    return hit;
   }
 
-  /** Buffers are about to be destroyed: no cached bind group may name them afterwards. */
+  /** A uniform buffer holding `params`, shared by every bind group with the same values. */
+  private paramBuffer(params: readonly number[]): GPUBuffer {
+    const key = params.join(' ');
+    let buffer = this.paramBuffers.get(key);
+    if (!buffer) {
+      buffer = this.createBuffer(Math.max(16, Math.ceil(params.length / 4) * 16), Usage.UNIFORM, 'kernel parameters', true);
+      new Uint32Array(buffer.getMappedRange()).set(params);
+      buffer.unmap();
+      this.paramBuffers.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  /**
+   * Empties the bind group cache (buffers are about to be destroyed, or it is full) and the
+   * parameter buffers; those go after the open encoder, which may still use them, is submitted.
+   */
   private forgetBindGroups(): void {
     this.bindGroups.clear();
+    this.doomedParams.push(...this.paramBuffers.values());
+    this.paramBuffers.clear();
   }
 
   private commandEncoder(): GPUCommandEncoder {
@@ -229,32 +242,6 @@ export class GpuRuntime {
     this.pass = undefined;
   }
 
-  /** Copies `params` (u32 bit patterns) into the open uniform chunk; returns it and the offset. */
-  private params(params: readonly number[]): { buffer: GPUBuffer; offset: number } {
-    if (params.length * 4 > PARAMS_BYTES) throw new Error(`WebGPU: ${params.length} kernel parameters exceed ${PARAMS_BYTES / 4}`);
-    const align = this.info.minUniformBufferOffsetAlignment;
-    let u = this.uniform;
-    if (!u || u.used + PARAMS_BYTES > UNIFORM_CHUNK) {
-      if (u) this.retireChunk(u);
-      u = this.freeChunks.pop() ?? {
-        buffer: this.createBuffer(UNIFORM_CHUNK, Usage.UNIFORM | Usage.COPY_DST, 'kernel parameters'),
-        staging: new Uint32Array(UNIFORM_CHUNK / 4),
-        used: 0,
-      };
-      this.uniform = u;
-    }
-    const offset = u.used;
-    u.staging.set(params, offset / 4);
-    u.used = Math.ceil((offset + Math.max(16, params.length * 4)) / align) * align;
-    return { buffer: u.buffer, offset };
-  }
-
-  private retireChunk(u: UniformChunk): void {
-    this.device.queue.writeBuffer(u.buffer, 0, u.staging.buffer, 0, Math.min(u.used, UNIFORM_CHUNK));
-    this.usedChunks.push(u);
-    this.uniform = undefined;
-  }
-
   private bind(s: GpuStorage): void {
     s.buf.lastUse = this.serial;
   }
@@ -270,7 +257,6 @@ export class GpuRuntime {
     const max = this.info.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new Error(`WebGPU: kernel ${k.label} needs a grid of ${x}x${y}x${z} workgroups; the device allows ${max} per dimension`);
     const p = this.pipeline(k);
-    const { buffer, offset } = this.params(params);
     for (const s of storage) this.bind(s);
     if (this.profiler) {
       this.endPass();
@@ -279,7 +265,7 @@ export class GpuRuntime {
     }
     const pass = this.computePass();
     pass.setPipeline(p.pipeline);
-    pass.setBindGroup(0, this.bindGroup(p, buffer, storage), [offset]);
+    pass.setBindGroup(0, this.bindGroup(p, params, storage));
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
   }
@@ -316,17 +302,13 @@ export class GpuRuntime {
   flush(): void {
     this.endPass();
     if (!this.encoder) return;
-    if (this.uniform) this.retireChunk(this.uniform);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
     this.serial++;
-    for (const u of this.usedChunks.splice(0)) {
-      u.used = 0;
-      this.freeChunks.push(u);
-    }
     if (this.doomed.length > 0) this.forgetBindGroups();
-    for (const b of this.doomed) b.destroy();
+    for (const b of [...this.doomed, ...this.doomedParams]) b.destroy();
     this.doomed = [];
+    this.doomedParams = [];
   }
 
   /** Flushes, waits for the device and returns a copy of the first `bytes` of `s`. */

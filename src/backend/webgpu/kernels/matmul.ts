@@ -2,10 +2,15 @@
  * Register-tiled matmul: C[M, N] = op(A) · op(B) (+ bias[N]).
  *
  * A workgroup of 16×16 invocations computes a BM×BN tile (BM = BN = 16·T, T = 4 or 8 outputs
- * per invocation and side), stepping K by BK through two shared tiles As[BK][BM], Bs[BK][BN].
+ * per invocation and side), stepping K by BK through shared tiles As[BK][BM], Bs[BK][BN].
  * Each invocation owns rows {q·64 + ty·4 + i} and columns {c·64 + tx·4 + j}: one vec4 read of
  * each shared tile per row/column group feeds 4·4 FMAs, and the column reads of a warp are
  * consecutive, so shared memory serves them without bank conflicts.
+ *
+ * With `prefetch`, the shared tiles are double-buffered: each step first issues the global loads
+ * of the next K block into registers, multiplies the current block, then stores the registers
+ * into the other buffer, so the loads' latency hides behind the FMAs and one barrier per step
+ * suffices (the barrier ending step i also ends every read of the buffer step i+1 writes).
  *
  * Both operands are seen as "R×K" (A: R = M, B: R = N) stored either K-contiguous (A plain,
  * B transposed = the Linear weight [N, K]) or R-contiguous. Loads use vec4 when the contiguous
@@ -15,10 +20,16 @@ import type { GpuTensor } from '../memory.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { header } from '../wgsl.js';
 
-const BK = 16;
-
-interface Spec {
+/** How the tiled kernel runs; `matmul` picks one, benchmarks may compare others. */
+export interface MatmulTuning {
+  /** outputs per invocation and side: tiles of 64 or 128 */
   tile: 4 | 8;
+  /** K step */
+  bk: 8 | 16;
+  prefetch: boolean;
+}
+
+interface Spec extends MatmulTuning {
   transA: boolean;
   transB: boolean;
   bias: boolean;
@@ -27,55 +38,47 @@ interface Spec {
   vecC: boolean;
 }
 
-/** WGSL that fills shared tile `S` (logical [BK][BR]) from operand `X` at rows r0.., k0... */
-function loader(X: string, S: string, R: string, r0: string, BR: number, kContig: boolean, vec: boolean): string {
-  const store = (k: string, r: string, v: string) => `${S}[((${k}) * ${BR}u + (${r})) / 4u][(${r}) % 4u] = ${v};`;
-  if (vec) {
-    const count = (BR * BK) / 4 / 256;
-    if (kContig) {
-      return `for (var q = 0u; q < ${count}u; q++) {
-    let e = lid + 256u * q;
-    let kv = e % ${BK / 4}u;
-    let r = e / ${BK / 4}u;
-    let gr = ${r0} + r;
-    let gk = k0 + kv * 4u;
-    var v = vec4<f32>(0.0);
-    if (gr < p.${R} && gk < p.K) { v = ${X}[(gr * p.K + gk) / 4u]; }
-    ${store('kv * 4u', 'r', 'v.x')}
-    ${store('kv * 4u + 1u', 'r', 'v.y')}
-    ${store('kv * 4u + 2u', 'r', 'v.z')}
-    ${store('kv * 4u + 3u', 'r', 'v.w')}
-  }`;
+/**
+ * Moving one operand's K block into shared memory in two halves: `fetch` reads global memory
+ * into registers `${X}r0..` (zero outside the matrix), `stash` writes them to shared tile `S`
+ * (logical [BK][BR], vec4-packed along R) in buffer `buf`.
+ */
+function loader(X: string, S: string, R: string, r0: string, BR: number, BK: number, kContig: boolean, vec: boolean): { fetch: (kb: string) => string; stash: (buf: string) => string } {
+  const tile = (BR * BK) / 4; // vec4 slots per buffer
+  const put = (buf: string, k: string, r: string, v: string) => `${S}[${buf} * ${tile}u + ((${k}) * ${BR}u + (${r})) / 4u][(${r}) % 4u] = ${v};`;
+  const per = vec ? (BR * BK) / 4 / 256 : (BR * BK) / 256;
+  const fetch: ((kb: string) => string)[] = [];
+  const stash: ((buf: string) => string)[] = [];
+  for (let q = 0; q < per; q++) {
+    const reg = `${X}r${q}`;
+    const e = `(lid + ${256 * q}u)`;
+    if (vec && kContig) {
+      fetch.push((kb) => `var ${reg} = vec4<f32>(0.0);
+    { let kv = ${e} % ${BK / 4}u; let gr = ${r0} + ${e} / ${BK / 4}u; let gk = ${kb} + kv * 4u;
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[(gr * p.K + gk) / 4u]; } }`);
+      stash.push((buf) => `{ let kv = ${e} % ${BK / 4}u; let r = ${e} / ${BK / 4}u;
+      ${['x', 'y', 'z', 'w'].map((c, j) => put(buf, `kv * 4u + ${j}u`, 'r', `${reg}.${c}`)).join(' ')} }`);
+    } else if (vec) {
+      fetch.push((kb) => `var ${reg} = vec4<f32>(0.0);
+    { let rv = ${e} % ${BR / 4}u; let gr = ${r0} + rv * 4u; let gk = ${kb} + ${e} / ${BR / 4}u;
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[(gk * p.${R} + gr) / 4u]; } }`);
+      stash.push((buf) => `${S}[${buf} * ${tile}u + ${e}] = ${reg};`);
+    } else {
+      const [kk, r] = kContig ? [`${e} % ${BK}u`, `${e} / ${BK}u`] : [`${e} / ${BR}u`, `${e} % ${BR}u`];
+      const index = kContig ? `gr * p.K + gk` : `gk * p.${R} + gr`;
+      fetch.push((kb) => `var ${reg} = 0.0;
+    { let gr = ${r0} + ${r}; let gk = ${kb} + ${kk};
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[${index}]; } }`);
+      stash.push((buf) => put(buf, kk, r, reg));
     }
-    return `for (var q = 0u; q < ${count}u; q++) {
-    let e = lid + 256u * q;
-    let rv = e % ${BR / 4}u;
-    let k = e / ${BR / 4}u;
-    let gr = ${r0} + rv * 4u;
-    let gk = k0 + k;
-    var v = vec4<f32>(0.0);
-    if (gr < p.${R} && gk < p.K) { v = ${X}[(gk * p.${R} + gr) / 4u]; }
-    ${S}[k * ${BR / 4}u + rv] = v;
-  }`;
   }
-  const count = (BR * BK) / 256;
-  const [kk, r] = kContig ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${BR}u`, `e % ${BR}u`];
-  const index = kContig ? `gr * p.K + gk` : `gk * p.${R} + gr`;
-  return `for (var q = 0u; q < ${count}u; q++) {
-    let e = lid + 256u * q;
-    let kk = ${kk};
-    let r = ${r};
-    let gr = ${r0} + r;
-    let gk = k0 + kk;
-    var v = 0.0;
-    if (gr < p.${R} && gk < p.K) { v = ${X}[${index}]; }
-    ${store('kk', 'r', 'v')}
-  }`;
+  return { fetch: (kb) => fetch.map((f) => f(kb)).join('\n    '), stash: (buf) => stash.map((f) => f(buf)).join('\n    ') };
 }
 
 function source(s: Spec): string {
   const T = s.tile;
   const BM = 16 * T;
+  const BK = s.bk;
   const G = T / 4; // row (and column) groups of 4 per invocation
   const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
   const buffers: [string, 'read' | 'read_write', string][] = [
@@ -88,12 +91,9 @@ function source(s: Spec): string {
   const accDecl: string[] = [];
   const fma: string[] = [];
   const epilogue: string[] = [];
-  for (let q = 0; q < G; q++) {
-    fma.push(`let a${q} = As[k * ${BM / 4}u + ${q * 16}u + ty];`);
-  }
-  for (let c = 0; c < G; c++) {
-    fma.push(`let b${c} = Bs[k * ${BM / 4}u + ${c * 16}u + tx];`);
-  }
+  const slot = (buf: string, q: number) => `${buf} * ${(BK * BM) / 4}u + k * ${BM / 4}u + ${q * 16}u`;
+  for (let q = 0; q < G; q++) fma.push(`let a${q} = As[${slot('cur', q)} + ty];`);
+  for (let c = 0; c < G; c++) fma.push(`let b${c} = Bs[${slot('cur', c)} + tx];`);
   const comp = ['x', 'y', 'z', 'w'];
   for (let q = 0; q < G; q++) {
     for (let i = 0; i < 4; i++) {
@@ -120,10 +120,43 @@ function source(s: Spec): string {
       epilogue.push(`}`);
     }
   }
-
+  const la = loader('A', 'As', 'M', 'm0', BM, BK, !s.transA, s.vecA);
+  const lb = loader('B', 'Bs', 'N', 'n0', BM, BK, s.transB, s.vecB);
+  const multiply = `for (var k = 0u; k < ${BK}u; k++) {
+      ${fma.join('\n      ')}
+    }`;
+  const loop = s.prefetch
+    ? `{
+    ${la.fetch('0u')}
+    ${lb.fetch('0u')}
+    ${la.stash('0u')}
+    ${lb.stash('0u')}
+  }
+  workgroupBarrier();
+  var cur = 0u;
+  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+    ${la.fetch(`k0 + ${BK}u`)}
+    ${lb.fetch(`k0 + ${BK}u`)}
+    ${multiply}
+    ${la.stash('(1u - cur)')}
+    ${lb.stash('(1u - cur)')}
+    cur = 1u - cur;
+    workgroupBarrier();
+  }`
+    : `let cur = 0u;
+  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
+    ${la.fetch('k0')}
+    ${lb.fetch('k0')}
+    ${la.stash('0u')}
+    ${lb.stash('0u')}
+    workgroupBarrier();
+    ${multiply}
+    workgroupBarrier();
+  }`;
+  const buffersShared = s.prefetch ? 2 : 1;
   return `${header('M: u32, N: u32, K: u32', buffers)}
-var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> As: array<vec4<f32>, ${(buffersShared * BK * BM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(buffersShared * BK * BM) / 4}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -132,15 +165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let m0 = wid.y * ${BM}u;
   let n0 = wid.x * ${BM}u;
   ${accDecl.join('\n  ')}
-  for (var k0 = 0u; k0 < p.K; k0 += ${BK}u) {
-    ${loader('A', 'As', 'M', 'm0', BM, !s.transA, s.vecA)}
-    ${loader('B', 'Bs', 'N', 'n0', BM, s.transB, s.vecB)}
-    workgroupBarrier();
-    for (var k = 0u; k < ${BK}u; k++) {
-      ${fma.join('\n      ')}
-    }
-    workgroupBarrier();
-  }
+  ${loop}
   var m: u32;
   var n: u32;
   ${epilogue.join('\n  ')}
@@ -243,13 +268,13 @@ function cached(key: string, make: () => string): Kernel {
  * when transB); `a` may carry leading dimensions that fold into M (the rows of `linear`).
  */
 export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: number, K: number,
-  transA: boolean, transB: boolean, bias: GpuTensor | undefined, outShape: readonly number[]): GpuTensor {
+  transA: boolean, transB: boolean, bias: GpuTensor | undefined, outShape: readonly number[], tuning?: MatmulTuning): GpuTensor {
   const out = h.empty(outShape);
   if (M === 0 || N === 0) return out;
   const storage = [storageOf(a), storageOf(b)];
   if (bias) storage.push(storageOf(bias));
   storage.push(out.storage);
-  if (M <= GEMV_ROWS && transB && !transA && K > 0) {
+  if (M <= GEMV_ROWS && transB && !transA && K > 0 && !tuning) {
     const vec = K % 4 === 0;
     const { subgroups, subgroupMinSize: S, subgroupMaxSize } = h.rt.info;
     const k = subgroups && S === subgroupMaxSize
@@ -261,8 +286,12 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
   }
   // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
   const tile: 4 | 8 = Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? 8 : 4;
+  // H100, 4096³: K steps of 8 with prefetch ran at 70% of cuBLAS, 16 at 62% (bench/RESULTS.md)
+  const t = tuning ?? { tile, bk: tile === 8 ? 8 : 16, prefetch: true };
+  // every invocation loads at least one vec4 of each operand per K step
+  if (16 * t.tile * t.bk < 1024) throw new Error(`webgpu matmul: tile ${t.tile} with bk ${t.bk} is too small a K block`);
   const spec: Spec = {
-    tile,
+    ...t,
     transA,
     transB,
     bias: bias !== undefined,
@@ -270,7 +299,7 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
     vecB: (transB ? K : N) % 4 === 0,
     vecC: N % 4 === 0,
   };
-  const BM = 16 * tile;
+  const BM = 16 * spec.tile;
   h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)), [M, N, K], storage, [Math.ceil(N / BM), Math.ceil(M / BM)]);
   return out;
 }

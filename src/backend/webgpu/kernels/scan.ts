@@ -1,9 +1,18 @@
 /**
- * Mamba-1 selective scan (S6), fused: one invocation per channel (b, d) walks L keeping h[N]
- * in private memory (registers), so the state never touches global memory between steps:
+ * Mamba-1 selective scan (S6), fused: the state h[N] of each channel (b, d) stays in registers
+ * while the kernel walks L, so it never touches global memory between steps:
  *   Δ = softplus(delta + deltaBias);  h = exp(Δ A[d]) h + Δ B_t u_t;  y = C_t·h + D u;  y *= silu(z)
- * A workgroup holds 64 channels of one sequence; it stages B_t and C_t for T time steps in
- * shared memory, since every channel of the sequence reads the same ones.
+ * A workgroup holds C channels of one sequence, R invocations per channel, each owning N/R of
+ * the channel's states. It walks L in blocks of T steps:
+ * - staging: the block's Δ (softplus applied), u, silu(z) of its channels and B_t, C_t (shared
+ *   by every channel) go to shared memory, each transcendental computed once per element; the
+ *   next block's global loads are issued before the current block is computed, so their latency
+ *   hides behind it;
+ * - steps: per step an invocation does only its states' exps and FMAs and leaves its partial
+ *   C_t·h in shared memory (no cross-lane reduction per step);
+ * - epilogue: the workgroup sums the partials, adds D u, gates, and writes the block's y rows
+ *   coalesced.
+ * The MUFU floor is N exps per (step, channel); C and R trade occupancy against shared memory.
  *   u, delta, z [B, L, D], A [D, N], B/C [B, L, N], D/deltaBias [D], state [B, D, N]
  *   -> y [B, L, D], state [B, D, N]
  */
@@ -13,9 +22,13 @@ import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 
-const WG = 64;
+/** Channels per workgroup and invocations per channel; `selectiveScan` picks, benchmarks compare. */
+export interface ScanTuning {
+  C: 16 | 32 | 64;
+  R: 1 | 2 | 4;
+}
 
-interface Spec {
+interface Spec extends ScanTuning {
   N: number;
   T: number;
   D: boolean;
@@ -26,73 +39,123 @@ interface Spec {
 }
 
 const cache = new Map<string, Kernel>();
+const LOG2E = Math.LOG2E;
 
 /**
- * h[N] and A[d, :] live in N4 = ceil(N/4) vec4 registers each, the loop over n unrolled in the
- * generated source (a private array indexed at run time would sit in local memory). Past N the
- * lanes hold A = 0 and B = C = 0, so they stay zero and add nothing.
+ * h and A[d, :] live in vec4 registers (N4 = ceil(N/4) of them, invocation j of a channel owning
+ * those c ≡ j mod R), the loops over them unrolled in the generated source: a private array
+ * indexed at run time would sit in local memory. Past N the lanes hold A = 0 and B = C = 0 (the
+ * shared B_t, C_t are padded with zeros to a multiple of R vec4s), so they stay zero and add
+ * nothing.
  */
 function kernel(s: Spec): Kernel {
   const key = JSON.stringify(s);
   let k = cache.get(key);
   if (k) return k;
-  const { N, T } = s;
+  const { N, T, C, R } = s;
+  const WG = C * R;
+  const PER = T / R; // staged elements of each array per invocation and block (T·C of them)
   const N4 = Math.ceil(N / 4);
+  const mine = Math.ceil(N4 / R); // vec4 registers per invocation
+  const NP = mine * R; // vec4 slots of B_t, C_t in shared memory, zero past N
   const buffers: BufferDecl[] = [['u', 'read', 'f32'], ['delta', 'read', 'f32'], ['A', 'read', 'f32'], ['Bm', 'read', 'f32'], ['Cm', 'read', 'f32']];
   if (s.D) buffers.push(['Dskip', 'read', 'f32']);
   if (s.z) buffers.push(['z', 'read', 'f32']);
   if (s.bias) buffers.push(['deltaBias', 'read', 'f32']);
   if (s.state) buffers.push(['state0', 'read', 'f32']);
   buffers.push(['y', 'read_write', 'f32'], ['stateOut', 'read_write', 'f32']);
-  const r = Array.from({ length: N4 }, (_, c) => c);
+  const regs = Array.from({ length: mine }, (_, i) => i);
+  const qs = Array.from({ length: PER }, (_, q) => q);
   // vec4 c of the N values starting at `base`, zero past N (c may be a WGSL expression)
   const load = (buf: string, base: string, c: string) => `vec4<f32>(${[0, 1, 2, 3].map((j) =>
-    `select(0.0, ${buf}[min(${base} + ${c} * 4u + ${j}u, arrayLength(&${buf}) - 1u)], ${c} * 4u + ${j}u < ${N}u)`).join(', ')})`;
+    `select(0.0, ${buf}[min(${base} + (${c}) * 4u + ${j}u, arrayLength(&${buf}) - 1u)], (${c}) * 4u + ${j}u < ${N}u)`).join(', ')})`;
   const comp = ['x', 'y', 'z', 'w'];
-  const stores = r.flatMap((c) => [0, 1, 2, 3].filter((j) => 4 * c + j < N)
-    .map((j) => `stateOut[(b * p.D + d) * ${N}u + ${4 * c + j}u] = h${c}.${comp[j]};`));
+  const vc = (i: number) => `(part + ${i * R}u)`; // the vec4 index register i holds
+  const stores = regs.map((i) => [0, 1, 2, 3].map((j) =>
+    `if (${vc(i)} * 4u + ${j}u < ${N}u) { stateOut[(b * p.D + d) * ${N}u + ${vc(i)} * 4u + ${j}u] = h${i}.${comp[j]}; }`).join('\n      ')).join('\n      ');
+  // element e = lid + q·WG of a block: step e / C, channel d0 + e % C (clamped into range)
+  const src = (q: number, t0: string) => `(b * p.L + min(${t0} + (lid + ${q * WG}u) / ${C}u, p.L - 1u)) * p.D + min(d0 + (lid + ${q * WG}u) % ${C}u, p.D - 1u)`;
+  const fetch = (t0: string) => qs.map((q) => `nd${q} = delta[${src(q, t0)}]; nu${q} = u[${src(q, t0)}];${s.z ? ` nz${q} = z[${src(q, t0)}];` : ''}`).join('\n    ');
+  const stash = qs.map((q) => {
+    const e = `lid + ${q * WG}u`;
+    const dt = `nd${q}${s.bias ? ` + deltaBias[min(d0 + (${e}) % ${C}u, p.D - 1u)]` : ''}`;
+    return `sDt[${e}] = ${s.softplus ? `softplus(${dt})` : dt}; sU[${e}] = nu${q};${s.z ? ` sZ[${e}] = silu(nz${q});` : ''}`;
+  }).join('\n    ');
+  const stageBC = (t0: string) => `for (var e = lid; e < ${T * NP}u; e += ${WG}u) {
+      let row = (b * p.L + min(${t0} + e / ${NP}u, p.L - 1u)) * ${N}u;
+      sB[e] = ${load('Bm', 'row', `e % ${NP}u`)};
+      sC[e] = ${load('Cm', 'row', `e % ${NP}u`)};
+    }`;
+  const step = (tt: string) => `{
+        let si = (${tt}) * ${C}u + ch;
+        let dt = sDt[si];
+        let du = vec4<f32>(dt * sU[si]);
+        let sb = (${tt}) * ${NP}u;
+        ${regs.map((i) => `h${i} = fma(exp2(dt * a${i}), h${i}, du * sB[sb + ${vc(i)}]);`).join('\n        ')}
+        sY[si * ${R}u + part] = ${regs.map((i) => `dot(h${i}, sC[sb + ${vc(i)}])`).join(' + ')};
+      }`;
+  const partials = Array.from({ length: R }, (_, r) => `sY[e * ${R}u + ${r}u]`).join(' + ');
   k = {
-    label: `selectiveScan N=${N}`,
+    label: `selectiveScan N=${N} C=${C} R=${R}`,
     source: `${header('L: u32, D: u32', buffers)}
 ${SCALAR_FNS}
-var<workgroup> sB: array<vec4<f32>, ${T * N4}>;
-var<workgroup> sC: array<vec4<f32>, ${T * N4}>;
+var<workgroup> sB: array<vec4<f32>, ${T * NP}>;
+var<workgroup> sC: array<vec4<f32>, ${T * NP}>;
+var<workgroup> sDt: array<f32, ${T * C}>;
+var<workgroup> sU: array<f32, ${T * C}>;
+${s.z ? `var<workgroup> sZ: array<f32, ${T * C}>;` : ''}
+var<workgroup> sY: array<f32, ${T * C * R}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wid.y;
-  let d = wid.x * ${WG}u + lid;
-  let live = d < p.D;
-  // dead lanes run on channel D-1 and write nothing, so every lane reaches every barrier
+  let ch = lid / ${R}u;
+  let part = lid % ${R}u;
+  let d0 = wid.x * ${C}u;
+  let d = d0 + ch;
+  // channels past D compute on D-1 and are never written
   let dd = min(d, p.D - 1u);
-  ${r.map((c) => `let a${c} = ${load('A', `dd * ${N}u`, `${c}u`)};`).join('\n  ')}
-  ${r.map((c) => `var h${c} = ${s.state ? load('state0', `(b * p.D + dd) * ${N}u`, `${c}u`) : 'vec4<f32>(0.0)'};`).join('\n  ')}
-  let dsk = ${s.D ? 'Dskip[dd]' : '0.0'};
-  let db = ${s.bias ? 'deltaBias[dd]' : '0.0'};
+  // exp(Δ A) as exp2(Δ · A log2 e): one MUFU instruction
+  ${regs.map((i) => `let a${i} = ${load('A', `dd * ${N}u`, vc(i))} * ${LOG2E};`).join('\n  ')}
+  ${regs.map((i) => `var h${i} = ${s.state ? load('state0', `(b * p.D + dd) * ${N}u`, vc(i)) : 'vec4<f32>(0.0)'};`).join('\n  ')}
+  ${qs.map((q) => `var nd${q}: f32; var nu${q}: f32;${s.z ? ` var nz${q}: f32;` : ''}`).join('\n  ')}
+  if (p.L > 0u) {
+    ${fetch('0u')}
+    ${stash}
+    ${stageBC('0u')}
+  }
+  workgroupBarrier();
   for (var t0 = 0u; t0 < p.L; t0 += ${T}u) {
     let tn = min(${T}u, p.L - t0);
-    for (var e = lid; e < tn * ${N4}u; e += ${WG}u) {
-      let row = (b * p.L + t0 + e / ${N4}u) * ${N}u;
-      sB[e] = ${load('Bm', 'row', `(e % ${N4}u)`)};
-      sC[e] = ${load('Cm', 'row', `(e % ${N4}u)`)};
+    let more = t0 + ${T}u < p.L;
+    if (more) {
+      ${fetch(`t0 + ${T}u`)}
+    }
+    var tt = 0u;
+    for (; tt + 4u <= tn; tt += 4u) {
+      ${[0, 1, 2, 3].map((j) => step(`tt + ${j}u`)).join('\n      ')}
+    }
+    for (; tt < tn; tt++) {
+      ${step('tt')}
     }
     workgroupBarrier();
-    for (var tt = 0u; tt < tn; tt++) {
-      let idx = (b * p.L + t0 + tt) * p.D + dd;
-      let dt = ${s.softplus ? 'softplus(delta[idx] + db)' : 'delta[idx] + db'};
-      let uu = u[idx];
-      let du = vec4<f32>(dt * uu);
-      let sb = tt * ${N4}u;
-      ${r.map((c) => `h${c} = fma(exp(dt * a${c}), h${c}, du * sB[sb + ${c}u]);`).join('\n      ')}
-      var yv = ${r.map((c) => `dot(h${c}, sC[sb + ${c}u])`).join(' + ')};
-      yv = fma(dsk, uu, yv);
-      ${s.z ? 'yv = yv * silu(z[idx]);' : ''}
-      if (live) { y[idx] = yv; }
+    for (var q = 0u; q < ${PER}u; q++) {
+      let e = lid + q * ${WG}u;
+      let c = d0 + e % ${C}u;
+      if (e / ${C}u < tn && c < p.D) {
+        let v = ${partials}${s.D ? ' + Dskip[c] * sU[e]' : ''};
+        y[(b * p.L + t0 + e / ${C}u) * p.D + c] = v${s.z ? ' * sZ[e]' : ''};
+      }
+    }
+    workgroupBarrier();
+    if (more) {
+      ${stash}
+      ${stageBC(`t0 + ${T}u`)}
     }
     workgroupBarrier();
   }
-  if (live) {
-    ${stores.join('\n    ')}
+  if (d < p.D) {
+    ${stores}
   }
 }`,
   };
@@ -100,14 +163,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   return k;
 }
 
-export function selectiveScan(h: KernelHost, args: SelectiveScanArgs): { y: GpuTensor; state: GpuTensor } {
+/** Channels and lanes per channel when the caller does not say: see bench/gpu-kernels.ts. */
+const DEFAULT: ScanTuning = { C: 32, R: 4 };
+
+export function selectiveScan(h: KernelHost, args: SelectiveScanArgs, tuning = DEFAULT): { y: GpuTensor; state: GpuTensor } {
   const u = args.u as GpuTensor;
   const [B, L, D] = u.shape;
   const N = args.A.shape[1];
-  // B_t and C_t for T steps in shared memory, within the device's workgroup storage
-  const T = Math.max(1, Math.min(32, Math.floor(h.rt.info.maxComputeWorkgroupStorageSize / (32 * Math.ceil(N / 4)))));
+  const { C, R } = tuning;
+  // bytes of shared memory per step: B_t and C_t (vec4 slots padded to R), Δ, u, z per channel,
+  // the partials; T steps of them within the workgroup storage, a multiple of R
+  const perStep = 32 * Math.ceil(Math.ceil(N / 4) / R) * R + 4 * C * (3 + R);
+  const fit = Math.min(32, Math.floor(h.rt.info.maxComputeWorkgroupStorageSize / perStep));
+  const T = Math.max(R, fit - (fit % R));
   const spec: Spec = {
-    N, T,
+    N, T, C, R,
     D: args.Dskip !== undefined,
     z: args.z !== undefined,
     bias: args.deltaBias !== undefined,
@@ -119,6 +189,6 @@ export function selectiveScan(h: KernelHost, args: SelectiveScanArgs): { y: GpuT
   if (B * D === 0) return { y, state };
   const s = [u, args.delta, args.A, args.Bmat, args.Cmat].map((t) => storageOf(t as GpuTensor));
   for (const t of [args.Dskip, args.z, args.deltaBias, args.state]) if (t) s.push(storageOf(t as GpuTensor));
-  h.rt.dispatch(kernel(spec), [L, D], [...s, y.storage, state.storage], [Math.ceil(D / WG), B]);
+  h.rt.dispatch(kernel(spec), [L, D], [...s, y.storage, state.storage], [Math.ceil(D / C), B]);
   return { y, state };
 }

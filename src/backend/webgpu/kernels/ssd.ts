@@ -1,7 +1,7 @@
 /**
  * Mamba-2 SSD by the chunked algorithm (Dao & Gu §6; the stages of mamba_ssm's
  * mamba_chunk_scan_combined), for chunks of Q steps (the last may be short):
- *   1. dt:     Δ = clamp(softplus(dt + dtBias)); acum = within-chunk cumsum of Δ·A_h
+ *   1. dt:     Δ = clamp(softplus(dt + dtBias)); acum = within-chunk cumsum of Δ·A_h (a scan)
  *   2. CB:     CB[i, j] = C_i · B_j per chunk and group (lower-triangular tiles only)
  *   3. states: S_c[p, n] = Σ_i exp(acum_last − acum_i) Δ_i x_i[p] B_i[n]
  *   4. pass:   H_c = exp(acum_last(c−1)) H_{c−1} + S_{c−1} (sequential over chunks; S_c is
@@ -15,7 +15,7 @@
 import type { SsdArgs } from '../../backend.js';
 import type { GpuTensor } from '../memory.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { ENTRY_ARGS, flatId, GROUP_ID, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { tiledSource } from './tiles.js';
 
@@ -41,6 +41,11 @@ const HEAD = `
   let g = h / (p.H / p.G);
   let hb = (b * p.H + h) * p.L;`;
 
+/**
+ * Stage 1, one workgroup per (b, h, chunk): each invocation takes a contiguous run of the
+ * chunk's steps, sums its Δ·A, the workgroup scans the sums (Hillis-Steele in shared memory),
+ * and each run is written out from its exclusive prefix.
+ */
 function dtKernel(bias: boolean, softplus: boolean): Kernel {
   return cached(`ssd dt ${bias} ${softplus}`, () => {
     const buffers: BufferDecl[] = [['dt', 'read', 'f32'], ['A', 'read', 'f32']];
@@ -48,21 +53,40 @@ function dtKernel(bias: boolean, softplus: boolean): Kernel {
     buffers.push(['dtv', 'read_write', 'f32'], ['acum', 'read_write', 'f32']);
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
+var<workgroup> sums: array<f32, ${WG}>;
+
+fn delta(b: u32, l: u32, h: u32) -> f32 {
+  var d = dt[(b * p.L + l) * p.H + h]${bias ? ' + dtBias[h]' : ''};
+  ${softplus ? 'd = softplus(d);' : ''}
+  return clamp(d, p.lo, p.hi);
+}
+
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
-  let ch = i % p.nC;
-  let h = (i / p.nC) % p.H;
-  let b = i / (p.nC * p.H);
+  let w = ${GROUP_ID};
+  let ch = w % p.nC;
+  let h = (w / p.nC) % p.H;
+  let b = w / (p.nC * p.H);
   let a = A[h];
-  var cum = 0.0;
-  let lEnd = min(p.L, (ch + 1u) * p.Q);
-  for (var l = ch * p.Q; l < lEnd; l++) {
-    var d = dt[(b * p.L + l) * p.H + h]${bias ? ' + dtBias[h]' : ''};
-    ${softplus ? 'd = softplus(d);' : ''}
-    d = clamp(d, p.lo, p.hi);
-    let o = (b * p.H + h) * p.L + l;
+  let l0 = ch * p.Q;
+  let Qc = min(p.Q, p.L - l0);
+  let run = (Qc + ${WG - 1}u) / ${WG}u;
+  let s0 = min(lid * run, Qc);
+  let s1 = min(s0 + run, Qc);
+  var total = 0.0;
+  for (var l = s0; l < s1; l++) { total = fma(delta(b, l0 + l, h), a, total); }
+  sums[lid] = total;
+  workgroupBarrier();
+  for (var off = 1u; off < ${WG}u; off = off << 1u) {
+    let v = select(0.0, sums[lid - min(off, lid)], lid >= off);
+    workgroupBarrier();
+    sums[lid] += v;
+    workgroupBarrier();
+  }
+  var cum = sums[lid] - total;
+  for (var l = s0; l < s1; l++) {
+    let d = delta(b, l0 + l, h);
+    let o = (b * p.H + h) * p.L + l0 + l;
     dtv[o] = d;
     cum = fma(d, a, cum);
     acum[o] = cum;
@@ -133,12 +157,23 @@ fn main(${ENTRY_ARGS}) {
   let h = (i / (p.N * p.P)) % p.H;
   let b = i / (p.N * p.P * p.H);
   var s = ${init ? 'state0[i]' : '0.0'};
-  for (var ch = 0u; ch < p.nC; ch++) {
-    let o = (((b * p.nC + ch) * p.H + h) * p.P + pp) * p.N + n;
-    let add = S[o];
-    S[o] = s;
-    let last = min(p.L, (ch + 1u) * p.Q) - 1u;
-    s = fma(exp(acum[(b * p.H + h) * p.L + last]), s, add);
+  // chunk c's S at o0 + c·stride; four chunks' loads go out before the chain uses them
+  let stride = p.H * p.P * p.N;
+  let o0 = ((b * p.nC * p.H + h) * p.P + pp) * p.N + n;
+  let ac = (b * p.H + h) * p.L;
+  var ch = 0u;
+  for (; ch + 4u <= p.nC; ch += 4u) {
+    var add: array<f32, 4>;
+    for (var j = 0u; j < 4u; j++) { add[j] = S[o0 + (ch + j) * stride]; }
+    for (var j = 0u; j < 4u; j++) {
+      S[o0 + (ch + j) * stride] = s;
+      s = fma(exp(acum[ac + min(p.L, (ch + j + 1u) * p.Q) - 1u]), s, add[j]);
+    }
+  }
+  for (; ch < p.nC; ch++) {
+    let add = S[o0 + ch * stride];
+    S[o0 + ch * stride] = s;
+    s = fma(exp(acum[ac + min(p.L, (ch + 1u) * p.Q) - 1u]), s, add);
   }
   stateOut[i] = s;
 }`;
@@ -149,10 +184,15 @@ type DMode = 'none' | 'head' | 'headDim';
 
 /**
  * The recurrence itself, for a few steps (decoding: L = 1), where the chunked stages would be
- * five dispatches of mostly idle tiles. One invocation per (b, h, p) walks t and n, reading its
- * state row once per step from where the last step left it:
+ * five dispatches of mostly idle tiles:
  *   h[p, n] = exp(Δ_t A_h) h[p, n] + Δ_t x_t[p] B_t[n];   y_t[p] = Σ_n h[p, n] C_t[n] + D x_t[p]
+ * A state row (b, h, p) belongs to 32 lanes of a workgroup (8 rows of 256 invocations), lane j
+ * updating n ≡ j mod 32, so the row is read and written once, coalesced; the lanes' partial
+ * y_t are summed in shared memory.
  */
+const ROW_LANES = 32;
+const ROWS_PER_GROUP = WG / ROW_LANES;
+
 function recurrentKernel(bias: boolean, softplus: boolean, init: boolean, d: DMode): Kernel {
   return cached(`ssd recurrent ${bias} ${softplus} ${init} D=${d}`, () => {
     const buffers: BufferDecl[] = [['x', 'read', 'f32'], ['dt', 'read', 'f32'], ['A', 'read', 'f32'], ['Bm', 'read', 'f32'], ['Cm', 'read', 'f32']];
@@ -163,10 +203,15 @@ function recurrentKernel(bias: boolean, softplus: boolean, init: boolean, d: DMo
     const skip = d === 'head' ? 'Dskip[h]' : d === 'headDim' ? 'Dskip[h * p.P + pp]' : '0.0';
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
+var<workgroup> part: array<f32, ${WG}>;
+
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+  let lane = lid % ${ROW_LANES}u;
+  let r = ${GROUP_ID} * ${ROWS_PER_GROUP}u + lid / ${ROW_LANES}u;
+  let live = r < p.n;
+  // dead rows compute on row n-1 and write nothing, so every lane reaches every barrier
+  let i = min(r, p.n - 1u);
   let pp = i % p.P;
   let h = (i / p.P) % p.H;
   let b = i / (p.P * p.H);
@@ -182,13 +227,20 @@ fn main(${ENTRY_ARGS}) {
     let dx = d * x[xo];
     let bc = (bt * p.G + g) * p.N;
     var acc = 0.0;
-    for (var n = 0u; n < p.N; n++) {
+    for (var n = lane; n < p.N; n += ${ROW_LANES}u) {
       let prev = ${init ? 'select(stateOut[row + n], state0[row + n], t == 0u)' : 'select(stateOut[row + n], 0.0, t == 0u)'};
       let s = fma(decay, prev, dx * Bm[bc + n]);
-      stateOut[row + n] = s;
+      if (live) { stateOut[row + n] = s; }
       acc = fma(s, Cm[bc + n], acc);
     }
-    y[xo] = fma(${skip}, x[xo], acc);
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = ${ROW_LANES / 2}u; s > 0u; s = s >> 1u) {
+      if (lane < s) { part[lid] += part[lid + s]; }
+      workgroupBarrier();
+    }
+    if (live && lane == 0u) { y[xo] = fma(${skip}, x[xo], part[lid]); }
+    workgroupBarrier();
   }
 }`;
   });
@@ -260,9 +312,9 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
     const state = h.empty([B, H, P, N]);
     const inputs = [s(x), s(a.dt), s(a.A), s(a.Bmat), s(a.Cmat)];
     for (const t of [a.dtBias, a.Dskip, a.state]) if (t) inputs.push(s(t));
-    const n = B * H * P;
-    rt.dispatch(recurrentKernel(a.dtBias !== undefined, a.dtSoftplus, a.state !== undefined, dMode), params(n),
-      [...inputs, y.storage, state.storage], grid(n, WG));
+    const rows = B * H * P;
+    rt.dispatch(recurrentKernel(a.dtBias !== undefined, a.dtSoftplus, a.state !== undefined, dMode), params(rows),
+      [...inputs, y.storage, state.storage], grid(Math.ceil(rows / ROWS_PER_GROUP), 1));
     return { y, state };
   }
 
@@ -270,7 +322,7 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   const acum = h.empty([B, H, L]);
   const dtIn = [s(a.dt), s(a.A)];
   if (a.dtBias) dtIn.push(s(a.dtBias));
-  rt.dispatch(dtKernel(a.dtBias !== undefined, a.dtSoftplus), params(B * H * nC), [...dtIn, dtv.storage, acum.storage], grid(B * H * nC, WG));
+  rt.dispatch(dtKernel(a.dtBias !== undefined, a.dtSoftplus), params(B * H * nC), [...dtIn, dtv.storage, acum.storage], grid(B * H * nC, 1));
 
   const tQ = Math.ceil(Q / 64);
   const CB = h.empty([B, nC, G, Q, Q]);

@@ -2,10 +2,11 @@
  * A generator for small batched matmul-like kernels whose operands are computed on the fly
  * (the SSD stages multiply decays and Δ into their tiles as they load them).
  *
- * A workgroup of 16×16 invocations computes a 64×64 output tile acc[r, c] = Σ_k A(r, k) B(k, c)
+ * A workgroup of 8×8 invocations computes a 64×64 output tile acc[r, c] = Σ_k A(r, k) B(k, c)
  * over one or more phases (ranges of k, each with its own loaders), staging 16 values of k at a
- * time in shared memory As[16][64], Bs[16][64]. Invocation (tx, ty) owns rows ty + 16i and
- * columns tx + 16j: its shared reads are broadcasts (As) or consecutive (Bs).
+ * time in shared memory As[16][64], Bs[16][64]. Invocation (tx, ty) owns rows 32q + 4ty + i and
+ * columns 32c + 4tx + j (q, c < 2; i, j < 4): per k it reads two vec4 of each tile (broadcasts
+ * from As, consecutive from Bs) for 64 FMAs, so shared-memory reads stay far below the FMA rate.
  */
 import type { BufferDecl } from '../wgsl.js';
 import { header } from '../wgsl.js';
@@ -45,15 +46,25 @@ function load(S: string, o: Operand, isA: boolean, bound: string): string {
   const [kk, x] = o.kFast ? ['tE % 16u', 'tE / 16u'] : ['tE / 64u', 'tE % 64u'];
   const origin = isA ? 'r0' : 'c0';
   const value = isA ? o.at(`${origin} + tX`, 'k0 + tK') : o.at('k0 + tK', `${origin} + tX`);
-  return `for (var tQ = 0u; tQ < 4u; tQ++) {
-      let tE = lid + 256u * tQ;
+  return `for (var tQ = 0u; tQ < 16u; tQ++) {
+      let tE = lid + 64u * tQ;
       let tK = ${kk};
       let tX = ${x};
       var tV = 0.0;
       if (k0 + tK < kEnd && ${origin} + tX < ${bound}) { tV = ${value}; }
-      ${S}[tK * 64u + tX] = tV;
+      ${S}[tK * 16u + tX / 4u][tX % 4u] = tV;
     }`;
 }
+
+const COMP = ['x', 'y', 'z', 'w'];
+/** [q, i, c] of each vec4 accumulator acc{q}{i}{c} (row group, row in group, column group), and j */
+const MICRO = [0, 1].flatMap((q) => [0, 1, 2, 3].flatMap((i) => [0, 1].flatMap((c) => [0, 1, 2, 3].map((j) => [q, i, c, j]))));
+const ACC = [0, 1].flatMap((q) => [0, 1, 2, 3].flatMap((i) => [0, 1].map((c) => `acc${q}${i}${c}`)));
+const fmas = [
+  'let tA0 = As[tk * 16u + ty];', 'let tA1 = As[tk * 16u + 8u + ty];',
+  'let tB0 = Bs[tk * 16u + tx];', 'let tB1 = Bs[tk * 16u + 8u + tx];',
+  ...[0, 1].flatMap((q) => [0, 1, 2, 3].flatMap((i) => [0, 1].map((c) => `acc${q}${i}${c} = fma(vec4<f32>(tA${q}.${COMP[i]}), tB${c}, acc${q}${i}${c});`))),
+].join('\n        ');
 
 export function tiledSource(s: TileSpec): string {
   const phases = s.phases.map((ph) => `{
@@ -63,41 +74,30 @@ export function tiledSource(s: TileSpec): string {
       ${load('Bs', ph.B, false, 'cols')}
       workgroupBarrier();
       for (var tk = 0u; tk < 16u; tk++) {
-        let tA = vec4<f32>(As[tk * 64u + ty], As[tk * 64u + ty + 16u], As[tk * 64u + ty + 32u], As[tk * 64u + ty + 48u]);
-        let tB = vec4<f32>(Bs[tk * 64u + tx], Bs[tk * 64u + tx + 16u], Bs[tk * 64u + tx + 32u], Bs[tk * 64u + tx + 48u]);
-        acc0 = fma(vec4<f32>(tA.x), tB, acc0);
-        acc1 = fma(vec4<f32>(tA.y), tB, acc1);
-        acc2 = fma(vec4<f32>(tA.z), tB, acc2);
-        acc3 = fma(vec4<f32>(tA.w), tB, acc3);
+        ${fmas}
       }
       workgroupBarrier();
     }
   }`);
   const stores: string[] = [];
-  const comp = ['x', 'y', 'z', 'w'];
-  for (let i = 0; i < 4; i++) {
-    for (let j = 0; j < 4; j++) {
-      stores.push(`if (r0 + ty + ${16 * i}u < rows && c0 + tx + ${16 * j}u < cols) {
-    let oR = r0 + ty + ${16 * i}u;
-    let oC = c0 + tx + ${16 * j}u;
-    ${s.store('oR', 'oC', `acc${i}.${comp[j]}`)}
+  for (const [q, i, c, j] of MICRO) {
+    stores.push(`if (r0 + ${32 * q + i}u + ty * 4u < rows && c0 + ${32 * c + j}u + tx * 4u < cols) {
+    let oR = r0 + ${32 * q + i}u + ty * 4u;
+    let oC = c0 + ${32 * c + j}u + tx * 4u;
+    ${s.store('oR', 'oC', `acc${q}${i}${c}.${COMP[j]}`)}
   }`);
-    }
   }
   return `${header(s.fields, s.buffers)}
 ${s.prelude ?? ''}
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
+var<workgroup> As: array<vec4<f32>, 256>;
+var<workgroup> Bs: array<vec4<f32>, 256>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let tx = lid % 16u;
-  let ty = lid / 16u;
+  let tx = lid % 8u;
+  let ty = lid / 8u;
   ${s.setup}
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  ${ACC.map((a) => `var ${a} = vec4<f32>(0.0);`).join('\n  ')}
   ${phases.join('\n  ')}
   ${stores.join('\n  ')}
 }`;

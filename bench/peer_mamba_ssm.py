@@ -1,0 +1,122 @@
+"""GPU peers for bench/gpu-kernels.ts and bench/gpu-decode.ts: prints one JSON object.
+
+  copy   device-to-device copy bandwidth through torch (bytes read + written per second)
+  ssd    mamba_ssm's Triton mamba_chunk_scan_combined forward, fp32 inputs
+  decode mamba_ssm Mamba-2 layers stepping one token at a time (Mamba2.step: in_proj, conv
+         update, Triton selective_state_update, Triton gated RMSNorm, out_proj), embedding,
+         RMSNorm and tied lm_head around them, greedy argmax; random weights, fp32, no CUDA graphs
+
+Times are CUDA-event milliseconds, best of 3 rounds. mamba_ssm is not installed there: its
+`mamba_ssm/` folder is copied from github:state-spaces/mamba into --vendor (git-ignored) and
+imported without running its package __init__, which would pull in optional CUDA extensions.
+
+usage: python3 peer_mamba_ssm.py --vendor vendor-peer copy --mib 1024
+       python3 peer_mamba_ssm.py --vendor vendor-peer ssd --shape B L H P N Q
+       python3 peer_mamba_ssm.py --vendor vendor-peer decode --batch 1 --batch 64 --tokens 64
+"""
+import argparse
+import json
+import os
+import sys
+import types
+
+import torch
+
+
+def best_ms(fn, reps):
+    fn()
+    torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(3):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        best = min(best, start.elapsed_time(end) / reps)
+    return best
+
+
+def import_vendor(vendor):
+    pkg = types.ModuleType("mamba_ssm")
+    pkg.__path__ = [os.path.join(os.path.abspath(vendor), "mamba_ssm")]
+    sys.modules["mamba_ssm"] = pkg
+
+
+def copy(args):
+    n = args.mib * 2**20 // 4
+    src = torch.randn(n, device="cuda")
+    dst = torch.empty_like(src)
+    ms = best_ms(lambda: dst.copy_(src), 10)
+    return {"bytes": 2 * 4 * n, "ms": ms, "GBps": 2 * 4 * n / ms / 1e6}
+
+
+def ssd(args):
+    from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined
+    B, L, H, P, N, Q = args.shape
+    g = torch.Generator(device="cuda").manual_seed(0)
+    x = torch.randn(B, L, H, P, device="cuda", generator=g)
+    dt = torch.rand(B, L, H, device="cuda", generator=g) * 4 - 4
+    A = -(torch.rand(H, device="cuda", generator=g) * 1.9 + 0.1)
+    Bm = torch.randn(B, L, 1, N, device="cuda", generator=g)
+    Cm = torch.randn(B, L, 1, N, device="cuda", generator=g)
+    D = torch.randn(H, device="cuda", generator=g)
+    dt_bias = -torch.rand(H, device="cuda", generator=g)
+    fn = lambda: mamba_chunk_scan_combined(x, dt, A, Bm, Cm, Q, D=D, dt_bias=dt_bias, dt_softplus=True)
+    return {"shape": args.shape, "ms": best_ms(fn, args.reps), "triton": __import__("triton").__version__}
+
+
+def decode(args):
+    from mamba_ssm.modules.mamba2 import Mamba2
+    from mamba_ssm.ops.triton.layer_norm import RMSNorm
+    torch.manual_seed(0)
+    d, n_layer, vocab = 768, 24, 50288
+    dev = "cuda"
+    layers = [Mamba2(d, d_state=128, d_conv=4, expand=2, headdim=64, ngroups=1, chunk_size=256, layer_idx=i, device=dev)
+              for i in range(n_layer)]
+    norms = [RMSNorm(d, eps=1e-5, device=dev) for _ in range(n_layer)]
+    norm_f = RMSNorm(d, eps=1e-5, device=dev)
+    emb = torch.nn.Embedding(vocab, d, device=dev)
+    out = []
+    with torch.inference_mode():
+        for B in args.batch:
+            caches = [m.allocate_inference_cache(B, 1) for m in layers]
+            ids = torch.zeros(B, dtype=torch.long, device=dev)
+
+            def step():
+                nonlocal ids
+                h = emb(ids).unsqueeze(1)                       # (B, 1, d)
+                for m, norm, (conv, ssm) in zip(layers, norms, caches):
+                    y, _, _ = m.step(norm(h), conv, ssm)
+                    h = h + y
+                logits = torch.nn.functional.linear(norm_f(h.squeeze(1)), emb.weight)
+                ids = logits.argmax(-1)
+
+            ms = best_ms(step, args.tokens)
+            out.append({"batch": B, "ms_per_step": ms, "tok_s": B * 1000 / ms})
+    return {"decode": out, "device": torch.cuda.get_device_name()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vendor", default="vendor-peer")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("copy")
+    c.add_argument("--mib", type=int, default=1024)
+    s = sub.add_parser("ssd")
+    s.add_argument("--shape", nargs=6, type=int, required=True, metavar=("B", "L", "H", "P", "N", "Q"))
+    s.add_argument("--reps", type=int, default=10)
+    dd = sub.add_parser("decode")
+    dd.add_argument("--batch", type=int, action="append", required=True)
+    dd.add_argument("--tokens", type=int, default=64)
+    args = ap.parse_args()
+    import_vendor(args.vendor)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    print(json.dumps({"copy": copy, "ssd": ssd, "decode": decode}[args.cmd](args)))
+
+
+if __name__ == "__main__":
+    main()
