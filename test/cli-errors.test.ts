@@ -64,7 +64,6 @@ const CASES: [string, string[], RegExp][] = [
   ['truncated safetensors header', logits().map((a) => (a === INPUT ? truncated : a)), /truncated\.safetensors: safetensors header length \d+ is absurd/],
   ['truncated safetensors data', logits().map((a) => (a === INPUT ? truncatedData : a)), /truncated-data\.safetensors: tensor ".*": data_offsets .* run past the end/],
   ['config.json not JSON', ['logits', '--model', badConfig, '--input', INPUT, '--out', out], /bad-config\/config\.json: .*JSON/],
-  ['webgpu not wired', gen('--prompt-ids', '1', '--device', 'webgpu'), /--device webgpu: the WebGPU device is not wired into the CLI yet/],
   ['unknown device', gen('--prompt-ids', '1', '--device', 'tpu'), /--device: "tpu" is not one of cpu, webgpu/],
   ['bench matmul without --k', ['bench', '--op', 'matmul', '--m', '4', '--n', '4'], /--op matmul needs --k/],
   ['bench unknown model', ['bench', '--model', 'mamba-7b'], /--model mamba-7b: folder not found and not a preset/],

@@ -29,7 +29,7 @@ const FLAGS = {
 
 export async function runBench(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts bench --model DIR|PRESET [--batch B] [--prompt N] [--new-tokens N] [--json] [--device cpu]\n' +
+    usage: 'mamba-ts bench --model DIR|PRESET [--batch B] [--prompt N] [--new-tokens N] [--json] [--device cpu|webgpu]\n' +
       '       mamba-ts bench --op matmul --m M --n N --k K [--json]',
     summary: 'Measures prefill tokens/s (forward over B × N tokens) and decode tokens/s (step), or matmul GFLOP/s.',
     notes: 'Presets are the published architectures with seeded random weights: speed does not depend on the values.',
@@ -52,7 +52,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const prompt = flags.prompt ?? DEFAULTS.prompt;
   const newTokens = flags['new-tokens'] ?? DEFAULTS['new-tokens'];
 
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const model = await loadModelArg(flags.model, dev.backend, true);
     const progress = startProgress(`bench ${flags.model}`, 1 + prompt + newTokens, 'warm-up');

@@ -1,29 +1,29 @@
 /**
- * `--device` for every command. The WebGPU backend exists (src/backend/webgpu) but the CLI does
- * not open it yet: models do not yet release their intermediate GPU buffers, so a long generate
- * would exhaust device memory, and Dawn writes its own adapter diagnostics to stderr.
+ * `--device` for every command: the CPU, or WebGPU (Dawn's `webgpu` package in Node; any adapter
+ * it finds, a software one such as SwiftShader included). A command opens the backend once and
+ * closes it in `finally`, on errors too: a live Dawn device would keep Node running after the
+ * command has finished. Without an adapter, opening fails with a one-line UserError; Dawn itself
+ * may print its reasons (e.g. "Warning: vkCreateInstance: Found no drivers!") to stderr before
+ * it, natively, where no JavaScript can catch them.
  */
+import { createBackend, describeBackend, DEVICE_NAMES, releaseBackend, type DeviceName } from '../backend/index.js';
 import type { Backend } from '../backend/backend.js';
-import { CpuBackend } from '../backend/cpu/index.js';
-import { UserError } from '../errors.js';
 import type { FlagSpec } from './flags.js';
 
-export const DEVICES = ['cpu', 'webgpu'] as const;
-
 export const deviceFlag = {
-  kind: 'string', value: 'NAME', help: 'where the math runs', default: 'cpu', choices: DEVICES,
+  kind: 'string', value: 'NAME', help: 'where the math runs: cpu, or webgpu (a GPU through Dawn)', default: 'cpu', choices: DEVICE_NAMES,
 } as const satisfies FlagSpec;
 
 export interface OpenBackend {
   backend: Backend;
+  /** "cpu" or "webgpu (adapter name)" */
   description: string;
-  /** releases the device; call before exit */
+  /** releases the device (then Node can exit); idempotent */
   close(): void;
 }
 
-export function openBackend(device: string): OpenBackend {
-  if (device === 'webgpu') {
-    throw new UserError('--device webgpu: the WebGPU device is not wired into the CLI yet; use --device cpu');
-  }
-  return { backend: new CpuBackend(), description: 'cpu', close: () => {} };
+/** `device` is one of DEVICE_NAMES (the flag parser checked it). */
+export async function openBackend(device: string): Promise<OpenBackend> {
+  const backend = await createBackend(device as DeviceName);
+  return { backend, description: describeBackend(backend), close: () => releaseBackend(backend) };
 }

@@ -36,7 +36,7 @@ export async function runEval(argv: string[]): Promise<number> {
   if (flags['seq-len'] !== undefined) overrides[taskSpec(flags.task).lengthOption] = flags['seq-len'];
   const options = taskOptions(flags.task, overrides);
   const task = makeTask(flags.task, options);
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const model = await loadModel(flags.model, dev.backend);
     if (task.vocabSize > model.config.vocabSize) {

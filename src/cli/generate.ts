@@ -43,7 +43,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if ((flags.prompt === undefined) === (flags['prompt-ids'] === undefined)) {
     throw new UserError('give exactly one of --prompt and --prompt-ids');
   }
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const model = await loadModelArg(flags.model, dev.backend, false);
     const needsText = flags.prompt !== undefined || !flags['ids-only'];

@@ -4,8 +4,8 @@
  * fixtures hold them: `loss` f32 [1] and `grad.<name>` under the checkpoint's own tensor names,
  * conv weights [C, 1, K] as stored (a tied head's gradient is inside the embedding's).
  */
-import { hasGradKernels } from '../backend/backend.js';
 import { valueAndGrad } from '../autograd/index.js';
+import { tidy } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { readCheckpoint } from '../io/checkpoint.js';
 import type { HostTensor } from '../io/host-tensor.js';
@@ -31,7 +31,7 @@ const IGNORE = -1;
 
 export async function runGrads(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts grads --model DIR --input FILE.safetensors --out FILE.safetensors [--device cpu]',
+    usage: 'mamba-ts grads --model DIR --input FILE.safetensors --out FILE.safetensors [--device cpu|webgpu]',
     summary: 'Computes the mean cross-entropy of predicting input_ids[:, 1:] from input_ids[:, :-1] and its gradient for every parameter.',
     notes: 'Gradients are named grad.<tensor name in the checkpoint> and shaped as stored there.',
   });
@@ -39,10 +39,9 @@ export async function runGrads(argv: string[]): Promise<number> {
   const ids = readInputIds(flags.input);
   const [B, L] = ids.shape;
   if (L < 2) throw new UserError(`${flags.input}: input_ids has length ${L}; the loss needs at least 2 tokens per sequence`);
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const be = dev.backend;
-    if (!hasGradKernels(be)) throw new UserError(`--device ${flags.device}: gradients are not implemented on this device yet; use --device cpu`);
     const ckpt = readCheckpoint(flags.model);
     const V = paddedVocab(ckpt.config);
     const bad = ids.data.findIndex((v) => !(v >= 0 && v < V));
@@ -52,10 +51,11 @@ export async function runGrads(argv: string[]): Promise<number> {
     const model = new MambaLM(ckpt.config, uploadWeights(ckpt.weights, be), be);
     const targets = new Int32Array(B * L).fill(IGNORE);
     for (let b = 0; b < B; b++) for (let l = 0; l + 1 < L; l++) targets[b * L + l] = ids.data[b * L + l + 1];
-    const { loss, grads } = valueAndGrad(
+    // the forward's activations and the tape's intermediates go back to the pool at once
+    const { loss, grads } = tidy(() => valueAndGrad(
       () => ops.crossEntropy(model.forward(be.upload(ids.data, [B, L])).logits, be.upload(targets, [B, L]), IGNORE),
       model.parameters(),
-    );
+    ));
     const out = new Map<string, HostTensor>([['loss', { shape: [1], dtype: 'f32', data: (await loss.read()) as Float32Array }]]);
     for (const [name, g] of grads) {
       const shape = isConvWeight(name) ? [g.shape[0], 1, g.shape[1]] : [...g.shape];

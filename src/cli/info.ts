@@ -18,7 +18,7 @@ export async function runInfo(argv: string[]): Promise<number> {
     summary: 'Prints the architecture (layers by kind), the parameter count and the state bytes per sequence.',
   });
   if (!flags) return 0;
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const model = await loadModelArg(flags.model, dev.backend, true);
     const source = isPreset(flags.model) ? `${flags.model} (preset, random weights)` : flags.model;

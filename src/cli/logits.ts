@@ -3,10 +3,13 @@
  * vocabulary) into another, by `forward` or, with --recurrent, token by token with `step` (the
  * two must agree; external checks compare both against the reference).
  */
+import { disposeExcept } from '../backend/index.js';
 import { UserError } from '../errors.js';
+import { decodeStep, prefill } from '../generate/steps.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { MambaLM } from '../model/lm.js';
+import type { Tensor } from '../tensor.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
 import { loadModelArg } from './model-arg.js';
@@ -21,12 +24,12 @@ const FLAGS = {
 
 export async function runLogits(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts logits --model DIR --input FILE.safetensors --out FILE.safetensors [--recurrent] [--device cpu]',
+    usage: 'mamba-ts logits --model DIR --input FILE.safetensors --out FILE.safetensors [--recurrent] [--device cpu|webgpu]',
     summary: 'Computes the logits of every position of input_ids; V is the padded vocabulary.',
   });
   if (!flags) return 0;
   const ids = readInputIds(flags.input);
-  const dev = openBackend(flags.device);
+  const dev = await openBackend(flags.device);
   try {
     const model = await loadModelArg(flags.model, dev.backend, false);
     checkIdRange(ids, model.vocabPadded, flags.input);
@@ -59,8 +62,9 @@ function checkIdRange(ids: HostTensor, vocab: number, file: string): void {
 }
 
 async function forwardLogits(model: MambaLM, ids: HostTensor): Promise<Float32Array> {
-  const { logits } = model.forward(model.backend.upload(ids.data, ids.shape));
-  return (await logits.read()) as Float32Array;
+  const out = prefill(model, model.backend.upload(ids.data, ids.shape), model.initState(ids.shape[0], ids.shape[1]));
+  disposeExcept(out.state, undefined);
+  return readAndDispose(out.logits);
 }
 
 async function recurrentLogits(model: MambaLM, ids: HostTensor): Promise<Float32Array> {
@@ -70,10 +74,17 @@ async function recurrentLogits(model: MambaLM, ids: HostTensor): Promise<Float32
   let state = model.initState(B, L);
   for (let l = 0; l < L; l++) {
     const col = Int32Array.from({ length: B }, (_, b) => ids.data[b * L + l]);
-    const step = model.step(model.backend.upload(col, [B]), state);
+    const step = decodeStep(model, model.backend.upload(col, [B]), state);
     state = step.state;
-    const row = (await step.logits.read()) as Float32Array;
+    const row = await readAndDispose(step.logits);                          // [B, V]
     for (let b = 0; b < B; b++) out.set(row.subarray(b * V, (b + 1) * V), (b * L + l) * V);
   }
+  disposeExcept(state, undefined);
   return out;
+}
+
+async function readAndDispose(t: Tensor): Promise<Float32Array> {
+  const data = (await t.read()) as Float32Array;
+  t.dispose();
+  return data;
 }

@@ -2,8 +2,11 @@
  * The two measurements bench and demo make on a model: prefill and decode speed, and how far
  * `step` strays from `forward` over the same tokens.
  */
-import type { MambaLM } from '../model/lm.js';
+import { disposeExcept, greedyTokens } from '../backend/index.js';
 import { Rng } from '../generate/rng.js';
+import { decodeStep, prefill } from '../generate/steps.js';
+import type { MambaLM } from '../model/lm.js';
+import type { Tensor } from '../tensor.js';
 import type { Progress } from './progress.js';
 
 export interface SpeedResult {
@@ -23,41 +26,53 @@ export function randomIds(model: MambaLM, n: number, seed: number): Int32Array {
 }
 
 /**
- * forward over batch × prompt tokens, then `newTokens` steps of the whole batch; every timing
- * ends with the logits read back, so a GPU's queued work is inside it. One tiny untimed forward
- * and step first pay for one-time setup (worker threads, pipeline compilation).
+ * forward over batch × prompt tokens, then `newTokens` greedy steps of the whole batch, each fed
+ * the ids the previous one chose, as `generate --temperature 0` runs. Every timing ends with the
+ * ids read back (all a streaming decode needs on the host), so a GPU's queued work is inside it
+ * and no logits cross to the host. One tiny untimed prefill and step first pay for one-time
+ * setup (worker threads, pipeline compilation).
  * Progress: 1 unit for the warm-up, `prompt` for the prefill, 1 per step.
  */
 export async function measureSpeed(model: MambaLM, batch: number, prompt: number, newTokens: number, progress: Progress): Promise<SpeedResult> {
   const be = model.backend;
-  const warm = model.forward(be.upload(randomIds(model, 2, 1), [1, 2]), model.initState(1, 3));
-  await model.step(be.upload(randomIds(model, 1, 2), [1]), warm.state).logits.read();
+  const vocab = model.config.vocabSize;
+  const warm = prefill(model, be.upload(randomIds(model, 2, 1), [1, 2]), model.initState(1, 3));
+  warm.logits.dispose();
+  const warmStep = decodeStep(model, be.upload(randomIds(model, 1, 2), [1]), warm.state);
+  disposeExcept(warmStep.state, undefined);
+  (await nextIds(warmStep.logits, vocab)).ids.dispose();
   progress.tick(1, `prefill ${batch} × ${prompt}`);
 
-  const ids = be.upload(randomIds(model, batch * prompt, 3), [batch, prompt]);
   let t0 = performance.now();
-  const pre = model.forward(ids, model.initState(batch, prompt + newTokens));
-  await pre.logits.read();
+  const pre = prefill(model, be.upload(randomIds(model, batch * prompt, 3), [batch, prompt]), model.initState(batch, prompt + newTokens));
+  const chosen = await nextIds(pre.logits, vocab);                          // [batch, prompt]
   const prefillSeconds = (performance.now() - t0) / 1000;
-  pre.logits.dispose();
+  chosen.ids.dispose();
   progress.tick(prompt, `decode ${batch} × ${newTokens}`);
 
   let state = pre.state;
-  const next = randomIds(model, batch * newTokens, 4);
+  let ids = be.upload(Int32Array.from({ length: batch }, (_, b) => chosen.host[b * prompt + prompt - 1]), [batch]);
   t0 = performance.now();
   for (let i = 0; i < newTokens; i++) {
-    const out = model.step(be.upload(next.subarray(i * batch, (i + 1) * batch), [batch]), state);
+    const out = decodeStep(model, ids, state);
     state = out.state;
-    await out.logits.read();
-    out.logits.dispose();
+    ({ ids } = await nextIds(out.logits, vocab));                           // [batch]
     progress.tick(1, `decode ${batch} × ${newTokens}`);
   }
   const decodeSeconds = (performance.now() - t0) / 1000;
+  disposeExcept([ids, state], undefined);
   return {
     batch, prompt, newTokens, prefillSeconds, decodeSeconds,
     prefillTokensPerS: (batch * prompt) / prefillSeconds,
     decodeTokensPerS: (batch * newTokens) / decodeSeconds,
   };
+}
+
+/** logits [..., Vp] (disposed) -> greedy ids [...], on the backend and read back to the host */
+async function nextIds(logits: Tensor, vocab: number): Promise<{ ids: Tensor; host: Int32Array }> {
+  const ids = await greedyTokens(logits, vocab);
+  logits.dispose();
+  return { ids, host: (await ids.read()) as Int32Array };
 }
 
 /** max |logits(step) − logits(forward)| over `length` random tokens of one sequence */
@@ -69,9 +84,10 @@ export async function stepForwardGap(model: MambaLM, length: number, seed: numbe
   let state = model.initState(1, length);
   let gap = 0;
   for (let l = 0; l < length; l++) {
-    const out = model.step(be.upload(ids.subarray(l, l + 1), [1]), state);
+    const out = decodeStep(model, be.upload(ids.subarray(l, l + 1), [1]), state);
     state = out.state;
     const row = (await out.logits.read()) as Float32Array;
+    out.logits.dispose();
     for (let v = 0; v < V; v++) {
       const d = Math.abs(row[v] - whole[l * V + v]);
       if (!(d <= gap)) gap = Number.isNaN(d) ? Infinity : d;

@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hasGradKernels } from '../backend/backend.js';
 import { UserError } from '../errors.js';
 import { readConfig } from '../io/checkpoint.js';
 import { hfUnsupportedReason } from '../io/hf-config.js';
@@ -99,11 +98,7 @@ export async function runTrain(argv: string[]): Promise<number> {
       fs.copyFileSync(data.tokenizer, path.join(outDir, 'tokenizer.json'));
     }
   }
-  const dev = openBackend(flags.device);
-  if (!hasGradKernels(dev.backend)) {
-    dev.close();
-    throw new UserError(`--device ${flags.device}: this backend has no backward kernels yet; train with --device cpu`);
-  }
+  const dev = await openBackend(flags.device);
   const stop = new AbortController();
   const onInt = () => {
     process.stderr.write('\nmamba-ts: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');

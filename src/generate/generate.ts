@@ -3,13 +3,18 @@
  * own state (prompts may differ in length; no padding enters any state), the states are stacked
  * with `ModelState.concatBatch`, and the batch then advances one token per `step`. A sequence
  * that meets a stop id or its token budget leaves the batch (`selectBatch`), so finished ones
- * cost nothing.
+ * cost nothing. Greedy decoding (temperature 0, no repetition penalty) takes the argmax where the
+ * logits are, so on a GPU only the ids come back; each step's device memory is freed as it goes
+ * (steps.ts), so a long run holds one state and one step's buffers.
  */
+import { disposeExcept, greedyTokens } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import type { MambaLM } from '../model/lm.js';
 import { ModelState } from '../model/state.js';
+import type { Tensor } from '../tensor.js';
 import { Rng } from './rng.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
+import { decodeStep, prefill, rebatch } from './steps.js';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -73,62 +78,81 @@ export class Generation implements AsyncIterable<GenerationStep> {
     const rngs = prompts.map((_, b) => new Rng((opts.seed ?? 0) + b));
     const history = prompts.map((p) => [...p]);
     const produced = new Array<number>(B).fill(0);
-    const draw = (b: number, row: Float32Array): number => {
-      const id = sampleToken(row, vocab, history[b], opts, rngs[b]);
-      history[b].push(id);
-      produced[b]++;
-      return id;
+    const greedy = opts.temperature === 0 && (opts.repetitionPenalty ?? 1) === 1;
+    /**
+     * The next token of each sequence `seqs[i]` from row `rows[i]` of logits [R, V] (R rows of
+     * any leading shape), which it disposes. Greedy: the argmax runs where the logits are and
+     * only the ids come back; otherwise the logits are read and sampled on the host.
+     */
+    const choose = async (logits: Tensor, rows: readonly number[], seqs: readonly number[]): Promise<number[]> => {
+      let pick: (row: number, b: number) => number;
+      if (greedy) {
+        const ids = await greedyTokens(logits, vocab);
+        const host = await ids.read();
+        ids.dispose();
+        pick = (row) => host[row];
+      } else {
+        const z = (await logits.read()) as Float32Array;
+        pick = (row, b) => sampleToken(z.subarray(row * V, (row + 1) * V), vocab, history[b], opts, rngs[b]);
+      }
+      logits.dispose();
+      return seqs.map((b, i) => {
+        const id = pick(rows[i], b);
+        history[b].push(id);
+        produced[b]++;
+        return id;
+      });
     };
     const isDone = (b: number, id: number) => stop.has(id) || produced[b] >= opts.maxNewTokens;
 
-    // prefill: each prompt alone; the KV caches of attention layers sized for the whole run
-    let t0 = performance.now();
-    const maxLen = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
     const states: ModelState[] = [];
-    const first: number[] = [];
-    for (let b = 0; b < B; b++) {
-      const p = prompts[b];
-      const ids = model.backend.upload(Int32Array.from(p), [1, p.length]);
-      const out = model.forward(ids, model.initState(1, maxLen));
-      const logits = (await out.logits.read()) as Float32Array;
-      ids.dispose();
-      out.logits.dispose();
-      states.push(out.state);
-      first.push(draw(b, logits.subarray((p.length - 1) * V, p.length * V)));
-    }
-    let state = B === 1 ? states[0] : ModelState.concatBatch(states);
-    this.stats.prefillTokens = prompts.reduce((a, p) => a + p.length, 0);
-    this.stats.prefillSeconds = (performance.now() - t0) / 1000;
-
-    // `active`: prompt indices still running, in the order of the batch rows of `state`
-    let active = [...Array(B).keys()].filter((b) => !isDone(b, first[b]));
-    // a copy: the consumer may keep the yielded `first`, and `last` changes every step
-    const last = [...first];
-    yield { tokens: first, finished: first.map((id, b) => isDone(b, id)) };
-    let rowsOfState = [...Array(B).keys()];
-    while (active.length > 0) {
-      t0 = performance.now();
-      if (active.length !== rowsOfState.length) {
-        state = state.selectBatch(active.map((b) => rowsOfState.indexOf(b)));
-        rowsOfState = active;
+    let state: ModelState | undefined;
+    try {
+      // prefill: each prompt alone; the KV caches of attention layers sized for the whole run
+      let t0 = performance.now();
+      const maxLen = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
+      const first: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const p = prompts[b];
+        const out = prefill(model, model.backend.upload(Int32Array.from(p), [1, p.length]), model.initState(1, maxLen));
+        states.push(out.state);
+        first.push(...(await choose(out.logits, [p.length - 1], [b])));
       }
-      const ids = model.backend.upload(Int32Array.from(active, (b) => last[b]), [active.length]);
-      const out = model.step(ids, state);
-      state = out.state;
-      const logits = (await out.logits.read()) as Float32Array;
-      ids.dispose();
-      out.logits.dispose();
-      const tokens: (number | null)[] = new Array(B).fill(null);
-      const finished = new Array<boolean>(B).fill(false);
-      active.forEach((b, row) => {
-        const id = draw(b, logits.subarray(row * V, (row + 1) * V));
-        tokens[b] = last[b] = id;
-        finished[b] = isDone(b, id);
-      });
-      active = active.filter((b) => !finished[b]);
-      this.stats.decodeTokens += rowsOfState.length;
-      this.stats.decodeSeconds += (performance.now() - t0) / 1000;
-      yield { tokens, finished };
+      state = B === 1 ? states[0] : rebatch(states, () => ModelState.concatBatch(states));
+      this.stats.prefillTokens = prompts.reduce((a, p) => a + p.length, 0);
+      this.stats.prefillSeconds = (performance.now() - t0) / 1000;
+
+      // `active`: prompt indices still running, in the order of the batch rows of `state`
+      let active = [...Array(B).keys()].filter((b) => !isDone(b, first[b]));
+      // a copy: the consumer may keep the yielded `first`, and `last` changes every step
+      const last = [...first];
+      yield { tokens: first, finished: first.map((id, b) => isDone(b, id)) };
+      let rowsOfState = [...Array(B).keys()];
+      while (active.length > 0) {
+        t0 = performance.now();
+        if (active.length !== rowsOfState.length) {
+          const rows = active.map((b) => rowsOfState.indexOf(b));
+          const from = state;
+          state = rebatch(from, () => from.selectBatch(rows));
+          rowsOfState = active;
+        }
+        const out = decodeStep(model, model.backend.upload(Int32Array.from(active, (b) => last[b]), [active.length]), state);
+        state = out.state;
+        const chosen = await choose(out.logits, active.map((_, row) => row), active);
+        const tokens: (number | null)[] = new Array(B).fill(null);
+        const finished = new Array<boolean>(B).fill(false);
+        active.forEach((b, row) => {
+          tokens[b] = last[b] = chosen[row];
+          finished[b] = isDone(b, chosen[row]);
+        });
+        active = active.filter((b) => !finished[b]);
+        this.stats.decodeTokens += rowsOfState.length;
+        this.stats.decodeSeconds += (performance.now() - t0) / 1000;
+        yield { tokens, finished };
+      }
+    } finally {
+      // also when the consumer stops early: the state of the sequences is no one's any more
+      disposeExcept([states, state], undefined);
     }
   }
 }

@@ -59,6 +59,11 @@ export class AdamW {
     return { step: this.step, m: await dump(this.m), v: await dump(this.v) };
   }
 
+  /** Frees both moments (device memory); the optimizer is unusable after. */
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+  }
+
   /** Restores a state saved by `state()` for the same parameters. */
   load(state: AdamWState): void {
     for (const [name, p] of this.params) {

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { valueAndGrad } from '../autograd/index.js';
 import type { Backend } from '../backend/backend.js';
+import { tidy } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { writeCheckpoint } from '../io/checkpoint.js';
@@ -157,7 +158,8 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
         const b = source.trainBatch(rng, o.batchSize);
         const ids = be.upload(b.inputs, [b.batch, b.length]);
         const targets = be.upload(b.targets, [b.batch, b.length]);
-        const out = valueAndGrad(() => ops.crossEntropy(model.forward(ids).logits, targets, IGNORE), params);
+        // activations and the tape's intermediates go back to the pool; the loss and grads stay
+        const out = tidy(() => valueAndGrad(() => ops.crossEntropy(model.forward(ids).logits, targets, IGNORE), params));
         lossSum += (await out.loss.read())[0];
         grads = grads ? addInto(grads, out.grads) : out.grads;
         for (const t of [ids, targets, out.loss]) t.dispose();
@@ -188,6 +190,9 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
     }
   } finally {
     bar.stop();
+    // the model and its optimizer die with the run: give their device memory back now
+    opt.dispose();
+    for (const p of params.values()) p.dispose();
   }
   return summary(step === o.steps ? 'completed' : 'interrupted');
 }

@@ -74,6 +74,8 @@ export function sizeClass(bytes: number): number {
 export class BufferPool {
   private readonly free = new Map<number, PooledBuffer[]>();
   private freeBytes = 0;
+  /** every buffer this pool made and has not destroyed, in use or free */
+  private madeBytes = 0;
 
   constructor(
     private readonly create: (capacity: number) => GPUBuffer,
@@ -99,7 +101,9 @@ export class BufferPool {
         }
       }
     }
-    return { buffer: this.create(capacity), capacity, lastUse: 0 };
+    const buffer = this.create(capacity);
+    this.madeBytes += capacity;
+    return { buffer, capacity, lastUse: 0 };
   }
 
   release(b: PooledBuffer): void {
@@ -115,12 +119,22 @@ export class BufferPool {
       const keep = list.filter((b) => b.lastUse >= openSerial);
       for (const b of list) if (b.lastUse < openSerial) b.buffer.destroy();
       this.freeBytes -= (list.length - keep.length) * capacity;
+      this.madeBytes -= (list.length - keep.length) * capacity;
       this.free.set(capacity, keep);
     }
   }
 
+  /** bytes of the free buffers */
   get pooledBytes(): number {
     return this.freeBytes;
+  }
+
+  /**
+   * Bytes of every buffer the pool holds, in use or free. A loop that disposes what it does not
+   * keep stops growing it once warm: each step takes the buffers the previous one gave back.
+   */
+  get allocatedBytes(): number {
+    return this.madeBytes;
   }
 }
 
