@@ -1,18 +1,18 @@
 /**
  * `--device webgpu` end to end (SwiftShader in CI): every command runs on the GPU, agrees with the
  * reference fixtures within the WebGPU tolerance, releases the device so that the process exits,
- * and writes nothing else to stderr. Then, in this process, the loops behind the commands
- * (generate, bench, eval, train) are held to flat device memory from step to step.
+ * and writes nothing else to stderr. In this process, the loops behind the commands (generate,
+ * bench, eval, train) are held to flat device memory from step to step.
  *
- * Each CLI run compiles its pipelines afresh (seconds each on SwiftShader), so runs go two at a
- * time and the shapes are the fixtures' own, small ones.
+ * Each CLI run compiles its pipelines afresh (seconds each on SwiftShader), so two run at a time
+ * beside this process's own loops, on the fixtures' own small shapes.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { measureSpeed } from '../src/cli/measure.js';
-import { generate } from '../src/generate/generate.js';
+import { generate, generateAll } from '../src/generate/generate.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadModel } from '../src/model/load.js';
 import { makeTask } from '../src/tasks/index.js';
@@ -21,7 +21,7 @@ import { evaluate } from '../src/train/evaluate.js';
 import { Rng } from '../src/train/rng.js';
 import { train, type TrainRun } from '../src/train/trainer.js';
 import { maxAbsDiff } from './cpu-util.js';
-import { cliAsync, FIXTURES, ROOT, tempDir } from './cli-util.js';
+import { cliAsync, FIXTURES, ROOT, tempDir, type CliResult } from './cli-util.js';
 import { openTestGpu } from './webgpu-util.js';
 
 const { gpu, skip } = await openTestGpu();
@@ -35,7 +35,7 @@ const expected = (dir: string) => readSafetensors(join(ROOT, dir, 'expected.safe
 const webgpu = (...args: string[]) => cliAsync([...args, '--device', 'webgpu']);
 
 /** a run that succeeded; stderr holds at most the lines `allowed` matches (no Dawn diagnostics) */
-function ok(r: { code: number | null; stderr: string }, allowed = /^$/): void {
+function ok(r: CliResult, allowed = /^$/): void {
   assert.equal(r.code, 0, r.stderr);
   for (const line of r.stderr.split('\n').filter((l) => l)) assert.match(line, allowed, `unexpected stderr: ${r.stderr}`);
 }
@@ -66,7 +66,7 @@ const RUN: TrainRun = {
   },
 };
 
-// Three at a time: this process's own GPU loops run while two CLI runs compile theirs.
+// three at a time: this process's own GPU loops run while two CLI runs compile theirs
 describe('--device webgpu', { concurrency: 3 }, () => {
   test('device memory stays flat in the loops of the commands', { skip }, async (t) => {
     await t.test('generate (greedy on the device, and sampling) and bench', async () => {
@@ -77,6 +77,17 @@ describe('--device webgpu', { concurrency: 3 }, () => {
           for await (const _ of generate(model, [prompt], { maxNewTokens: 8, temperature, seed: 1 })) sample();
         });
       }
+      // two prompts of different lengths (concatBatch); the shorter stops at its second token (selectBatch)
+      const short = prompt.slice(0, 3);
+      const stopIds = [(await generateAll(model, [short], { maxNewTokens: 2, temperature: 0 })).ids[0][1]];
+      const made = [0, 0];
+      await assertFlat('generate, two prompts', async (sample) => {
+        for await (const s of generate(model, [prompt, short], { maxNewTokens: 8, temperature: 0, stopIds })) {
+          s.tokens.forEach((id, b) => id !== null && made[b]++);
+          sample();
+        }
+      });
+      assert.deepEqual(made, [8, 2], 'the second sequence left the batch after two tokens');
       await assertFlat('bench', (sample) => measureSpeed(model, 2, 4, 6, { tick: sample, done: () => {} }));
     });
     await t.test('train (forward, backward, accumulation, AdamW) and eval', async () => {

@@ -31,7 +31,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
     usage: 'mamba-ts bench --model DIR|PRESET [--batch B] [--prompt N] [--new-tokens N] [--json] [--device cpu|webgpu]\n' +
       '       mamba-ts bench --op matmul --m M --n N --k K [--json]',
-    summary: 'Measures prefill tokens/s (forward over B × N tokens) and decode tokens/s (step), or matmul GFLOP/s.',
+    summary: 'Measures prefill tokens/s (forward over B × N tokens) and decode tokens/s (greedy steps, each fed the ids the last chose), or matmul GFLOP/s.',
     notes: 'Presets are the published architectures with seeded random weights: speed does not depend on the values.',
   });
   if (!flags) return 0;

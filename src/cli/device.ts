@@ -11,7 +11,7 @@ import type { Backend } from '../backend/backend.js';
 import type { FlagSpec } from './flags.js';
 
 export const deviceFlag = {
-  kind: 'string', value: 'NAME', help: 'where the math runs: cpu, or webgpu (a GPU through Dawn)', default: 'cpu', choices: DEVICE_NAMES,
+  kind: 'string', value: 'NAME', help: 'where the math runs; webgpu: a GPU through Dawn', default: 'cpu', choices: DEVICE_NAMES,
 } as const satisfies FlagSpec;
 
 export interface OpenBackend {
