@@ -29,29 +29,32 @@ export function randomIds(model: MambaLM, n: number, seed: number): Int32Array {
  * forward over batch × prompt tokens, then `newTokens` greedy steps of the whole batch, each fed
  * the ids the previous one chose, as `generate --temperature 0` runs. Every timing ends with the
  * ids read back (all a streaming decode needs on the host), so a GPU's queued work is inside it
- * and no logits cross to the host. One tiny untimed prefill and step first pay for one-time
- * setup (worker threads, pipeline compilation).
+ * and no logits cross to the host. An untimed prefill and step of the same shapes first pay for
+ * one-time setup (worker threads; WebGPU pipelines, which kernels specialize by shape).
  * Progress: 1 unit for the warm-up, `prompt` for the prefill, 1 per step.
  */
 export async function measureSpeed(model: MambaLM, batch: number, prompt: number, newTokens: number, progress: Progress): Promise<SpeedResult> {
   const be = model.backend;
   const vocab = model.config.vocabSize;
-  const warm = prefill(model, be.upload(randomIds(model, 2, 1), [1, 2]), model.initState(1, 3));
-  warm.logits.dispose();
-  const warmStep = decodeStep(model, be.upload(randomIds(model, 1, 2), [1]), warm.state);
+  const promptIds = randomIds(model, batch * prompt, 3);
+  /** prefill of the prompts -> their state and the first decode input, ids [batch] */
+  const prefillPrompts = async () => {
+    const out = prefill(model, be.upload(promptIds, [batch, prompt]), model.initState(batch, prompt + newTokens));
+    const chosen = await nextIds(out.logits, vocab);                        // [batch, prompt]
+    chosen.ids.dispose();
+    return { state: out.state, ids: be.upload(Int32Array.from({ length: batch }, (_, b) => chosen.host[b * prompt + prompt - 1]), [batch]) };
+  };
+  const warm = await prefillPrompts();
+  const warmStep = decodeStep(model, warm.ids, warm.state);
   disposeExcept(warmStep.state, undefined);
   (await nextIds(warmStep.logits, vocab)).ids.dispose();
   progress.tick(1, `prefill ${batch} × ${prompt}`);
 
   let t0 = performance.now();
-  const pre = prefill(model, be.upload(randomIds(model, batch * prompt, 3), [batch, prompt]), model.initState(batch, prompt + newTokens));
-  const chosen = await nextIds(pre.logits, vocab);                          // [batch, prompt]
+  let { state, ids } = await prefillPrompts();
   const prefillSeconds = (performance.now() - t0) / 1000;
-  chosen.ids.dispose();
   progress.tick(prompt, `decode ${batch} × ${newTokens}`);
 
-  let state = pre.state;
-  let ids = be.upload(Int32Array.from({ length: batch }, (_, b) => chosen.host[b * prompt + prompt - 1]), [batch]);
   t0 = performance.now();
   for (let i = 0; i < newTokens; i++) {
     const out = decodeStep(model, ids, state);
