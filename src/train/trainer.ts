@@ -168,7 +168,10 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
       }
       const loss = lossSum / o.accumulate;
       const norm = (await globalGradNorm(grads!.values())) / o.accumulate;
-      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+      const finite = Number.isFinite(loss) && Number.isFinite(norm);
+      if (finite) opt.update(grads!, lrAt(step, schedule), clipScale(norm, o.clip) / o.accumulate);
+      for (const g of grads!.values()) g.dispose();
+      if (!finite) {
         step--;
         summary('diverged');
         const kept = lastCheckpoint !== undefined
@@ -176,8 +179,6 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
         throw new UserError(`step ${step + 1}: the training loss is ${loss} (gradient norm ${norm}); stopped before updating the weights; `
           + `${kept}. Try a lower --lr, a longer --warmup or --clip 1`, DIVERGED_EXIT_CODE);
       }
-      opt.update(grads!, lrAt(step, schedule), clipScale(norm, o.clip) / o.accumulate);
-      for (const g of grads!.values()) g.dispose();
       stepSeconds += (performance.now() - stepStart) / 1000;
       pending.sum += loss;
       pending.count++;
