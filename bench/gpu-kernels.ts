@@ -3,14 +3,17 @@
  * - copy bandwidth: a WGSL copy kernel and torch's device-to-device copy (bytes read + written);
  * - Mamba-1 selective scan (B 8, D 1536, L 2048, N 16) against the HBM roofline: the bytes it must
  *   move (u, Δ, z read, y written, B and C read once) at the best copy bandwidth; every tuning
- *   (channels per workgroup, lanes per channel) is timed;
+ *   (channels per workgroup, lanes per channel) is timed; forward + backward too (no peer: mamba_ssm's
+ *   scan is a CUDA extension that its copied folder does not build);
  * - Mamba-2 SSD (B 8, L 2048, H 24, P 64, N 128, chunk 256) against mamba_ssm's Triton
- *   mamba_chunk_scan_combined (fp32 inputs; Triton's dots run in TF32 there);
+ *   mamba_chunk_scan_combined (fp32 inputs; Triton's dots may run in TF32 there), forward and
+ *   forward + backward (every input's gradient on both sides);
  * - causal attention, prefill and one decode step (no peer);
  * then a per-kernel GPU profile of the scan and the SSD.
  *
- *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1] [--vendor vendor-peer]
- *   (--scale < 1 shrinks L for a smoke run; --vendor: the copy of mamba_ssm/ for the peer)
+ *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1] [--vendor vendor-peer] [--ieee]
+ *   (--scale < 1 shrinks L for a smoke run; --vendor: the copy of mamba_ssm/ for the peer; --ieee
+ *   also times the Triton SSD with TRITON_F32_DEFAULT=ieee, i.e. without TF32)
  */
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
@@ -61,8 +64,19 @@ async function main(): Promise<void> {
         const tms = await timeGpu(be, reps, () => { const o = selectiveScan(be, args, t); drop([o.y, o.state]); });
         console.log(`  C ${String(t.C).padEnd(2)} R ${t.R}       ${tms.toFixed(3)} ms  ${((100 * floorMs) / tms).toFixed(0)}% of roofline`);
       }
+      const dy = u([B, L, D], 9);
+      const dstate = be.zeros([B, D, N]);
+      const fwdBwd = () => {
+        const o = be.selectiveScan(args);
+        drop([o.y, o.state]);
+        drop(Object.values(be.selectiveScanBackward(args, dy, dstate)).filter((v): v is Tensor => v instanceof Tensor));
+      };
+      const fbMs = await timeGpu(be, reps, fwdBwd);
+      console.log(`  forward + backward ${fbMs.toFixed(3)} ms (${(fbMs / ms).toFixed(1)}x the forward)`);
       console.log(`GPU profile of one scan:\n${await profile(be, one)}`);
-      drop(Object.values(args).filter((v) => v instanceof Tensor));
+      console.log(`GPU profile of one scan forward + backward:\n${await profile(be, fwdBwd)}`);
+      drop([dy, dstate]);
+      drop(Object.values(args).filter((v) => v instanceof Tensor) as Tensor[]);
     }
 
     // ---- Mamba-2 SSD vs mamba_ssm Triton -------------------------------------------------------------
@@ -74,11 +88,33 @@ async function main(): Promise<void> {
       };
       const one = () => { const o = be.ssdChunked(args); drop([o.y, o.state]); };
       const ms = await timeGpu(be, reps, one);
-      const peer = runPeer<{ ms: number; triton: string }>('peer_mamba_ssm.py', ['--vendor', vendor, 'ssd', '--shape', ...[B, L, H, P, N, Q].map(String)]);
+      const dy = u([B, L, H, P], 18);
+      const dstate = be.zeros([B, H, P, N]);
+      const fwdBwd = () => {
+        const o = be.ssdChunked(args);
+        drop([o.y, o.state]);
+        drop(Object.values(be.ssdChunkedBackward(args, dy, dstate)).filter((v): v is Tensor => v instanceof Tensor));
+      };
+      const fbMs = await timeGpu(be, reps, fwdBwd);
+      const peer = runPeer<{ ms: number; fwd_bwd_ms: number; triton: string }>('peer_mamba_ssm.py', ['--vendor', vendor, 'ssd', '--shape', ...[B, L, H, P, N, Q].map(String)]);
       const pms = typeof peer === 'string' ? undefined : peer.ms;
       console.log(`ssdChunked B${B} L${L} H${H} P${P} N${N} chunk ${Q}: webgpu ${ms.toFixed(3)} ms, mamba_ssm Triton ${pms?.toFixed(3) ?? `- (${peer})`} ms: webgpu takes ${ratio(ms, pms)}x its time`);
+      const pfb = typeof peer === 'string' ? undefined : peer.fwd_bwd_ms;
+      console.log(`  forward + backward: webgpu ${fbMs.toFixed(3)} ms, mamba_ssm Triton ${pfb?.toFixed(3) ?? '-'} ms: webgpu takes ${ratio(fbMs, pfb)}x its time`);
+      if (process.argv.includes('--ieee')) {
+        // Triton's tl.dot takes fp32 inputs as TF32 unless told otherwise; TRITON_F32_DEFAULT=ieee
+        // makes the same kernels multiply in full fp32, as ours do. Off by default: on the H200
+        // (Triton 3.6) this peer gave no answer within 200 s, twice (autotuning every config anew).
+        const ieee = runPeer<{ ms: number; fwd_bwd_ms: number }>('peer_mamba_ssm.py',
+          ['--vendor', vendor, 'ssd', '--shape', ...[B, L, H, P, N, Q].map(String)], { TRITON_F32_DEFAULT: 'ieee' }, 150);
+        const [ims, ifb] = typeof ieee === 'string' ? [undefined, undefined] : [ieee.ms, ieee.fwd_bwd_ms];
+        console.log(`  Triton with TRITON_F32_DEFAULT=ieee (fp32 dots, no TF32): forward ${ims?.toFixed(3) ?? `- (${ieee})`} ms (webgpu takes ${ratio(ms, ims)}x), `
+          + `forward + backward ${ifb?.toFixed(3) ?? '-'} ms (webgpu takes ${ratio(fbMs, ifb)}x)`);
+      }
       console.log(`GPU profile of one SSD:\n${await profile(be, one)}`);
-      drop(Object.values(args).filter((v) => v instanceof Tensor));
+      console.log(`GPU profile of one SSD forward + backward:\n${await profile(be, fwdBwd)}`);
+      drop([dy, dstate]);
+      drop(Object.values(args).filter((v) => v instanceof Tensor) as Tensor[]);
     }
 
     // ---- attention (no peer) -------------------------------------------------------------------------

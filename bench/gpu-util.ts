@@ -51,11 +51,19 @@ export async function profile(be: WebGpuBackend, call: () => void): Promise<stri
     `  ${total.toFixed(3).padStart(9)} ms total GPU time (one pass per dispatch while profiling)`].join('\n');
 }
 
-/** Runs a Python peer script of bench/ with `args`; its stdout's JSON, or why there is none. */
-export function runPeer<T>(script: string, args: string[]): T | string {
+/**
+ * Runs a Python peer script of bench/ with `args` (and `env` added), for at most `timeoutS`
+ * seconds; its stdout's JSON, or why there is none.
+ */
+export function runPeer<T>(script: string, args: string[], env: Record<string, string> = {}, timeoutS = 240): T | string {
   const path = fileURLToPath(new URL(`../../bench/${script}`, import.meta.url));
-  const r = spawnSync('python3', [path, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.error) return `python3 not runnable (${r.error.message})`;
+  const r = spawnSync('python3', [path, ...args], {
+    encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...env }, timeout: timeoutS * 1000, killSignal: 'SIGKILL',
+  });
+  if (r.error) {
+    const timedOut = (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    return timedOut ? `python3 ${script} ${args[0] ?? ''} gave no answer within ${timeoutS} s` : `python3 not runnable (${r.error.message})`;
+  }
   if (r.status !== 0) return `python3 ${script} ${args[0] ?? ''} failed: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(r.stdout) as T;
 }

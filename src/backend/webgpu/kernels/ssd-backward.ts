@@ -13,12 +13,19 @@
  *   cumulative sum of dcs, and dt through the clamp and softplus.
  * Dispatches (Q the chunk size; tiles of 64 from tiles.ts where a stage is a matmul):
  *   dt          Δ and cs per (b, h, chunk)                                  -> dtv, acum [B, H, L]
- *   CB, dCB     one invocation per (chunk, group, i, j ≤ i)                 -> [B, nC, G, Q, Q]
+ *   CB          ssd.ts's tiled C Bᵀ per chunk and group                       -> [B, nC, G, Q, Q]
+ *   GE          per chunk and head, 64-tiles of dY Xᵀ (j ≤ i) times E_ij:      -> K [B, nC, H, Q, Q] and,
+ *               K_ij = (dY_i·X_j) E_ij, and R = (K ∘ CB ∘ Δ_j)ᵀ (transposed so that a position's
+ *               row sum reads along the position)                           -> R [B, nC, H, Q, Q]
+ *   dCB         per (chunk, group, i, j): Σ_heads K_ij Δ_j, zero above the diagonal
  *   states, U   per chunk and head: (w ∘ X)ᵀ B and (diag(exp cs) dY)ᵀ C      -> [B, nC, H, P, N]
  *   pass        forward over chunks (states -> S0), backward (U -> dS)       -> dstate [B, H, P, N]
  *   Tm, Ys      B dSᵀ and C S0ᵀ per chunk and head                           -> [B, L, H, P]
  *   dX          Mᵀ dY + w ∘ Tm + D dY
- *   positions   per (b, h, l): the row and column sums of M's terms, x·Tm, dY·Ys -> [B, H, L, 3]
+ *   positions   per (b, h, l): the row sum of R, the column sum of K ∘ CB, x·Tm, dY·Ys -> [B, H, L, 3]
+ * Where K and R would not fit one storage binding, CB and dCB come from one invocation per
+ * (chunk, group, i, j ≤ i) and the positions kernel forms the dot products itself (slower: no
+ * tiles, strided reads).
  *   sdot        Σ S0 ∘ dS per chunk and head (the exp(cs_last) S0 term's dcs)
  *   dt grads    per (b, h, chunk) the reverse cumulative sum -> ddt, partial dA and ddtBias
  *   dC, dB      per chunk and group, two phases each (the second over the group's heads × P)
@@ -32,6 +39,7 @@ import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum } from './reduce-backward.js';
+import { CB_KERNEL as TILED_CB } from './ssd.js';
 import { tiledSource } from './tiles.js';
 
 const WG = 256;
@@ -273,6 +281,104 @@ function dxKernel(d: DMode): Kernel {
 }
 
 /**
+ * Per chunk and head, a 64-tile of G = dY Xᵀ (i rows, j columns, lower-triangular tiles only),
+ * stored as K_ij = G_ij E_ij and, transposed, R_ji = K_ij CB_ij Δ_j; both zero above the diagonal
+ * inside the diagonal tiles (tiles above it are never written, nor read).
+ */
+const GE_KERNEL = cached('ssd backward GE', () => tiledSource({
+  label: 'ssd backward GE',
+  fields: FIELDS,
+  buffers: [['dy', 'read', 'f32'], ['x', 'read', 'f32'], ['CB', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'],
+    ['K', 'read_write', 'f32'], ['R', 'read_write', 'f32']],
+  setup: `
+  let tI = (p.Q + 63u) / 64u;
+  let ti = wid.x / tI;
+  let tj = wid.x % tI;
+  if (tj > ti) { return; }
+  ${CHUNK}
+  ${HEAD}
+  let kBase = ((b * p.nC + ch) * p.H + h) * p.Q * p.Q;
+  let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;
+  let r0 = ti * 64u;
+  let c0 = tj * 64u;
+  let rows = Qc;
+  let cols = Qc;`,
+  phases: [{
+    kBegin: '0u',
+    kEnd: 'p.P',
+    A: { kFast: true, at: (i, pp) => `dy[((b * p.L + l0 + ${i}) * p.H + h) * p.P + ${pp}]` },
+    B: { kFast: true, at: (pp, j) => `x[((b * p.L + l0 + ${j}) * p.H + h) * p.P + ${pp}]` },
+  }],
+  store: (i, j, acc) => `let e = select(0.0, ${acc} * exp(acum[hb + l0 + ${i}] - acum[hb + l0 + ${j}]), ${j} <= ${i});
+    K[kBase + ${i} * p.Q + ${j}] = e;
+    R[kBase + ${j} * p.Q + ${i}] = e * CB[(cbBase + ${i}) * p.Q + ${j}] * dtv[hb + l0 + ${j}];`,
+}));
+
+/** dCB[i, j] = Σ_heads K_ij Δ_j for j ≤ i, zero above the diagonal (the dC and dB tiles read whole rows) */
+const DCB_KERNEL = cached('ssd backward dCB', () => `${header(FIELDS, [['K', 'read', 'f32'], ['dtv', 'read', 'f32'], ['dCB', 'read_write', 'f32']])}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let o = ${flatId(WG)};
+  if (o >= p.n) { return; }
+  let j = o % p.Q;
+  let i = (o / p.Q) % p.Q;
+  let g = (o / (p.Q * p.Q)) % p.G;
+  let ch = (o / (p.Q * p.Q * p.G)) % p.nC;
+  let b = o / (p.Q * p.Q * p.G * p.nC);
+  let l0 = ch * p.Q;
+  let Qc = min(p.Q, p.L - l0);
+  if (i >= Qc || j >= Qc) { return; }
+  var dcb = 0.0;
+  if (j <= i) {
+    let hpg = p.H / p.G;
+    for (var h = g * hpg; h < (g + 1u) * hpg; h++) {
+      let k = (((b * p.nC + ch) * p.H + h) * p.Q + i) * p.Q + j;
+      dcb = fma(K[k], dtv[(b * p.H + h) * p.L + l0 + j], dcb);
+    }
+  }
+  dCB[o] = dcb;
+}`);
+
+/** the positions kernel (below) with the row and column sums read from R and K */
+const POSITIONS_TILED = cached('ssd backward positions tiled', () => `${header(FIELDS, [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['CB', 'read', 'f32'],
+  ['K', 'read', 'f32'], ['R', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['Tm', 'read', 'f32'], ['Ys', 'read', 'f32'],
+  ['pos', 'read_write', 'f32']])}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let o = ${flatId(WG)};
+  if (o >= p.n) { return; }
+  let l = o % p.L;
+  let h = (o / p.L) % p.H;
+  let b = o / (p.L * p.H);
+  let ch = l / p.Q;
+  let l0 = ch * p.Q;
+  let Qc = min(p.Q, p.L - l0);
+  let i = l - l0;
+  let hb = (b * p.H + h) * p.L + l0;
+  let cbBase = ((b * p.nC + ch) * p.G + h / (p.H / p.G)) * p.Q;
+  let kBase = ((b * p.nC + ch) * p.H + h) * p.Q * p.Q;
+  let ai = acum[hb + i];
+  let di = dtv[hb + i];
+  let xi = ((b * p.L + l) * p.H + h) * p.P;
+  var rowSum = 0.0;
+  for (var j = 0u; j <= i; j++) { rowSum += R[kBase + j * p.Q + i]; }
+  var colSum = 0.0;
+  for (var m = i; m < Qc; m++) { colSum = fma(K[kBase + m * p.Q + i], CB[(cbBase + m) * p.Q + i], colSum); }
+  var xT = 0.0;
+  var yS = 0.0;
+  for (var pp = 0u; pp < p.P; pp++) {
+    xT = fma(x[xi + pp], Tm[xi + pp], xT);
+    yS = fma(dy[xi + pp], Ys[xi + pp], yS);
+  }
+  let eOut = exp(acum[hb + Qc - 1u] - ai);
+  let wdw = eOut * di * xT;
+  let q = ((b * p.H + h) * p.L + l) * 3u;
+  pos[q] = rowSum - di * colSum + exp(ai) * yS - wdw;
+  pos[q + 1u] = colSum + eOut * xT;
+  pos[q + 2u] = wdw;
+}`);
+
+/**
  * Per (b, h, l), i = l's index in its chunk, with g_ij = (dY_i·X_j) CB_ij E_ij Δ_j:
  *   pos[0] = dcs_i  = Σ_{j≤i} g_ij − Σ_{m≥i} g_mi + exp(cs_i) dY_i·Ys_i − w_i x_i·Tm_i
  *   pos[1] = dΔ_i   = Σ_{m≥i} (dY_m·X_i) CB_mi E_mi + exp(cs_last − cs_i) x_i·Tm_i
@@ -463,7 +569,20 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   const nCB = B * nC * G * Q * Q;
   const CB = h.empty([B, nC, G, Q, Q]);
   const dCB = h.empty([B, nC, G, Q, Q]);
-  rt.dispatch(CB_KERNEL, params(nCB), [s(x), s(dy), s(a.Bmat), s(a.Cmat), dtv.storage, acum.storage, CB.storage, dCB.storage], grid(nCB, WG));
+  // K and R hold Q² values per chunk and head: the tiled path needs each in one binding
+  const tiled = 4 * B * nC * H * Q * Q <= rt.info.maxStorageBufferBindingSize;
+  let K: GpuTensor | undefined;
+  let R: GpuTensor | undefined;
+  if (tiled) {
+    const tQ = Math.ceil(Q / 64);
+    rt.dispatch(TILED_CB, params(0), [s(a.Cmat), s(a.Bmat), CB.storage], [tQ * tQ, nC, B * G]);
+    K = h.empty([B, nC, H, Q, Q]);
+    R = h.empty([B, nC, H, Q, Q]);
+    rt.dispatch(GE_KERNEL, params(0), [s(dy), s(x), CB.storage, dtv.storage, acum.storage, K.storage, R.storage], [tQ * tQ, nC, B * H]);
+    rt.dispatch(DCB_KERNEL, params(nCB), [K.storage, dtv.storage, dCB.storage], grid(nCB, WG));
+  } else {
+    rt.dispatch(CB_KERNEL, params(nCB), [s(x), s(dy), s(a.Bmat), s(a.Cmat), dtv.storage, acum.storage, CB.storage, dCB.storage], grid(nCB, WG));
+  }
 
   const tiles = (n: number) => Math.ceil(n / 64);
   const S = h.empty([B, nC, H, P, N]);
@@ -490,8 +609,15 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   rt.dispatch(dxKernel(dMode), params(0), [...dxIn, dx.storage], rowTiles);
 
   const pos = h.empty([B, H, L, 3]);
-  rt.dispatch(POSITIONS, params(B * H * L), [s(x), s(dy), CB.storage, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage],
-    grid(B * H * L, WG));
+  if (K && R) {
+    rt.dispatch(POSITIONS_TILED, params(B * H * L),
+      [s(x), s(dy), CB.storage, K.storage, R.storage, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage], grid(B * H * L, WG));
+    K.dispose();
+    R.dispose();
+  } else {
+    rt.dispatch(POSITIONS, params(B * H * L), [s(x), s(dy), CB.storage, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage],
+      grid(B * H * L, WG));
+  }
   const sdot = columnSum(h, { label: 'ssd backward sdot', fields: '', buffers: [['S0', 'read', 'f32'], ['dS', 'read', 'f32']],
     term: 'S0[c * p.rows + r] * dS[c * p.rows + r]' }, P * N, B * nC * H, [], [S0, dS]);
 

@@ -95,7 +95,8 @@ fn main(${ENTRY_ARGS}) {
   });
 }
 
-const CB_KERNEL = cached('ssd CB', () => tiledSource({
+/** also the backward's CB (it reads only j ≤ i; tiles above the diagonal are never written) */
+export const CB_KERNEL = cached('ssd CB', () => tiledSource({
   label: 'ssd CB',
   fields: FIELDS,
   buffers: [['Cm', 'read', 'f32'], ['Bm', 'read', 'f32'], ['CB', 'read_write', 'f32']],
