@@ -18,7 +18,7 @@
 import type { Mamba1Config } from '../model/config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
-import { expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
+import { cacheNegExp, expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
 import type { ParamScope } from './params.js';
 
 /** conv [B, D, K-1] (the last K-1 conv inputs), ssm [B, D, N] (h) */
@@ -41,6 +41,7 @@ export class Mamba1Mixer implements Mixer<Mamba1State> {
     this.aLog = p.get('A_log');
     this.Dskip = p.get('D');
     this.outW = p.get('out_proj.weight'); this.outB = p.opt('out_proj.bias');
+    cacheNegExp(this.aLog);
   }
 
   /** x [B, L, d] -> y [B, L, d] */

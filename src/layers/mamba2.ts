@@ -19,7 +19,7 @@
 import type { Mamba2Config } from '../model/config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
-import { expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
+import { cacheNegExp, expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
 import type { ParamScope } from './params.js';
 
 /** conv [B, convDim, K-1] with convDim = dSsm + 2 G N; ssm [B, H, P, N] */
@@ -48,6 +48,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     this.normW = cfg.rmsNorm ? p.get('norm.weight') : undefined;
     this.outW = p.get('out_proj.weight'); this.outB = p.opt('out_proj.bias');
     this.convDim = cfg.dSsm + 2 * cfg.nGroups * cfg.dState;
+    cacheNegExp(this.aLog);
   }
 
   /** x [B, L, d] -> y [B, L, d] */

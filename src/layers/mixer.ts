@@ -1,5 +1,6 @@
 import * as ops from '../ops/index.js';
 import { isRecording } from '../autograd/index.js';
+import { tidy } from '../backend/index.js';
 import { storageVersion, type Tensor } from '../tensor.js';
 import type { AttentionState } from './attention.js';
 import type { Mamba1State } from './mamba1.js';
@@ -39,15 +40,23 @@ const decayCache = new WeakMap<object, { version: number; A: Tensor }>();
 /**
  * -exp(A_log): A < 0 makes every exp(ΔA) a decay. Built from ops so autograd reaches A_log while
  * recording; otherwise cached, since decoding would spend as many exps on A as on the scan itself.
+ * Mixers make it when they are built, outside any `tidy` scope, so that it outlives the tidy
+ * steps of a decode loop; one made inside a scope is released with it and made again next time.
  */
 export function negExp(aLog: Tensor): Tensor {
   if (isRecording()) return minusExp(aLog);
   const version = storageVersion(aLog);
   const hit = decayCache.get(aLog.storage as object);
   if (hit && hit.version === version && !hit.A.disposed) return hit.A;
-  const A = minusExp(aLog);
+  if (hit && !hit.A.disposed) hit.A.dispose(); // made before A_log's last update
+  const A = tidy(() => minusExp(aLog)); // its intermediates released even outside any scope
   decayCache.set(aLog.storage as object, { version, A });
   return A;
+}
+
+/** Makes the cached A now (a mixer's constructor calls it); nothing while recording. */
+export function cacheNegExp(aLog: Tensor): void {
+  if (!isRecording()) negExp(aLog);
 }
 
 function minusExp(aLog: Tensor): Tensor {
