@@ -61,10 +61,17 @@ async function main(): Promise<void> {
     const lossAndGrads = () => be.tidy(() => valueAndGrad(() => ops.crossEntropy(model.forward(ids).logits, targets, IGNORE), params));
     const step = async (clip: boolean): Promise<number> => {
       const { loss, grads } = lossAndGrads();
-      const scale = clip ? clipScale(await globalGradNorm(grads.values()), 1) : 1;
-      be.tidy(() => opt.update(grads, lr, scale));
+      let value: number;
+      if (clip) {
+        // as train() does: the loss and the norm come back together, then the update is recorded
+        const [l, norm] = await Promise.all([loss.read(), globalGradNorm([...grads.values()], be)]);
+        value = l[0];
+        be.tidy(() => opt.update(grads, lr, clipScale(norm, 1)));
+      } else {
+        be.tidy(() => opt.update(grads, lr, 1));
+        value = (await loss.read())[0];
+      }
       for (const g of grads.values()) g.dispose();
-      const value = (await loss.read())[0];
       loss.dispose();
       return value;
     };

@@ -91,7 +91,7 @@ test('lr schedule: linear warmup, cosine to minLr, then flat', () => {
 });
 
 test('gradient clipping: global L2 norm over all tensors, torch clip coefficient', async () => {
-  const norm = await globalGradNorm([cpu.upload(Float32Array.of(3, 4), [2]), cpu.upload(Float32Array.of(12), [1])]);
+  const norm = await globalGradNorm([cpu.upload(Float32Array.of(3, 4), [2]), cpu.upload(Float32Array.of(12), [1])], cpu);
   assert.equal(norm, 13);
   assert.equal(clipScale(13, 1), 1 / (13 + 1e-6));
   assert.equal(clipScale(13, 100), 1);

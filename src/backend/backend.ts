@@ -173,6 +173,12 @@ export interface SsdArgs {
 export interface GradKernels {
   /** x [..., C] -> [C]: the sum over all rows (a bias's gradient). */
   sumRows(x: Tensor): Tensor;
+  /**
+   * xs (any shapes) -> [xs.length]: element i is the sum of xs[i]'s elements squared, for the
+   * global gradient norm (torch's clip_grad_norm_), so that clipping reads back one small vector
+   * per step instead of every gradient. The CPU accumulates in float64.
+   */
+  sumOfSquares(xs: readonly Tensor[]): Tensor;
   /** dy [...S, C], ids i32 [...S] -> dtable [V, C]: row i of dy added into row ids[i]. */
   embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor;
   /** x the input of silu / softplus, dy [same] -> dx */

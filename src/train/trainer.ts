@@ -152,7 +152,7 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
     while (step < o.steps && !ctx.signal?.aborted) {
       step++;
       const stepStart = performance.now();
-      let lossSum = 0;
+      const losses: Tensor[] = [];
       let grads: Map<string, Tensor> | undefined;
       for (let k = 0; k < o.accumulate; k++) {
         const b = source.trainBatch(rng, o.batchSize);
@@ -160,14 +160,19 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
         const targets = be.upload(b.targets, [b.batch, b.length]);
         // activations and the tape's intermediates go back to the pool; the loss and grads stay
         const out = tidy(() => valueAndGrad(() => ops.crossEntropy(model.forward(ids).logits, targets, IGNORE), params));
-        lossSum += (await out.loss.read())[0];
+        losses.push(out.loss);
         grads = grads ? addInto(grads, out.grads) : out.grads;
-        for (const t of [ids, targets, out.loss]) t.dispose();
+        for (const t of [ids, targets]) t.dispose();
         tokens += b.batch * b.length;
         runTokens += b.batch * b.length;
       }
+      // the losses and the gradient norm come back together: one wait on the device per step
+      const [lossValues, gradNorm] = await Promise.all([Promise.all(losses.map((l) => l.read())), globalGradNorm([...grads!.values()], be)]);
+      for (const l of losses) l.dispose();
+      let lossSum = 0;
+      for (const v of lossValues) lossSum += v[0];
       const loss = lossSum / o.accumulate;
-      const norm = (await globalGradNorm(grads!.values())) / o.accumulate;
+      const norm = gradNorm / o.accumulate;
       const finite = Number.isFinite(loss) && Number.isFinite(norm);
       if (finite) opt.update(grads!, lrAt(step, schedule), clipScale(norm, o.clip) / o.accumulate);
       for (const g of grads!.values()) g.dispose();

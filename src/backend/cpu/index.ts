@@ -69,6 +69,16 @@ export class CpuBackend implements Backend, GradKernels {
 
   // ---- training: backward kernels and the fused loss (GradKernels) ----------------------------
   sumRows(x: Tensor): Tensor { return sumRows(x); }
+  sumOfSquares(xs: readonly Tensor[]): Tensor {
+    const out = new Float32Array(xs.length);
+    xs.forEach((x, i) => {
+      const d = x.storage as Float32Array;
+      let s = 0;
+      for (let j = 0; j < x.size; j++) s += d[j] * d[j];
+      out[i] = s;
+    });
+    return this.upload(out, [xs.length]);
+  }
   embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor { return embeddingBackward(dy, ids, V); }
   siluBackward(x: Tensor, dy: Tensor): Tensor { return siluBackward(x, dy); }
   softplusBackward(x: Tensor, dy: Tensor): Tensor { return softplusBackward(x, dy); }

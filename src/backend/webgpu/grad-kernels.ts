@@ -17,7 +17,7 @@ import { activationBackward, scaleBy } from './kernels/elementwise-backward.js';
 import { embeddingBackward } from './kernels/embedding-backward.js';
 import { rotary } from './kernels/layout.js';
 import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './kernels/norms-backward.js';
-import { sumRows } from './kernels/reduce-backward.js';
+import { sumOfSquares, sumRows } from './kernels/reduce-backward.js';
 import { selectiveScanBackward } from './kernels/scan-backward.js';
 import { ssdChunkedBackward } from './kernels/ssd-backward.js';
 
@@ -37,6 +37,10 @@ export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
 
   sumRows(x: Tensor): Tensor {
     return sumRows(this, this.g(x, 'sumRows'), last(x));
+  }
+
+  sumOfSquares(xs: readonly Tensor[]): Tensor {
+    return sumOfSquares(this, xs.map((x) => this.g(x, 'sumOfSquares')));
   }
 
   embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor {

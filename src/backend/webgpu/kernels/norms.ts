@@ -9,6 +9,8 @@ import { blockReduce, ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../w
 import { SCALAR_FNS } from './elementwise.js';
 
 const WG = 256;
+/** invocations per workgroup of `rowKernel` */
+export const ROW_WG = WG;
 
 const cache = new Map<string, Kernel>();
 

@@ -9,6 +9,7 @@
 import type { GpuTensor } from '../memory.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, header, type BufferDecl } from '../wgsl.js';
+import { rowKernel, ROW_WG as RED_WG } from './norms.js';
 
 const COLS = 16;
 const LANES = 16;
@@ -75,4 +76,34 @@ const SUM_ROWS: ColumnSum = { label: 'sumRows', fields: '', buffers: [['x', 'rea
 /** x [rows, cols] (any leading shape) -> [cols]: a bias's gradient, or partial sums' total */
 export function sumRows(h: KernelHost, x: GpuTensor, cols: number, shape: readonly number[] = [cols]): GpuTensor {
   return columnSum(h, SUM_ROWS, cols === 0 ? 0 : x.size / cols, cols, [], [x], shape);
+}
+
+/** workgroups (partial sums) per tensor in the first stage of `sumOfSquares` */
+const SQ_PARTS = 512;
+
+/**
+ * xs -> [xs.length], element i = Σ xs[i]²: per tensor one dispatch of SQ_PARTS workgroups that
+ * stride over it and write one partial each, then one dispatch folds each tensor's partials.
+ * Everything stays on the device; the caller reads back xs.length floats.
+ */
+export function sumOfSquares(h: KernelHost, xs: readonly GpuTensor[]): GpuTensor {
+  const out = h.empty([xs.length]);
+  if (xs.length === 0) return out;
+  const part = h.empty([xs.length * SQ_PARTS]);
+  const stage1 = rowKernel(h, 'sumOfSquares partials', 'rows: u32, n: u32, off: u32',
+    [['x', 'read', 'f32'], ['part', 'read_write', 'f32']], `
+  var s = 0.0;
+  for (var i = row * ${RED_WG}u + lid; i < p.n; i += p.rows * ${RED_WG}u) { let v = x[i]; s = fma(v, v, s); }
+  let t = blockSum(s);
+  if (lid == 0u) { part[p.off + row] = t; }`);
+  xs.forEach((x, i) => h.rt.dispatch(stage1, [SQ_PARTS, x.size, i * SQ_PARTS], [storageOf(x), part.storage], [SQ_PARTS, 1]));
+  const stage2 = rowKernel(h, 'sumOfSquares fold', 'rows: u32, parts: u32',
+    [['part', 'read', 'f32'], ['out', 'read_write', 'f32']], `
+  var s = 0.0;
+  for (var i = lid; i < p.parts; i += ${RED_WG}u) { s += part[row * p.parts + i]; }
+  let t = blockSum(s);
+  if (lid == 0u) { out[row] = t; }`);
+  h.rt.dispatch(stage2, [xs.length, SQ_PARTS], [part.storage, out.storage], grid(xs.length, 1));
+  part.dispose();
+  return out;
 }
