@@ -10,15 +10,14 @@
  */
 import type { SelectiveScanArgs } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
+import { layout, roundUp, stageRows, unstageRows } from './staging.js';
 import { expectShape, f32, wrapF32 } from './storage.js';
 import { instantiateKernels, wasm } from './wasm/api.js';
-import { heapF32, MAX_PAGES, memory, ScratchBlock } from './wasm/heap.js';
+import { MAX_PAGES, memory, ScratchBlock } from './wasm/heap.js';
 import { buildScanModule, GATE, SOFTPLUS } from './wasm/scan-kernel.js';
 
 const kernel = instantiateKernels(new wasm.Module(buildScanModule(MAX_PAGES)), memory).kernels[0];
 const block = new ScratchBlock();
-
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** -> y [B, L, D], state [B, D, N] */
 export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
@@ -37,15 +36,9 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
   const y = new Float32Array(B * L * D);
   const hOut = new Float32Array(B * D * N);
   const Dp = roundUp(D, 4), Np = roundUp(N, 4);
-  // heap layout in floats, each block 64-byte aligned: A, dskip, bias for the call; u, delta, z,
-  // y, bc, h for one sequence at a time
-  const sizes = [Dp * Np, Dp, Dp, L * Dp, L * Dp, L * Dp, L * Dp, 2 * L * Np, Dp * Np];
-  const offsets: number[] = [];
-  let total = 0;
-  for (const s of sizes) { offsets.push(total); total += roundUp(s, 16); }
-  const base = block.reserve(4 * total) / 4;
-  const [oA, oDskip, oBias, oU, oDelta, oZ, oY, oBC, oH] = offsets.map((o) => base + o);
-  const H = heapF32();
+  // A, dskip, bias for the call; u, delta, z, y, bc, h for one sequence at a time
+  const { H, at } = layout(block, [Dp * Np, Dp, Dp, L * Dp, L * Dp, L * Dp, L * Dp, 2 * L * Np, Dp * Np]);
+  const [oA, oDskip, oBias, oU, oDelta, oZ, oY, oBC, oH] = at;
 
   stageRows(H, oA, f32(A), 0, D, N, Np, Dp);
   if (Dskip) stageRows(H, oDskip, f32(Dskip), 0, 1, D, Dp, 1); else H.fill(0, oDskip, oDskip + Dp);
@@ -62,27 +55,6 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
     unstageRows(H, oH, hOut, b * D * N, D, N, Np);
   }
   return { y: wrapF32(u.backend, [B, L, D], y), state: wrapF32(u.backend, [B, D, N], hOut) };
-}
-
-/**
- * src[srcAt ..] as `rows` rows of `cols` -> H[at ..] as `rowsPadded` rows of `ld` (≥ cols),
- * zero-filled past each row's cols and past the last row.
- */
-function stageRows(H: Float32Array, at: number, src: Float32Array, srcAt: number, rows: number, cols: number, ld: number, rowsPadded: number): void {
-  if (ld === cols) H.set(src.subarray(srcAt, srcAt + rows * cols), at);
-  else {
-    for (let r = 0; r < rows; r++) {
-      H.set(src.subarray(srcAt + r * cols, srcAt + (r + 1) * cols), at + r * ld);
-      H.fill(0, at + r * ld + cols, at + (r + 1) * ld);
-    }
-  }
-  H.fill(0, at + rows * ld, at + rowsPadded * ld);
-}
-
-/** H[at ..] as rows of ld -> dst[dstAt ..] as `rows` rows of `cols` */
-function unstageRows(H: Float32Array, at: number, dst: Float32Array, dstAt: number, rows: number, cols: number, ld: number): void {
-  if (ld === cols) dst.set(H.subarray(at, at + rows * cols), dstAt);
-  else for (let r = 0; r < rows; r++) dst.set(H.subarray(at + r * ld, at + r * ld + cols), dstAt + r * cols);
 }
 
 /** B, C [L, N] (from srcAt) -> H[at ..] as [L, Np/4, 2, 4]: per t and four n, B's then C's, zero-padded */

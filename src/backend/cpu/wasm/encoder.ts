@@ -93,6 +93,10 @@ export class FuncBuilder {
   v128Load(offset = 0): this { return this.mem(SIMD.LOAD, offset, 0, true); }
   v128Store(offset = 0): this { return this.mem(SIMD.STORE, offset, 0, true); }
   load32Splat(offset = 0): this { return this.mem(SIMD.LOAD32_SPLAT, offset, 0, true); }
+  /** [address, vector] -> the vector with lane `lane` loaded from memory */
+  load32Lane(lane: number, offset = 0): this { this.mem(SIMD.LOAD32_LANE, offset, 0, true); this.code.push(lane); return this; }
+  /** [address, vector] -> (), lane `lane` stored to memory */
+  store32Lane(lane: number, offset = 0): this { this.mem(SIMD.STORE32_LANE, offset, 0, true); this.code.push(lane); return this; }
   f32Load(offset = 0): this { return this.mem(0x2a, offset, 0, false); }
   f32Store(offset = 0): this { return this.mem(0x38, offset, 0, false); }
 
@@ -160,6 +164,7 @@ export const I32_EQ = 0x46;
 export const I32_LT_U = 0x49;
 export const I32_GE_U = 0x4f;
 export const I32_ADD = 0x6a;
+export const I32_SUB = 0x6b;
 export const I32_MUL = 0x6c;
 export const I32_AND = 0x71;
 export const I32_SHL = 0x74;
@@ -176,6 +181,8 @@ export const SIMD = {
   V128_AND: 0x4e,
   /** v128.bitselect(a, b, mask): bits of a where mask is 1, of b where it is 0 */
   V128_BITSELECT: 0x52,
+  LOAD32_LANE: 0x56,
+  STORE32_LANE: 0x5a,
   /** i32x4 shifts take the count as an i32 operand */
   I32X4_SHL: 0xab,
   I32X4_SHR_S: 0xac,
