@@ -8,8 +8,9 @@
  * A round runs `mamba-ts bench --model mamba-130m --json` (a fresh process: random weights,
  * prefill 128 tokens, then 32 decode steps at batch 1) once per --cli given (default: this
  * build's; pass another build's main.js to compare before and after), then bench/peer_numpy.py
- * (copy bandwidth only). Roofline: copy GB/s / (4 bytes × parameters) tokens/s, since a decode
- * step reads every weight once. --profile N then times N decode steps in this process, each CPU
+ * (copy bandwidth only); prints decode tok/s per round and the best decode and prefill tok/s.
+ * Roofline: copy GB/s / (4 bytes × parameters) tokens/s, since a decode step reads every weight
+ * once. --profile N then times N decode steps in this process, each CPU
  * backend method separately: per op the median and the minimum over steps of its per-step total
  * (the minimum is close to what the op costs when no other process takes the core).
  */
@@ -26,7 +27,7 @@ function flags(name: string): string[] {
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
 const load1 = () => Number(loadavg()[0].toFixed(2));
 
-interface CliRun { decode_tokens_per_s: number; params: number }
+interface CliRun { decode_tokens_per_s: number; prefill_tokens_per_s: number; params: number }
 
 function runCli(main: string): CliRun {
   const r = spawnSync(process.execPath, [main, 'bench', '--model', 'mamba-130m', '--json'], { encoding: 'utf8' });
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const rounds = Number(flags('--rounds')[0] ?? 5);
   const clis = flags('--cli');
   if (clis.length === 0) clis.push(here('../src/cli/main.js'));
-  const best = clis.map(() => 0);
+  const best = clis.map(() => 0), bestPrefill = clis.map(() => 0);
   let bestCopy = 0, params = 0;
   console.log(`${new Date().toISOString()}  ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, node ${process.version}`);
   console.log(`round | load | ${clis.map((_, i) => `tok/s [${i}]`).join(' | ')} | numpy copy GB/s`);
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
       const run = runCli(c);
       params = run.params;
       best[i] = Math.max(best[i], run.decode_tokens_per_s);
+      bestPrefill[i] = Math.max(bestPrefill[i], run.prefill_tokens_per_s);
       return run.decode_tokens_per_s.toFixed(2).padStart(11);
     });
     const copy = copyBandwidth();
@@ -103,7 +105,10 @@ async function main(): Promise<void> {
   }
   const roofline = (bestCopy * 1e9) / (4 * params);
   console.log(`best copy ${bestCopy.toFixed(1)} GB/s -> roofline ${roofline.toFixed(1)} tok/s (${(params / 1e6).toFixed(1)}M params × 4 bytes per token)`);
-  clis.forEach((c, i) => console.log(`[${i}] ${c}: best ${best[i].toFixed(2)} tok/s = ${(1000 / best[i]).toFixed(1)} ms/token = ${(100 * best[i] / roofline).toFixed(0)}% of roofline`));
+  clis.forEach((c, i) => console.log(
+    `[${i}] ${c}: decode best ${best[i].toFixed(2)} tok/s = ${(1000 / best[i]).toFixed(1)} ms/token = ` +
+    `${(100 * best[i] / roofline).toFixed(0)}% of roofline; prefill best ${bestPrefill[i].toFixed(1)} tok/s`,
+  ));
 
   const steps = Number(flags('--profile')[0] ?? 0);
   if (steps > 0) {
