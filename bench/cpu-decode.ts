@@ -16,9 +16,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { CpuBackend } from '../src/backend/cpu/index.js';
-import { presetModel } from '../src/cli/model-arg.js';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CpuBackend as Cpu } from '../src/backend/cpu/index.js';
+import type { presetModel as PresetModel } from '../src/cli/model-arg.js';
 
 function flags(name: string): string[] {
   return process.argv.flatMap((a, i) => (a === name && i + 1 < process.argv.length ? [process.argv[i + 1]] : []));
@@ -43,8 +44,16 @@ function copyBandwidth(): number {
   return (JSON.parse(r.stdout) as { copy_gbps: number }).copy_gbps;
 }
 
-/** Per-op ms of `steps` decode steps: [op, median, min, calls per step], slowest first. */
-async function profile(steps: number): Promise<{ wall: number[]; ops: [string, number, number, number][] }> {
+type Profile = { wall: number[]; ops: [string, number, number, number][] };
+
+/**
+ * Per-op ms of `steps` decode steps of the build at `root` (its dist folder): [op, median, min,
+ * calls per step], slowest first.
+ */
+async function profile(root: string, steps: number): Promise<Profile> {
+  const from = (rel: string) => import(pathToFileURL(resolve(root, rel)).href);
+  const { CpuBackend } = await from('src/backend/cpu/index.js') as { CpuBackend: typeof Cpu };
+  const { presetModel } = await from('src/cli/model-arg.js') as { presetModel: typeof PresetModel };
   const be = new CpuBackend();
   let cur = new Map<string, [number, number]>();
   const methods = be as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -81,6 +90,15 @@ async function profile(steps: number): Promise<{ wall: number[]; ops: [string, n
   return { wall, ops };
 }
 
+function printProfile(name: string, steps: number, { wall, ops }: Profile, load: number): void {
+  const med = [...wall].sort((a, b) => a - b)[wall.length >> 1];
+  console.log(`\nper-op profile of ${steps} decode steps, ${name} (load ${load}): step median ${med.toFixed(2)} ms, best ${Math.min(...wall).toFixed(2)} ms`);
+  console.log('op               | median ms | min ms | calls/step');
+  for (const [k, m, mn, n] of ops) console.log(`${k.padEnd(16)} | ${m.toFixed(3).padStart(9)} | ${mn.toFixed(3).padStart(6)} | ${String(n).padStart(4)}`);
+  const sum = (j: 1 | 2) => ops.reduce((s, o) => s + o[j], 0);
+  console.log(`sum              | ${sum(1).toFixed(3).padStart(9)} | ${sum(2).toFixed(3).padStart(6)} |`);
+}
+
 async function main(): Promise<void> {
   const rounds = Number(flags('--rounds')[0] ?? 5);
   const clis = flags('--cli');
@@ -111,15 +129,15 @@ async function main(): Promise<void> {
   ));
 
   const steps = Number(flags('--profile')[0] ?? 0);
-  if (steps > 0) {
-    const { wall, ops } = await profile(steps);
-    const med = [...wall].sort((a, b) => a - b)[wall.length >> 1];
-    console.log(`\nper-op profile of ${steps} decode steps (this build, load ${load1()}): step median ${med.toFixed(2)} ms, best ${Math.min(...wall).toFixed(2)} ms`);
-    console.log('op               | median ms | min ms | calls/step');
-    for (const [k, m, mn, n] of ops) console.log(`${k.padEnd(16)} | ${m.toFixed(3).padStart(9)} | ${mn.toFixed(3).padStart(6)} | ${String(n).padStart(4)}`);
-    const sum = (j: 1 | 2) => ops.reduce((s, o) => s + o[j], 0);
-    console.log(`sum              | ${sum(1).toFixed(3).padStart(9)} | ${sum(2).toFixed(3).padStart(6)} |`);
+  for (const c of steps > 0 ? clis : []) {
+    // main.js is <dist>/src/cli/main.js; one child process per build
+    const args = [fileURLToPath(import.meta.url), '--profile-child', resolve(c, '../../..'), '--profile', String(steps)];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`profile of ${c} failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+    printProfile(c, steps, JSON.parse(r.stdout) as Profile, load1());
   }
 }
 
-await main();
+const child = flags('--profile-child');
+if (child.length > 0) process.stdout.write(JSON.stringify(await profile(child[0], Number(flags('--profile')[0]))));
+else await main();
