@@ -174,7 +174,8 @@ function planDot(
   setAddresses(p, s);
   p[F.Form] = Form.Dot; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
   p[F.M] = M; p[F.N] = N; p[F.K] = K;
-  const { dotRows: rows, dotCols } = TILES;
+  // M = 1: one-row tiles of more W rows (more streams); otherwise two-row tiles
+  const [rows, dotCols] = M === 1 ? [1, TILES.matvecCols] : [TILES.dotRows, TILES.dotCols];
   p[F.Rows] = rows;
   for (let rem = 0; rem < rows; rem++) {
     p[F.MainKernels + rem] = kernelId({ form: 'dot', rows, rem, nr: dotCols, sets: 1 });
