@@ -38,7 +38,7 @@ function scanKernel(): FuncBuilder {
   const t01 = v128(), t23 = v128();
   const acc: Local[] = Array.from({ length: 4 }, v128);
   const vm = new VMath(f);
-  const load = (base: Local, offset = 0) => f.get(base).get(col).op(I32_ADD).v128Load(offset);
+  const load = (base: Local) => f.get(base).get(col).op(I32_ADD).v128Load();
   const mul = () => f.simd(SIMD.F32X4_MUL);
   const add = () => f.simd(SIMD.F32X4_ADD);
   const ifFlag = (flag: number, body: () => void) => f.get(flags).i32(flag).op(I32_AND).if(body);
