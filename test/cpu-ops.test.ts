@@ -36,9 +36,9 @@ test('causalConv1d = direct convolution over [state, x]; chaining carries the wi
   assert.ok(Math.abs(host(plain.y)[1 * C + 1] - (w[1 * K + 2] * x0 + w[1 * K + 3] * x1)) < 1e-6);
 });
 
-test('causalConv1d SIMD kernel: widths K 1, 2, 3, 5, channels 5 and 8 (padding), L below and above the window', () => {
+test('causalConv1d SIMD kernel: widths K 1, 2, 3, 5, channels 5 and 8 (padding), L below and above the window, L 600 (3 kernel calls)', () => {
   const r = rng(12);
-  for (const [B, L, C, K] of [[2, 7, 5, 2], [1, 1, 8, 5], [2, 3, 5, 5], [1, 4, 6, 1], [3, 1, 5, 3]]) {
+  for (const [B, L, C, K] of [[2, 7, 5, 2], [1, 1, 8, 5], [2, 3, 5, 5], [1, 4, 6, 1], [3, 1, 5, 3], [2, 600, 5, 4]]) {
     const W = K - 1;
     const x = randn(r, B * L * C), w = randn(r, C * K), bias = randn(r, C), st = randn(r, B * C * W);
     const at = (b: number, pos: number, c: number) => (pos >= 0 ? x[(b * L + pos) * C + c] : st[(b * C + c) * W + W + pos]);

@@ -69,8 +69,8 @@ test('selectiveScan chained over a split sequence equals one pass', () => {
   assert.ok(maxAbsDiff(host(second.state), host(whole.state)) < 1e-6);
 });
 
-test('selectiveScan SIMD kernel on shapes that pad: D 4k+1..4k+3, N 1..7, B 3, and L 1 (a decode step)', () => {
-  for (const [seed, B, L, D, N] of [[11, 3, 9, 7, 1], [12, 1, 1, 13, 6], [13, 2, 4, 9, 7], [14, 3, 1, 10, 16], [15, 1, 33, 3, 4]]) {
+test('selectiveScan SIMD kernel on shapes that pad: D 4k+1..4k+3, N 1..7, B 3, L 1 (a decode step), L 600 (3 kernel calls)', () => {
+  for (const [seed, B, L, D, N] of [[11, 3, 9, 7, 1], [12, 1, 1, 13, 6], [13, 2, 4, 9, 7], [14, 3, 1, 10, 16], [15, 1, 33, 3, 4], [17, 2, 600, 5, 3]]) {
     const c = scanCase(seed, B, L, D, N);
     const ref = scanRef(c);
     const got = runScan(c, 0, L, c.h0);

@@ -12,6 +12,8 @@ import { MAX_PAGES, memory, ScratchBlock } from './wasm/heap.js';
 
 const kernel = instantiateKernels(new wasm.Module(buildConvModule(MAX_PAGES)), memory).kernels[0];
 const block = new ScratchBlock();
+/** time steps per kernel call: bounds the heap the window takes for long sequences */
+const MAX_STEPS = 256;
 
 /**
  * x [B, L, C], weight [C, K], bias [C]?, state [B, C, K-1]? -> y [B, L, C], state [B, C, K-1]
@@ -30,15 +32,21 @@ export function causalConv1d(
   const y = new Float32Array(B * L * C);
   const next = new Float32Array(B * C * W);
   const Cp = roundUp(C, 4);
-  // weight, bias for the call; the window [state rows, x], y and the state for one sequence
-  const { H, at: [oW, oBias, oXw, oY, oState] } = layout(block, [Cp * K, Cp, (W + L) * Cp, L * Cp, Cp * W]);
+  const Lc = Math.min(L, MAX_STEPS);
+  // weight, bias for the call; the state for one sequence; the window [state rows, x] and y for
+  // up to Lc of its steps
+  const { H, at: [oW, oBias, oState, oXw, oY] } = layout(block, [Cp * K, Cp, Cp * W, (W + Lc) * Cp, Lc * Cp]);
   stageRows(H, oW, f32(weight), 0, C, K, K, Cp);
   if (bias) stageRows(H, oBias, f32(bias), 0, 1, C, Cp, 1); else H.fill(0, oBias, oBias + Cp);
   for (let b = 0; b < B; b++) {
-    stageRows(H, oXw + W * Cp, f32(x), b * L * C, L, C, Cp, L);
     if (state) stageRows(H, oState, f32(state), b * C * W, C, W, W, Cp); else H.fill(0, oState, oState + Cp * W);
-    kernel(4 * oXw, 4 * oY, 4 * oState, 4 * oW, 4 * oBias, L, Cp, K, silu ? SILU : 0);
-    unstageRows(H, oY, y, b * L * C, L, C, Cp);
+    // the kernel leaves the last W inputs in the state, where the next block of steps starts
+    for (let t0 = 0; t0 < L; t0 += Lc) {
+      const n = Math.min(Lc, L - t0), row = (b * L + t0) * C;
+      stageRows(H, oXw + W * Cp, f32(x), row, n, C, Cp, n);
+      kernel(4 * oXw, 4 * oY, 4 * oState, 4 * oW, 4 * oBias, n, Cp, K, silu ? SILU : 0);
+      unstageRows(H, oY, y, row, n, C, Cp);
+    }
     unstageRows(H, oState, next, b * C * W, C, W, W);
   }
   return { y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) };

@@ -18,6 +18,8 @@ import { buildScanModule, GATE, SOFTPLUS } from './wasm/scan-kernel.js';
 
 const kernel = instantiateKernels(new wasm.Module(buildScanModule(MAX_PAGES)), memory).kernels[0];
 const block = new ScratchBlock();
+/** time steps per kernel call: bounds the heap the per-step operands take for long sequences */
+const MAX_STEPS = 256;
 
 /** -> y [B, L, D], state [B, D, N] */
 export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
@@ -36,22 +38,27 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
   const y = new Float32Array(B * L * D);
   const hOut = new Float32Array(B * D * N);
   const Dp = roundUp(D, 4), Np = roundUp(N, 4);
-  // A, dskip, bias for the call; u, delta, z, y, bc, h for one sequence at a time
-  const { H, at } = layout(block, [Dp * Np, Dp, Dp, L * Dp, L * Dp, L * Dp, L * Dp, 2 * L * Np, Dp * Np]);
-  const [oA, oDskip, oBias, oU, oDelta, oZ, oY, oBC, oH] = at;
+  const Lc = Math.min(L, MAX_STEPS);
+  // A, dskip, bias for the call; h for one sequence; u, delta, z, y, bc for up to Lc of its steps
+  const { H, at } = layout(block, [Dp * Np, Dp, Dp, Dp * Np, Lc * Dp, Lc * Dp, Lc * Dp, Lc * Dp, 2 * Lc * Np]);
+  const [oA, oDskip, oBias, oH, oU, oDelta, oZ, oY, oBC] = at;
 
   stageRows(H, oA, f32(A), 0, D, N, Np, Dp);
   if (Dskip) stageRows(H, oDskip, f32(Dskip), 0, 1, D, Dp, 1); else H.fill(0, oDskip, oDskip + Dp);
   if (deltaBias) stageRows(H, oBias, f32(deltaBias), 0, 1, D, Dp, 1); else H.fill(0, oBias, oBias + Dp);
   const flags = (deltaSoftplus ? SOFTPLUS : 0) | (z ? GATE : 0);
   for (let b = 0; b < B; b++) {
-    stageRows(H, oU, f32(u), b * L * D, L, D, Dp, L);
-    stageRows(H, oDelta, f32(delta), b * L * D, L, D, Dp, L);
-    if (z) stageRows(H, oZ, f32(z), b * L * D, L, D, Dp, L);
-    stageBC(H, oBC, f32(Bmat), f32(Cmat), b * L * N, L, N, Np);
     if (state) stageRows(H, oH, f32(state), b * D * N, D, N, Np, Dp); else H.fill(0, oH, oH + Dp * Np);
-    kernel(4 * oU, 4 * oDelta, 4 * oZ, 4 * oY, 4 * oBC, 4 * oA, 4 * oH, 4 * oDskip, 4 * oBias, L, Dp, Np, flags);
-    unstageRows(H, oY, y, b * L * D, L, D, Dp);
+    // h stays in the heap from one block of steps to the next
+    for (let t0 = 0; t0 < L; t0 += Lc) {
+      const n = Math.min(Lc, L - t0), row = (b * L + t0) * D;
+      stageRows(H, oU, f32(u), row, n, D, Dp, n);
+      stageRows(H, oDelta, f32(delta), row, n, D, Dp, n);
+      if (z) stageRows(H, oZ, f32(z), row, n, D, Dp, n);
+      stageBC(H, oBC, f32(Bmat), f32(Cmat), (b * L + t0) * N, n, N, Np);
+      kernel(4 * oU, 4 * oDelta, 4 * oZ, 4 * oY, 4 * oBC, 4 * oA, 4 * oH, 4 * oDskip, 4 * oBias, n, Dp, Np, flags);
+      unstageRows(H, oY, y, row, n, D, Dp);
+    }
     unstageRows(H, oH, hOut, b * D * N, D, N, Np);
   }
   return { y: wrapF32(u.backend, [B, L, D], y), state: wrapF32(u.backend, [B, D, N], hOut) };
