@@ -16,7 +16,7 @@ function scanCase(seed: number, B: number, L: number, D: number, N: number): Sca
     h0: randn(r, B * D * N, -0.5, 0.5) };
 }
 
-function scanRef(c: ScanCase): { y: Float64Array; h: Float64Array } {
+function scanRef(c: ScanCase, softplus = true, gate = softplus): { y: Float64Array; h: Float64Array } {
   const { B, L, D, N } = c;
   const y = new Float64Array(B * L * D);
   const hAll = new Float64Array(B * D * N);
@@ -24,13 +24,13 @@ function scanRef(c: ScanCase): { y: Float64Array; h: Float64Array } {
     const h = Array.from({ length: N }, (_, n) => c.h0[(b * D + d) * N + n]);
     for (let l = 0; l < L; l++) {
       const i = (b * L + l) * D + d;
-      const dt = softplus64(c.delta[i] + c.bias[d]);
+      const dt = softplus ? softplus64(c.delta[i] + c.bias[d]) : c.delta[i] + c.bias[d];
       let out = 0;
       for (let n = 0; n < N; n++) {
         h[n] = Math.exp(dt * c.A[d * N + n]) * h[n] + dt * c.Bm[(b * L + l) * N + n] * c.u[i];
         out += h[n] * c.Cm[(b * L + l) * N + n];
       }
-      y[i] = (out + c.Dskip[d] * c.u[i]) * silu64(c.z[i]);
+      y[i] = (out + c.Dskip[d] * c.u[i]) * (gate ? silu64(c.z[i]) : 1);
     }
     for (let n = 0; n < N; n++) hAll[(b * D + d) * N + n] = h[n];
   }
@@ -67,6 +67,64 @@ test('selectiveScan chained over a split sequence equals one pass', () => {
   }
   assert.ok(maxAbsDiff(y, host(whole.y)) < 1e-6);
   assert.ok(maxAbsDiff(host(second.state), host(whole.state)) < 1e-6);
+});
+
+test('selectiveScan SIMD kernel on shapes that pad: D 4k+1..4k+3, N 1..7, B 3, L 1 (a decode step), L 600 (3 kernel calls)', () => {
+  for (const [seed, B, L, D, N] of [[11, 3, 9, 7, 1], [12, 1, 1, 13, 6], [13, 2, 4, 9, 7], [14, 3, 1, 10, 16], [15, 1, 33, 3, 4], [17, 2, 600, 5, 3]]) {
+    const c = scanCase(seed, B, L, D, N);
+    const ref = scanRef(c);
+    const got = runScan(c, 0, L, c.h0);
+    const ey = maxAbsDiff(host(got.y), ref.y), eh = maxAbsDiff(host(got.state), ref.h);
+    assert.ok(ey < 1e-5 && eh < 1e-5, `B ${B} L ${L} D ${D} N ${N}: y err ${ey}, h err ${eh}`);
+  }
+});
+
+test('selectiveScan without z, D, bias, softplus or an initial state', () => {
+  const c = scanCase(16, 2, 5, 6, 3);
+  const { B, L, D, N } = c;
+  c.delta = c.delta.map(Math.abs); // Δ ≥ 0 without softplus, or the state grows as e^(|Δ A| L)
+  const got = cpu.selectiveScan({ u: t(c.u, [B, L, D]), delta: t(c.delta, [B, L, D]), A: t(c.A, [D, N]), Bmat: t(c.Bm, [B, L, N]),
+    Cmat: t(c.Cm, [B, L, N]), deltaSoftplus: false });
+  const ref = scanRef({ ...c, h0: new Float32Array(B * D * N), Dskip: new Float32Array(D), bias: new Float32Array(D) }, false);
+  const ey = maxAbsDiff(host(got.y), ref.y), eh = maxAbsDiff(host(got.state), ref.h);
+  assert.ok(ey < 1e-5 && eh < 1e-5, `y err ${ey}, h err ${eh}`);
+});
+
+/** ulps of the f32 result between got and the float64 value want (ulp of want's binade) */
+function ulps(got: number, want: number): number {
+  return Math.abs(got - want) / 2 ** (Math.max(Math.floor(Math.log2(Math.abs(want))), -126) - 23);
+}
+
+test('selectiveScan exp: within 2 ulp over [-103, 88.7], subnormal and 0 below, +inf above, NaN stays NaN', () => {
+  // dt = 1, B = 0, h0 = 1: the final state is e^A, element by element
+  const special = [-1e30, -Infinity, -200, -104, -88, 88.8, 1e30, Infinity, NaN, 0, -0];
+  const n = 200003;
+  const x = new Float32Array(n + special.length);
+  for (let i = 0; i < n; i++) x[i] = -103 + (88.7 + 103) * (i / (n - 1));
+  x.set(special, n);
+  const N = x.length;
+  const h = host(cpu.selectiveScan({ u: t(new Float32Array(1), [1, 1, 1]), delta: t(new Float32Array([1]), [1, 1, 1]), A: t(x, [1, N]),
+    Bmat: t(new Float32Array(N), [1, 1, N]), Cmat: t(new Float32Array(N), [1, 1, N]), deltaSoftplus: false,
+    state: t(new Float32Array(N).fill(1), [1, 1, N]) }).state);
+  let worst = 0;
+  for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(h[i], Math.exp(x[i])));
+  assert.ok(worst <= 2, `max error ${worst} ulp`);
+  assert.deepEqual([...h.subarray(n)], [0, 0, 0, 0, Math.fround(Math.exp(-88)), Infinity, Infinity, Infinity, NaN, 1, 1]);
+});
+
+test('selectiveScan softplus (A = 0, B = u = 1: state = Δ) and silu gate (C = 0, D = u = 1: y = silu(z)) within 3 ulp', () => {
+  const n = 100001;
+  const x = Float32Array.from({ length: n }, (_, i) => -88 + 176 * (i / (n - 1)));
+  const got = cpu.selectiveScan({ u: t(new Float32Array(n).fill(1), [1, 1, n]), delta: t(x, [1, 1, n]), A: t(new Float32Array(n), [n, 1]),
+    Bmat: t(new Float32Array([1]), [1, 1, 1]), Cmat: t(new Float32Array(1), [1, 1, 1]), Dskip: t(new Float32Array(n).fill(1), [n]),
+    z: t(x, [1, 1, n]), deltaSoftplus: true });
+  const sp = host(got.state), y = host(got.y);
+  let eSp = 0, eSilu = 0;
+  for (let i = 0; i < n; i++) {
+    eSp = Math.max(eSp, ulps(sp[i], x[i] > 20 ? x[i] : Math.log1p(Math.exp(x[i]))));
+    eSilu = Math.max(eSilu, ulps(y[i], silu64(x[i])));
+  }
+  assert.ok(eSp <= 3 && eSilu <= 3, `softplus ${eSp} ulp, silu ${eSilu} ulp`);
 });
 
 // ---- Mamba-2 SSD: chunked kernel against the sequential recurrence -------------------------------

@@ -16,7 +16,7 @@
 import { F, Form, type Plan } from './pool-job.js';
 import { Pool } from './pool.js';
 import { instantiateKernels } from './wasm/api.js';
-import { heapAlloc, heapF32, heapFree, inHeap, memory } from './wasm/heap.js';
+import { heapAlloc, heapF32, heapFree, inHeap, memory, ScratchBlock } from './wasm/heap.js';
 import { kernelName, type KernelSpec } from './wasm/kernels.js';
 import { gemmModule, TILES } from './wasm/module.js';
 
@@ -74,17 +74,10 @@ export function unpinWeight(w: Float32Array): void {
 }
 
 /** two scratch blocks, one per pool region (see pool.ts: a late worker may still read one) */
-const scratchAt = [0, 0];
-const scratchBytes = [0, 0];
+const scratchBlocks = [new ScratchBlock(), new ScratchBlock()];
 
 function scratch(bytes: number): number {
-  const r = pool.nextRegion();
-  if (bytes > scratchBytes[r]) {
-    if (scratchAt[r]) heapFree(scratchAt[r]);
-    scratchAt[r] = heapAlloc(bytes);
-    scratchBytes[r] = bytes;
-  }
-  return scratchAt[r];
+  return scratchBlocks[pool.nextRegion()].reserve(bytes);
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -181,7 +174,8 @@ function planDot(
   setAddresses(p, s);
   p[F.Form] = Form.Dot; p[F.Lda] = 4 * lda; p[F.Ldb] = 4 * K; p[F.Ldc] = 4 * N;
   p[F.M] = M; p[F.N] = N; p[F.K] = K;
-  const { dotRows: rows, dotCols } = TILES;
+  // M = 1: one-row tiles of more W rows (more streams); otherwise two-row tiles
+  const [rows, dotCols] = M === 1 ? [1, TILES.matvecCols] : [TILES.dotRows, TILES.dotCols];
   p[F.Rows] = rows;
   for (let rem = 0; rem < rows; rem++) {
     p[F.MainKernels + rem] = kernelId({ form: 'dot', rows, rem, nr: dotCols, sets: 1 });

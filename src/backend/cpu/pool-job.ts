@@ -7,8 +7,9 @@
  * rows of A. Inside a chunk the k range is walked in blocks of `Kc` (the first block writes C,
  * adding the bias; later ones accumulate) and each kernel call covers all the chunk's rows.
  *
- * Dot form: the chunk's columns are S = ⌊cols / 4⌋ tiles of 4 W rows S apart (4 sequential
- * streams through W, see kernels.ts), then 0..3 single columns. Outer form: groups of 4·nv
+ * Dot form: the chunk's columns are S = ⌊cols / nr⌋ tiles of nr W rows S apart (nr = MainCols:
+ * 4, or 8 when M = 1; nr sequential streams through W, see kernels.ts), then 0..nr-1 single
+ * columns. Outer form: groups of 4·nv
  * columns, then groups of 4 (C and B are padded to a multiple of 4 columns). Panel form (large
  * M): A was packed into 2-row panels before the job; per k block the chunk packs its columns of
  * W (or of B [K, N], transposed) into 4-row panels in the thread's own buffer, then runs

@@ -93,12 +93,26 @@ export class FuncBuilder {
   v128Load(offset = 0): this { return this.mem(SIMD.LOAD, offset, 0, true); }
   v128Store(offset = 0): this { return this.mem(SIMD.STORE, offset, 0, true); }
   load32Splat(offset = 0): this { return this.mem(SIMD.LOAD32_SPLAT, offset, 0, true); }
+  /** [address, vector] -> the vector with lane `lane` loaded from memory */
+  load32Lane(lane: number, offset = 0): this { this.mem(SIMD.LOAD32_LANE, offset, 0, true); this.code.push(lane); return this; }
+  /** [address, vector] -> (), lane `lane` stored to memory */
+  store32Lane(lane: number, offset = 0): this { this.mem(SIMD.STORE32_LANE, offset, 0, true); this.code.push(lane); return this; }
   f32Load(offset = 0): this { return this.mem(0x2a, offset, 0, false); }
   f32Store(offset = 0): this { return this.mem(0x38, offset, 0, false); }
 
   v128Zero(): this {
     this.simd(SIMD.CONST);
     for (let i = 0; i < 16; i++) this.code.push(0);
+    return this;
+  }
+
+  /** v128.const with the same f32 (or, with `bits`, the same i32 bit pattern) in all 4 lanes. */
+  v128Splat(value: number, bits = false): this {
+    const lane = new Uint8Array(4);
+    if (bits) new DataView(lane.buffer).setInt32(0, value | 0, true);
+    else new DataView(lane.buffer).setFloat32(0, value, true);
+    this.simd(SIMD.CONST);
+    for (let i = 0; i < 4; i++) append(this.code, lane);
     return this;
   }
 
@@ -150,6 +164,7 @@ export const I32_EQ = 0x46;
 export const I32_LT_U = 0x49;
 export const I32_GE_U = 0x4f;
 export const I32_ADD = 0x6a;
+export const I32_SUB = 0x6b;
 export const I32_MUL = 0x6c;
 export const I32_AND = 0x71;
 export const I32_SHL = 0x74;
@@ -162,9 +177,27 @@ export const SIMD = {
   CONST: 0x0c,
   SHUFFLE: 0x0d,
   F32X4_EXTRACT_LANE: 0x1f,
+  F32X4_GT: 0x44,
   V128_AND: 0x4e,
+  /** v128.bitselect(a, b, mask): bits of a where mask is 1, of b where it is 0 */
+  V128_BITSELECT: 0x52,
+  LOAD32_LANE: 0x56,
+  STORE32_LANE: 0x5a,
+  /** i32x4 shifts take the count as an i32 operand */
+  I32X4_SHL: 0xab,
+  I32X4_SHR_S: 0xac,
+  I32X4_ADD: 0xae,
+  I32X4_SUB: 0xb1,
+  F32X4_ABS: 0xe0,
+  F32X4_NEG: 0xe1,
   F32X4_ADD: 0xe4,
+  F32X4_SUB: 0xe5,
   F32X4_MUL: 0xe6,
+  F32X4_DIV: 0xe7,
+  /** pmin(a, b) = b < a ? b : a, pmax(a, b) = a < b ? b : a: one instruction each on x86 (the
+   * IEEE min / max are about nine); a NaN in a passes through */
+  F32X4_PMIN: 0xea,
+  F32X4_PMAX: 0xeb,
   /** relaxed SIMD: a * b + c, fused or not at the engine's choice */
   F32X4_RELAXED_MADD: 0x105,
 } as const;

@@ -112,6 +112,25 @@ export function heapFree(at: number): void {
   }
 }
 
+/**
+ * A kernel's work block in the heap, kept between calls and replaced by a larger one when a
+ * call needs more. Not zeroed.
+ */
+export class ScratchBlock {
+  private at = 0;
+  private bytes = 0;
+
+  /** byte address of a block of at least `bytes` */
+  reserve(bytes: number): number {
+    if (bytes > this.bytes) {
+      if (this.at) heapFree(this.at);
+      this.at = heapAlloc(bytes);
+      this.bytes = bytes;
+    }
+    return this.at;
+  }
+}
+
 /** bytes in allocated blocks (for tests and diagnostics) */
 export function heapInUse(): number {
   let s = 0;

@@ -38,9 +38,11 @@
  * spare bytes after them so that these reads stay inside the memory.
  */
 import {
-  encodeModule, F32, F32_ADD, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_U, I32_LT_U,
-  I32_MUL, I32_SHL, type FuncDef, type Local, SIMD, V128,
+  encodeModule, F32, F32_ADD, FuncBuilder, I32, I32_ADD, I32_AND, I32_EQ, I32_EQZ, I32_GE_U, I32_MUL, I32_SHL,
+  type FuncDef,
+  type Local, SIMD, V128,
 } from './encoder.js';
+import { repeat, transposeAdd, whileBelow } from './emit.js';
 
 export const ACCUMULATE = 1;
 export const BIAS = 2;
@@ -117,29 +119,6 @@ function rowPointers(x: Ctx, ptrs: readonly Local[], base: Local, stride: Local)
   });
 }
 
-/** `while (ptr < end) { body }` for an i32 byte pointer that body advances. */
-function whileBelow(f: FuncBuilder, ptr: Local, end: Local, body: () => void): void {
-  f.block(() => {
-    f.get(ptr).get(end).op(I32_GE_U).brIf(0);
-    f.loop(() => {
-      body();
-      f.get(ptr).get(end).op(I32_LT_U).brIf(0);
-    });
-  });
-}
-
-/** `for (n = count; n > 0; n--) { body }` on an i32 local holding the count. */
-function repeat(x: Ctx, counter: Local, body: () => void): void {
-  const f = x.f;
-  f.block(() => {
-    f.get(counter).op(I32_EQZ).brIf(0);
-    f.loop(() => {
-      body();
-      f.get(counter).i32(-1).op(I32_ADD).tee(counter).brIf(0);
-    });
-  });
-}
-
 /** pushes cp + i * ldc */
 function cRow(x: Ctx, i: number): void {
   x.f.get(x.cp);
@@ -152,11 +131,11 @@ function cRow(x: Ctx, i: number): void {
  */
 function tileLoops(x: Ctx, rows: number, rem: number, tile: (r: number) => void, nextColumns: () => void, aRows = rows): void {
   const f = x.f;
-  repeat(x, x.nq, () => {
+  repeat(f, x.nq, () => {
     f.get(x.a).set(x.ap);
     f.get(x.c).set(x.cp);
     f.get(x.mb).set(x.ib);
-    repeat(x, x.ib, () => {
+    repeat(f, x.ib, () => {
       tile(rows);
       f.get(x.ap).get(x.lda).i32(aRows).op(I32_MUL).op(I32_ADD).set(x.ap);
       f.get(x.cp).get(x.ldc).i32(rows).op(I32_MUL).op(I32_ADD).set(x.cp);
@@ -183,16 +162,9 @@ function dotStep(x: Ctx, r: number, nr: number, sets: number, u: number, off: nu
   }
 }
 
-/** local out = [Σ s0, Σ s1, Σ s2, Σ s3], the lane sums of four accumulators (a transpose-add) */
+/** local out = [Σ s0, Σ s1, Σ s2, Σ s3], the lane sums of four accumulators */
 function fold4(x: Ctx, s: readonly Local[], out: Local): void {
-  const f = x.f;
-  const [u01, u23] = x.t;
-  const pair = (p: Local, q: Local, dst: Local) => {
-    f.get(p).get(q).shuffle32([0, 4, 1, 5]).get(p).get(q).shuffle32([2, 6, 3, 7]).simd(SIMD.F32X4_ADD).set(dst);
-  };
-  pair(s[0], s[1], u01);
-  pair(s[2], s[3], u23);
-  f.get(u01).get(u23).shuffle32([0, 1, 4, 5]).get(u01).get(u23).shuffle32([2, 3, 6, 7]).simd(SIMD.F32X4_ADD).set(out);
+  transposeAdd(x.f, s, x.t[0], x.t[1], out);
 }
 
 /** lane 0 of local out = the lane sum of accumulator s */
