@@ -70,8 +70,8 @@ cases.push({
   tol: 1e-3,
 });
 cases.push({
-  name: 'sumOfSquares of [1], [3, 37, 45], [300, 1001] (longer than one pass of the partials) and [1000, 5]',
-  inputs: { a: r([1], 1), x: r([3, 37, 45], 2), big: r([300, 1001], 3, -2, 2), y: r([1000, 5], 4) },
+  name: 'sumOfSquares of [1], [3, 37, 45], [2100, 1001] (all 512 partials, each over 16 lanes) and [1000, 5]',
+  inputs: { a: r([1], 1), x: r([3, 37, 45], 2), big: r([2100, 1001], 3, -2, 2), y: r([1000, 5], 4) },
   run: (be, t) => [be.sumOfSquares([t.a, t.x, t.big, t.y]), be.sumOfSquares([t.big])],
   tol: 1e-4,
   reduces: true,

@@ -78,25 +78,32 @@ export function sumRows(h: KernelHost, x: GpuTensor, cols: number, shape: readon
   return columnSum(h, SUM_ROWS, cols === 0 ? 0 : x.size / cols, cols, [], [x], shape);
 }
 
-/** workgroups (partial sums) per tensor in the first stage of `sumOfSquares` */
+/** most workgroups (partial sums) per tensor in the first stage of `sumOfSquares` */
 const SQ_PARTS = 512;
+/** fewest elements per invocation before a tensor gets another workgroup */
+const SQ_PER_LANE = 16;
 
 /**
- * xs -> [xs.length], element i = Σ xs[i]²: per tensor one dispatch of SQ_PARTS workgroups that
- * stride over it and write one partial each, then one dispatch folds each tensor's partials.
- * Everything stays on the device; the caller reads back xs.length floats.
+ * xs -> [xs.length], element i = Σ xs[i]²: per tensor one dispatch of up to SQ_PARTS workgroups
+ * that stride over it and write one partial each (slots of the zeroed partials a small tensor
+ * does not need stay 0), then one dispatch folds each tensor's partials. Everything stays on the
+ * device; the caller reads back xs.length floats.
  */
 export function sumOfSquares(h: KernelHost, xs: readonly GpuTensor[]): GpuTensor {
   const out = h.empty([xs.length]);
   if (xs.length === 0) return out;
   const part = h.empty([xs.length * SQ_PARTS]);
+  h.rt.clear(part.storage);
   const stage1 = rowKernel(h, 'sumOfSquares partials', 'rows: u32, n: u32, off: u32',
     [['x', 'read', 'f32'], ['part', 'read_write', 'f32']], `
   var s = 0.0;
   for (var i = row * ${RED_WG}u + lid; i < p.n; i += p.rows * ${RED_WG}u) { let v = x[i]; s = fma(v, v, s); }
   let t = blockSum(s);
   if (lid == 0u) { part[p.off + row] = t; }`);
-  xs.forEach((x, i) => h.rt.dispatch(stage1, [SQ_PARTS, x.size, i * SQ_PARTS], [storageOf(x), part.storage], [SQ_PARTS, 1]));
+  xs.forEach((x, i) => {
+    const parts = Math.max(1, Math.min(SQ_PARTS, Math.ceil(x.size / (RED_WG * SQ_PER_LANE))));
+    h.rt.dispatch(stage1, [parts, x.size, i * SQ_PARTS], [storageOf(x), part.storage], [parts, 1]);
+  });
   const stage2 = rowKernel(h, 'sumOfSquares fold', 'rows: u32, parts: u32',
     [['part', 'read', 'f32'], ['out', 'read_write', 'f32']], `
   var s = 0.0;
