@@ -2,10 +2,11 @@
  * WebGPU f32 matmul against torch.matmul on the same GPU (cuBLAS, TF32 off), side by side in one
  * run; both take the best of 3 rounds of `reps` back-to-back calls.
  *
- *   node dist/bench/gpu-matmul.js [--reps 20] [--n 4096]   (--n shrinks the shapes for a smoke run)
+ *   node dist/bench/gpu-matmul.js [--reps 20] [--n 4096] [--no-peer]   (--n shrinks the shapes for a smoke run)
  *
  * Rows: C = A·B (nn) and y = x·Wᵀ (nt, the Linear layout) at n³ in TFLOP/s, with the tiled
- * kernel as `matmul` runs it and in each other tuning (tile, K step, prefetch); the decode
+ * kernel as `matmul` runs it and in each other tuning (outputs per invocation along M×N, K step,
+ * prefetch; MAMBA_TS_MATMUL=square keeps `matmul` itself on the square tiles); the decode
  * matvecs x [M, n]·Wᵀ, W [n, n], M = 1 and 8, in GB/s of W read. The n³ results are
  * spot-checked against float64 dot products. Ends with a per-kernel GPU profile of one n³ call.
  */
@@ -19,7 +20,9 @@ interface Peer { torch: string; device: string; shapes: { m: number; n: number; 
 const n = flag('--n', 4096);
 const SHAPES: [number, number, number, Layout][] = [[n, n, n, 'nn'], [n, n, n, 'nt'], [1, n, n, 'nt'], [8, n, n, 'nt']];
 const TUNINGS: MatmulTuning[] = [
-  { tile: 8, bk: 16, prefetch: true }, { tile: 8, bk: 8, prefetch: true }, { tile: 8, bk: 16, prefetch: false }, { tile: 4, bk: 16, prefetch: true },
+  { tile: 8, bk: 8, prefetch: true }, { tile: 8, bk: 16, prefetch: true }, { tile: 4, bk: 16, prefetch: true },
+  { tile: 8, tileN: 16, bk: 8, prefetch: true }, { tile: 8, tileN: 16, bk: 16, prefetch: true }, { tile: 8, tileN: 16, bk: 16, prefetch: false },
+  { tile: 16, tileN: 8, bk: 8, prefetch: true }, { tile: 8, tileN: 16, bk: 8, prefetch: false },
 ];
 
 /** Largest relative error of 16 sampled outputs against float64 dot products. */
@@ -60,14 +63,16 @@ async function main(): Promise<void> {
       if (M === n) {
         for (const t of TUNINGS) {
           const tms = await timeGpu(be, reps, () => be.matmulTuned(A, B, false, layout === 'nt', t).dispose());
-          rows.push({ name: `  tile ${t.tile} bk ${t.bk}${t.prefetch ? ' prefetch' : ''}`, i, ms: tms });
+          rows.push({ name: `  tile ${t.tile}x${t.tileN ?? t.tile} bk ${t.bk}${t.prefetch ? ' prefetch' : ''}`, i, ms: tms });
         }
         if (layout === 'nn') profiled = await profile(be, () => call().dispose());
       }
       A.dispose();
       B.dispose();
     }
-    const peer = runPeer<Peer>('peer_torch_matmul.py', ['--reps', String(reps), ...SHAPES.flatMap((s) => ['--shape', ...s.map(String)])]);
+    const peer = process.argv.includes('--no-peer')
+      ? 'not run (--no-peer)'
+      : runPeer<Peer>('peer_torch_matmul.py', ['--reps', String(reps), ...SHAPES.flatMap((s) => ['--shape', ...s.map(String)])]);
     console.log(typeof peer === 'string' ? `peer: ${peer}` : `peer: torch ${peer.torch} on ${peer.device}, TF32 off`);
     console.log('shape                        webgpu ms   torch ms   webgpu/torch speed   webgpu rate      torch rate');
     for (const r of rows) {

@@ -67,9 +67,19 @@ cases.push({
   inputs: { a: r([1540, 20], 3), b: r([20, 1290], 4) },
   run: (be, t) => [be.matmul(t.a, t.b, false, false)],
 });
+for (const tb of [false, true]) {
+  cases.push({
+    name: `matmul 2100x20x4100 transB=${tb} (256×128 tiles)`,
+    inputs: { a: r([2100, 20], 7), b: r(tb ? [4100, 20] : [20, 4100], 8) },
+    run: (be, t) => [be.matmul(t.a, t.b, false, tb)],
+  });
+}
 // the tunings `matmul` does not pick by default (bench/gpu-matmul.ts compares them), one layout
 // each: every pipeline costs SwiftShader seconds to compile
-for (const tuning of [{ tile: 8, bk: 16, prefetch: true }, { tile: 8, bk: 16, prefetch: false }, { tile: 4, bk: 16, prefetch: false }] as const) {
+for (const tuning of [
+  { tile: 8, bk: 16, prefetch: true }, { tile: 8, bk: 16, prefetch: false }, { tile: 4, bk: 16, prefetch: false },
+  { tile: 8, tileN: 16, bk: 16, prefetch: false }, { tile: 8, tileN: 16, bk: 8, prefetch: false }, { tile: 8, tileN: 16, bk: 8, prefetch: true },
+] as const) {
   cases.push({
     name: `matmul 150x70x93 tuning ${JSON.stringify(tuning)}`,
     inputs: { a: r([150, 70], 68), b: r([70, 93], 72) },

@@ -1,8 +1,9 @@
 /**
  * Register-tiled matmul: C[M, N] = op(A) · op(B) (+ bias[N]).
  *
- * A workgroup of 16×16 invocations computes a BM×BN tile (BM = BN = 16·T, T = 4 or 8 outputs
- * per invocation and side), stepping K by BK through shared tiles As[BK][BM], Bs[BK][BN].
+ * A workgroup of 16×16 invocations computes a BM×BN tile (BM = 16·Tm, BN = 16·Tn with Tm, Tn =
+ * 4, 8 or 16 outputs per invocation along M and N), stepping K by BK through shared tiles
+ * As[BK][BM], Bs[BK][BN].
  * Each invocation owns rows {q·64 + ty·4 + i} and columns {c·64 + tx·4 + j}: one vec4 read of
  * each shared tile per row/column group feeds 4·4 FMAs, and the column reads of a warp are
  * consecutive, so shared memory serves them without bank conflicts.
@@ -22,8 +23,10 @@ import { header } from '../wgsl.js';
 
 /** How the tiled kernel runs; `matmul` picks one, benchmarks may compare others. */
 export interface MatmulTuning {
-  /** outputs per invocation and side: tiles of 64 or 128 */
-  tile: 4 | 8;
+  /** outputs per invocation along M (and along N unless `tileN`): tiles of 64, 128 or 256 rows */
+  tile: 4 | 8 | 16;
+  /** outputs per invocation along N when it differs from `tile`: 16 makes tiles 256 columns wide */
+  tileN?: 4 | 8 | 16;
   /** K step */
   bk: 8 | 16;
   prefetch: boolean;
@@ -76,10 +79,11 @@ function loader(X: string, S: string, R: string, r0: string, BR: number, BK: num
 }
 
 function source(s: Spec): string {
-  const T = s.tile;
-  const BM = 16 * T;
+  const BM = 16 * s.tile;
+  const BN = 16 * (s.tileN ?? s.tile);
   const BK = s.bk;
-  const G = T / 4; // row (and column) groups of 4 per invocation
+  const G = s.tile / 4; // row groups of 4 per invocation
+  const GN = BN / 64; // column groups of 4 per invocation
   const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
   const buffers: [string, 'read' | 'read_write', string][] = [
     ['A', 'read', elem(s.vecA)],
@@ -91,20 +95,20 @@ function source(s: Spec): string {
   const accDecl: string[] = [];
   const fma: string[] = [];
   const epilogue: string[] = [];
-  const slot = (buf: string, q: number) => `${buf} * ${(BK * BM) / 4}u + k * ${BM / 4}u + ${q * 16}u`;
-  for (let q = 0; q < G; q++) fma.push(`let a${q} = As[${slot('cur', q)} + ty];`);
-  for (let c = 0; c < G; c++) fma.push(`let b${c} = Bs[${slot('cur', c)} + tx];`);
+  const slot = (BR: number, buf: string, q: number) => `${buf} * ${(BK * BR) / 4}u + k * ${BR / 4}u + ${q * 16}u`;
+  for (let q = 0; q < G; q++) fma.push(`let a${q} = As[${slot(BM, 'cur', q)} + ty];`);
+  for (let c = 0; c < GN; c++) fma.push(`let b${c} = Bs[${slot(BN, 'cur', c)} + tx];`);
   const comp = ['x', 'y', 'z', 'w'];
   for (let q = 0; q < G; q++) {
     for (let i = 0; i < 4; i++) {
-      for (let c = 0; c < G; c++) {
+      for (let c = 0; c < GN; c++) {
         const acc = `acc${q}_${i}_${c}`;
         accDecl.push(`var ${acc} = vec4<f32>(0.0);`);
         fma.push(`${acc} = fma(vec4<f32>(a${q}.${comp[i]}), b${c}, ${acc});`);
       }
       epilogue.push(`m = m0 + ${q * 64 + i}u + ty * 4u;`);
       epilogue.push(`if (m < p.M) {`);
-      for (let c = 0; c < G; c++) {
+      for (let c = 0; c < GN; c++) {
         const acc = `acc${q}_${i}_${c}`;
         epilogue.push(`  n = n0 + ${c * 64}u + tx * 4u;`);
         if (s.vecC) {
@@ -121,7 +125,7 @@ function source(s: Spec): string {
     }
   }
   const la = loader('A', 'As', 'M', 'm0', BM, BK, !s.transA, s.vecA);
-  const lb = loader('B', 'Bs', 'N', 'n0', BM, BK, s.transB, s.vecB);
+  const lb = loader('B', 'Bs', 'N', 'n0', BN, BK, s.transB, s.vecB);
   const multiply = `for (var k = 0u; k < ${BK}u; k++) {
       ${fma.join('\n      ')}
     }`;
@@ -156,14 +160,14 @@ function source(s: Spec): string {
   const buffersShared = s.prefetch ? 2 : 1;
   return `${header('M: u32, N: u32, K: u32', buffers)}
 var<workgroup> As: array<vec4<f32>, ${(buffersShared * BK * BM) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(buffersShared * BK * BM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(buffersShared * BK * BN) / 4}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tx = lid % 16u;
   let ty = lid / 16u;
   let m0 = wid.y * ${BM}u;
-  let n0 = wid.x * ${BM}u;
+  let n0 = wid.x * ${BN}u;
   ${accDecl.join('\n  ')}
   ${loop}
   var m: u32;
@@ -284,12 +288,11 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
     h.rt.dispatch(k, [M, N, K], storage, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
     return out;
   }
-  // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
-  const tile: 4 | 8 = Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? 8 : 4;
-  // H100, 4096³: K steps of 8 with prefetch ran at 70% of cuBLAS, 16 at 62% (bench/RESULTS.md)
-  const t = tuning ?? { tile, bk: tile === 8 ? 8 : 16, prefetch: true };
+  const t = tuning ?? pick(M, N, h.rt.info.maxComputeWorkgroupStorageSize);
+  const tileN = t.tileN ?? t.tile;
   // every invocation loads at least one vec4 of each operand per K step
-  if (16 * t.tile * t.bk < 1024) throw new Error(`webgpu matmul: tile ${t.tile} with bk ${t.bk} is too small a K block`);
+  if (16 * Math.min(t.tile, tileN) * t.bk < 1024) throw new Error(`webgpu matmul: tile ${t.tile}×${tileN} with bk ${t.bk} is too small a K block`);
+  if (sharedBytes(t) > h.rt.info.maxComputeWorkgroupStorageSize) throw new Error(`webgpu matmul: tile ${t.tile}×${tileN} with bk ${t.bk} needs ${sharedBytes(t)} bytes of workgroup memory`);
   const spec: Spec = {
     ...t,
     transA,
@@ -299,7 +302,31 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
     vecB: (transB ? K : N) % 4 === 0,
     vecC: N % 4 === 0,
   };
-  const BM = 16 * spec.tile;
-  h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)), [M, N, K], storage, [Math.ceil(N / BM), Math.ceil(M / BM)]);
+  h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)), [M, N, K], storage,
+    [Math.ceil(N / (16 * tileN)), Math.ceil(M / (16 * spec.tile))]);
   return out;
+}
+
+/** workgroup memory of the shared tiles As and Bs */
+function sharedBytes(t: MatmulTuning): number {
+  return (t.prefetch ? 2 : 1) * t.bk * 16 * (t.tile + (t.tileN ?? t.tile)) * 4;
+}
+
+/**
+ * MAMBA_TS_MATMUL=square keeps the square tiles only (to compare the two in one run); unset or
+ * anything else lets `pick` take the 256×128 tiles.
+ */
+const squareOnly = typeof process !== 'undefined' && process.env?.MAMBA_TS_MATMUL === 'square';
+
+/** The tuning `matmul` runs for an M×N output. */
+function pick(M: number, N: number, sharedLimit: number): MatmulTuning {
+  // 256×128 tiles (16×8 outputs per invocation: 6 shared vec4 reads feed 128 FMAs instead of 4
+  // feeding 64) where they still give two waves of workgroups on a large GPU. H200, 4096³: 36.4
+  // (nn) and 35.8 (nt) TFLOP/s against 34.6 and 34.8 for 128×128; 128×256 (8×16) gained nothing
+  // at K step 8 (bench/RESULTS.md)
+  const tall: MatmulTuning = { tile: 16, tileN: 8, bk: 8, prefetch: true };
+  if (!squareOnly && Math.ceil(M / 256) * Math.ceil(N / 128) >= 256 && sharedBytes(tall) <= sharedLimit) return tall;
+  // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
+  // H100, 4096³: K steps of 8 with prefetch ran at 70% of cuBLAS, 16 at 62% (bench/RESULTS.md)
+  return Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? { tile: 8, bk: 8, prefetch: true } : { tile: 4, bk: 16, prefetch: true };
 }
