@@ -3,8 +3,9 @@
  * - copy bandwidth: a WGSL copy kernel and torch's device-to-device copy (bytes read + written);
  * - Mamba-1 selective scan (B 8, D 1536, L 2048, N 16) against the HBM roofline: the bytes it must
  *   move (u, Δ, z read, y written, B and C read once) at the best copy bandwidth; every tuning
- *   (channels per workgroup, lanes per channel) is timed; forward + backward too (no peer: mamba_ssm's
- *   scan is a CUDA extension that its copied folder does not build);
+ *   (channels per workgroup, lanes per channel, chunks along L, steps per staged block) is timed,
+ *   by the wall clock and by GPU timestamps per dispatch; forward + backward too (no peer:
+ *   mamba_ssm's scan is a CUDA extension that its copied folder does not build);
  * - Mamba-2 SSD (B 8, L 2048, H 24, P 64, N 128, chunk 256) against mamba_ssm's Triton
  *   mamba_chunk_scan_combined (fp32 inputs; Triton's dots may run in TF32 there), forward and
  *   forward + backward (every input's gradient on both sides);
@@ -16,12 +17,14 @@
  *   also times the Triton SSD with TRITON_F32_DEFAULT=ieee, i.e. without TF32)
  */
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
+import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
 import { Tensor } from '../src/tensor.js';
 import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 
 const SCAN_TUNINGS: ScanTuning[] = [
-  { C: 64, R: 1 }, { C: 32, R: 1 }, { C: 16, R: 1 }, { C: 32, R: 2 }, { C: 32, R: 4 }, { C: 16, R: 4 },
+  { C: 32, R: 4, K: 1 }, { C: 32, R: 4, K: 2 }, { C: 32, R: 4, K: 4 }, { C: 32, R: 4, K: 8 }, { C: 32, R: 4, K: 16 },
+  { C: 32, R: 4, K: 32 }, { C: 32, R: 4, K: 8, T: 16 }, { C: 32, R: 4, K: 16, T: 16 }, { C: 32, R: 4, K: 16, T: 8 },
+  { C: 64, R: 4, K: 8 }, { C: 16, R: 4, K: 16 }, { C: 32, R: 2, K: 8 }, { C: 64, R: 1, K: 8 }, { C: 64, R: 1, K: 16 },
 ];
 
 const vendorIndex = process.argv.indexOf('--vendor');
@@ -57,12 +60,21 @@ async function main(): Promise<void> {
       const bytes = 4 * (4 * B * L * D + 2 * B * L * N + B * D * N + D * N + 2 * D);
       const floorMs = bytes / bandwidth / 1e6;
       console.log(`selectiveScan B${B} L${L} D${D} N${N}: ${(bytes / 2 ** 20).toFixed(0)} MiB to move, roofline ${floorMs.toFixed(3)} ms at ${bandwidth.toFixed(0)} GB/s`);
+      // wall ms per call over 4·reps calls in one submission, and the GPU timestamps of one call
+      const measure = async (label: string, call: () => void) => {
+        const wall = await timeGpu(be, reps * 4, call);
+        be.rt.startProfile();
+        call();
+        const rows = await be.rt.stopProfile();
+        const gpu = rows.reduce((a, r) => a + r.ms, 0);
+        const parts = rows.map((r) => `${r.label.split(' ')[1]} ${r.ms.toFixed(3)}`).join(' + ');
+        console.log(`  ${label.padEnd(22)} ${wall.toFixed(3)} ms wall ${((100 * floorMs) / wall).toFixed(0).padStart(3)}% of roofline; GPU ${gpu.toFixed(3)} ms (${parts}) ${((100 * floorMs) / gpu).toFixed(0)}%`);
+        return wall;
+      };
       const one = () => { const o = be.selectiveScan(args); drop([o.y, o.state]); };
-      const ms = await timeGpu(be, reps, one);
-      console.log(`  default        ${ms.toFixed(3)} ms  ${((100 * floorMs) / ms).toFixed(0)}% of roofline`);
+      const ms = await measure(`default (K ${scanChunks(B, D, L)})`, one);
       for (const t of SCAN_TUNINGS) {
-        const tms = await timeGpu(be, reps, () => { const o = selectiveScan(be, args, t); drop([o.y, o.state]); });
-        console.log(`  C ${String(t.C).padEnd(2)} R ${t.R}       ${tms.toFixed(3)} ms  ${((100 * floorMs) / tms).toFixed(0)}% of roofline`);
+        await measure(`C ${t.C} R ${t.R} K ${t.K ?? '-'} T ${t.T ?? '-'}`, () => { const o = selectiveScan(be, args, t); drop([o.y, o.state]); });
       }
       const dy = u([B, L, D], 9);
       const dstate = be.zeros([B, D, N]);

@@ -187,6 +187,8 @@ cases.push({
 });
 for (const [full, N, tuning] of [
   [true, 16, undefined], [false, 16, undefined], [true, 6, undefined], [true, 16, { C: 16, R: 1 }], [true, 6, { C: 64, R: 2 }],
+  // L split into chunks walked in parallel: 12, 15 or 7 steps (the last one 9, 15 or 3)
+  [true, 16, { C: 32, R: 4, K: 4 }], [false, 6, { C: 16, R: 1, K: 3 }], [true, 16, { C: 64, R: 2, K: 7, T: 4 }],
 ] as const) {
   const [B, L, D] = [2, 45, 70];
   cases.push({
