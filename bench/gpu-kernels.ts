@@ -22,9 +22,10 @@ import { Tensor } from '../src/tensor.js';
 import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 
 const SCAN_TUNINGS: ScanTuning[] = [
-  { C: 32, R: 4, K: 1 }, { C: 32, R: 4, K: 2 }, { C: 32, R: 4, K: 4 }, { C: 32, R: 4, K: 8 }, { C: 32, R: 4, K: 16 },
-  { C: 32, R: 4, K: 32 }, { C: 32, R: 4, K: 8, T: 16 }, { C: 32, R: 4, K: 16, T: 16 }, { C: 32, R: 4, K: 16, T: 8 },
-  { C: 64, R: 4, K: 8 }, { C: 16, R: 4, K: 16 }, { C: 32, R: 2, K: 8 }, { C: 64, R: 1, K: 8 }, { C: 64, R: 1, K: 16 },
+  { C: 32, R: 4, K: 1, T: 32 }, { C: 32, R: 4, K: 8, T: 32 }, { C: 32, R: 4, K: 1, T: 8 }, { C: 32, R: 4, K: 4, T: 8 },
+  { C: 32, R: 4, K: 8, T: 8 }, { C: 32, R: 4, K: 16, T: 8 }, { C: 32, R: 4, K: 32, T: 8 }, { C: 32, R: 4, K: 8, T: 16 },
+  { C: 32, R: 4, K: 16, T: 4 }, { C: 32, R: 4, K: 32, T: 4 }, { C: 64, R: 4, K: 16, T: 8 }, { C: 16, R: 4, K: 16, T: 8 },
+  { C: 32, R: 2, K: 16, T: 8 }, { C: 64, R: 1, K: 16, T: 8 },
 ];
 
 const vendorIndex = process.argv.indexOf('--vendor');
