@@ -27,6 +27,7 @@
 import type { SelectiveScanArgs } from '../../backend.js';
 import type { GpuTensor } from '../memory.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
+import { binary, unary } from './elementwise.js';
 import { header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 
@@ -242,7 +243,37 @@ function blockSteps(h: KernelHost, N: number, C: number, R: number, out: boolean
   return Math.max(R, fit - (fit % R));
 }
 
+/**
+ * Storage buffers the output pass binds: u, Δ, A, B, C, y, the final state, and those of D, z,
+ * Δ bias, the initial state and the chunk carries that are present (at most 12).
+ */
+function outputBindings(args: SelectiveScanArgs, chunked: boolean): number {
+  return 7 + [args.Dskip, args.z, args.deltaBias, args.state].filter((t) => t).length + (chunked ? 1 : 0);
+}
+
+/**
+ * Browsers may offer fewer storage buffers a stage than the fused kernel binds (Chrome on
+ * SwiftShader: 10; the WebGPU default is 8). Past the device's limit, the SiLU(z) gate runs as
+ * its own kernels after the scan, then L is left unsplit.
+ */
 export function selectiveScan(h: KernelHost, args: SelectiveScanArgs, tuning = DEFAULT): { y: GpuTensor; state: GpuTensor } {
+  const limit = h.rt.info.maxStorageBuffersPerShaderStage;
+  const [B, L, D] = args.u.shape;
+  const K = tuning.K ?? scanChunks(B, D, L);
+  if (outputBindings(args, K > 1) <= limit) return fusedScan(h, args, tuning);
+  if (args.z) {
+    const { y, state } = selectiveScan(h, { ...args, z: undefined }, tuning);
+    const gate = unary(h, 'silu', args.z as GpuTensor);
+    const out = binary(h, 'mul', y, gate);
+    y.dispose();
+    gate.dispose();
+    return { y: out, state };
+  }
+  if (K > 1) return selectiveScan(h, args, { ...tuning, K: 1 });
+  throw new Error(`selectiveScan: needs ${outputBindings(args, false)} storage buffers per shader stage; this device allows ${limit}`);
+}
+
+function fusedScan(h: KernelHost, args: SelectiveScanArgs, tuning: ScanTuning): { y: GpuTensor; state: GpuTensor } {
   const u = args.u as GpuTensor;
   const [B, L, D] = u.shape;
   const N = args.A.shape[1];
