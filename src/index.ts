@@ -2,6 +2,9 @@
 export { Tensor, type DType, type HostArray } from './tensor.js';
 export type { Backend, SelectiveScanArgs, SsdArgs } from './backend/backend.js';
 export { CpuBackend } from './backend/cpu/index.js';
+export { createWebGpuBackend, WebGpuBackend, type WebGpuOptions } from './backend/webgpu/index.js';
+export { createBackend, releaseBackend, describeBackend, DEVICE_NAMES, type DeviceName } from './backend/open.js';
+export { disposeExcept, greedyTokens, keep, tidy } from './backend/index.js';
 export { UserError } from './errors.js';
 
 export {

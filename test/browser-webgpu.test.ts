@@ -1,7 +1,8 @@
 /**
  * The WebGPU backend in a browser: headless Chromium (Debian's `chromium`, which .ci/run
  * installs) opens a page served from this build, which imports the compiled ES modules, opens
- * navigator.gpu (SwiftShader here, through VK_ICD_FILENAMES) and runs test/browser-case.ts; the
+ * navigator.gpu through the browser entry (src/browser.ts; SwiftShader here, through
+ * VK_ICD_FILENAMES) and runs test/browser-case.ts; the
  * page posts the logits back and they must match the CPU backend's in Node.
  * Without Chromium the test skips, saying why, except in CI, where it must run.
  */
@@ -23,7 +24,7 @@ const TOL = 1e-4; // max abs difference / max abs value
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 let body;
 try {
-  const { createWebGpuBackend } = await import('/dist/src/backend/webgpu/index.js');
+  const { createWebGpuBackend } = await import('/dist/src/browser.js'); // the package's browser entry
   const { runCase, STACKS } = await import('/dist/test/browser-case.js');
   const be = await createWebGpuBackend();
   const results = {};

@@ -1,6 +1,5 @@
 /**
- * Choosing a backend by name, for front doors (`--device`) and library users, and what a decode
- * loop needs to run well on any of them:
+ * What a decode loop needs to run well on any backend (opening one by name: ./open.ts):
  *
  *   const be = await createBackend('webgpu');   // or 'cpu'
  *   try {
@@ -20,41 +19,10 @@
  * record the next step with `ids` first and read the previous step's ids after, so the host
  * records while the GPU runs.
  */
-import { UserError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import type { Backend } from './backend.js';
-import { CpuBackend } from './cpu/index.js';
-import { createWebGpuBackend, tensorsIn, WebGpuBackend } from './webgpu/index.js';
+import { tensorsIn, WebGpuBackend } from './webgpu/index.js';
 
 export { keep, tidy } from './webgpu/index.js';
-
-export type DeviceName = 'cpu' | 'webgpu';
-export const DEVICE_NAMES: readonly DeviceName[] = ['cpu', 'webgpu'];
-
-/**
- * A backend on `device`. WebGPU opens `navigator.gpu` in browsers and Dawn (the `webgpu`
- * package) in Node; when no adapter can be found it fails with a one-line UserError.
- */
-export async function createBackend(device: DeviceName): Promise<Backend> {
-  if (device === 'cpu') return new CpuBackend();
-  if (device !== 'webgpu') throw new UserError(`device '${String(device)}' is not one of ${DEVICE_NAMES.join(', ')}`);
-  try {
-    return await createWebGpuBackend();
-  } catch (e) {
-    const why = (e as Error).message.replace(/\s*\n\s*/g, ' ');
-    throw new UserError(`device webgpu: no WebGPU device could be opened: ${why}`);
-  }
-}
-
-/** Frees what a backend holds outside the JS heap: the GPU device (then Node can exit). Idempotent. */
-export function releaseBackend(b: Backend): void {
-  if (b instanceof WebGpuBackend) b.destroy();
-}
-
-/** A one-line description for logs: "cpu" or "webgpu (adapter name)". */
-export function describeBackend(b: Backend): string {
-  return b instanceof WebGpuBackend ? `webgpu (${b.info.adapterName || 'unnamed adapter'})` : b.name;
-}
 
 /**
  * Disposes every tensor reachable from `value` that `keep` does not reach, e.g. the state a step

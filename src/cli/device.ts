@@ -6,7 +6,7 @@
  * may print its reasons (e.g. "Warning: vkCreateInstance: Found no drivers!") to stderr before
  * it, natively, where no JavaScript can catch them.
  */
-import { createBackend, describeBackend, DEVICE_NAMES, releaseBackend, type DeviceName } from '../backend/index.js';
+import { createBackend, describeBackend, DEVICE_NAMES, releaseBackend, type DeviceName } from '../backend/open.js';
 import type { Backend } from '../backend/backend.js';
 import type { FlagSpec } from './flags.js';
 
