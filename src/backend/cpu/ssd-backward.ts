@@ -21,6 +21,7 @@ import type { Tensor } from '../../tensor.js';
 import { softplusScalar } from './elementwise.js';
 import { softplusGrad } from './elementwise-backward.js';
 import { sgemm } from './gemm.js';
+import { flushDecay, TINY_DECAY } from './ssd.js';
 import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
 // The [Lc, Lc] loops live in small functions of their own: inside the long backward function
@@ -37,8 +38,9 @@ function buildMT(Lc: number, step: Float64Array, dtv: Float64Array, CBT: Float32
     MT[row + j] = CBT[row + j] * dtj;
     for (let i = j + 1; i < Lc; i++) {
       e *= step[i];
-      ET[row + i] = e;
-      MT[row + i] = CBT[row + i] * e * dtj;
+      const ef = e < TINY_DECAY ? 0 : e;   // (flushDecay; e > 0)
+      ET[row + i] = ef;
+      MT[row + i] = CBT[row + i] * ef * dtj;
     }
   }
 }
@@ -162,10 +164,10 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
         for (let hh = 0; hh < hpg; hh++) {
           const h = g * hpg + hh;
           const last = chunkDecay(b, c0, Lc, h);
-          eLast[hh] = Math.exp(last);
+          eLast[hh] = flushDecay(Math.exp(last));
           headRows(xs, b, c0, Lc, h, Xc);
           for (let j = 0; j < Lc; j++) {
-            const w = Math.exp(last - cs[j]) * dtv[j];
+            const w = flushDecay(Math.exp(last - cs[j])) * dtv[j];
             for (let p = 0; p < P; p++) XwT[(hh * P + p) * Lc + j] = w * Xc[j * P + p];
           }
         }
@@ -194,7 +196,7 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
         for (let hh = 0; hh < hpg; hh++) {
           const h = g * hpg + hh;
           const last = chunkDecay(b, c0, Lc, h);
-          const eL = Math.exp(last);
+          const eL = flushDecay(Math.exp(last));
           eLast[hh] = eL;
           headRows(xs, b, c0, Lc, h, Xc);
           headRows(gy, b, c0, Lc, h, dYc);
@@ -209,7 +211,7 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
           throughM(Lc, dMT, ET, CBT, dtv, dCBT, dcs, ddtv);
           // through the state entering the chunk: exp(cs_i) C_i S0ᵀ
           for (let i = 0; i < Lc; i++) {
-            const eIn = Math.exp(cs[i]);
+            const eIn = flushDecay(Math.exp(cs[i]));
             const r = i * HP + hh * P;
             let s = 0;
             for (let p = 0; p < P; p++) {
@@ -232,7 +234,7 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
           }
           // through the state leaving the chunk: exp(cs_last) S0 + Σ_j w_j x_j B_jᵀ
           for (let j = 0; j < Lc; j++) {
-            const ej = Math.exp(last - cs[j]);
+            const ej = flushDecay(Math.exp(last - cs[j]));
             const w = ej * dtv[j];
             const r = j * HP + hh * P;
             let dw = 0;

@@ -22,6 +22,20 @@ import { sgemm } from './gemm.js';
 import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
 /**
+ * Decay factors below this are taken as 0. Decays fall to exp(-hundreds) within a chunk for the
+ * fast heads, and their products with B, C, X land among the float32 subnormals, which the
+ * WASM SIMD GEMM (no flush-to-zero on x86) multiplies ~4× slower: the SSD GEMMs of a training step
+ * spent most of their time there. A term scaled by < 1e-30 is far below float32 resolution of any
+ * output that is not itself ~1e-23 or smaller.
+ */
+export const TINY_DECAY = 1e-30;
+
+/** a decay factor, or 0 where it is below TINY_DECAY in magnitude */
+export function flushDecay(v: number): number {
+  return v < TINY_DECAY && v > -TINY_DECAY ? 0 : v;
+}
+
+/**
  * M_ij = CB_ij exp(cs_i - cs_j) Δ_j for i ≥ j, else 0. wd_j = exp(cs_i - cs_j) Δ_j is carried from
  * row i-1 to row i by one factor exp(cs_i - cs_{i-1}) in float64: an exp per element was most of
  * the forward's scalar time, and a product of <= Q factors is as exact as the segment sum here.
@@ -29,7 +43,10 @@ import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js'
 function buildM(Lc: number, cs: Float64Array, dtv: Float64Array, CB: Float32Array, wd: Float64Array, M: Float32Array): void {
   for (let i = 0; i < Lc; i++) {
     const a = i > 0 ? Math.exp(cs[i] - cs[i - 1]) : 1;
-    for (let j = 0; j < i; j++) wd[j] *= a;
+    for (let j = 0; j < i; j++) {
+      const v = wd[j] * a;
+      wd[j] = v < TINY_DECAY && v > -TINY_DECAY ? 0 : v;
+    }
     wd[i] = dtv[i];
     const row = i * Lc;
     for (let j = 0; j <= i; j++) M[row + j] = CB[row + j] * wd[j];
@@ -127,7 +144,7 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
             cs[i] = run;
           }
           const last = cs[Lc - 1];
-          eLast[hh] = Math.exp(last);
+          eLast[hh] = flushDecay(Math.exp(last));
           // wd_j = exp(cs_i - cs_j) Δ_j along row i, carried from row i-1 by one factor
           // exp(cs_i - cs_{i-1}) in float64 (an exp per element was most of this loop's time;
           // the product of <= Q factors is as exact as the segment sum for our purposes)
@@ -139,13 +156,13 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
           sgemm(Lc, P, Lc, M, Xc, false, Yd);
           for (let p = 0; p < P; p++) dRow[p] = dAt(h, p);
           for (let i = 0; i < Lc; i++) {
-            const eIn = Math.exp(cs[i]);
+            const eIn = flushDecay(Math.exp(cs[i]));
             const yo = ((b * L + c0 + i) * H + h) * P;
             const so = i * hpg * P + hh * P;
             for (let p = 0; p < P; p++) y[yo + p] = Yd[i * P + p] + eIn * Ys[so + p] + dRow[p] * Xc[i * P + p];
           }
           for (let j = 0; j < Lc; j++) {
-            const w = Math.exp(last - cs[j]) * dtv[j];
+            const w = flushDecay(Math.exp(last - cs[j])) * dtv[j];
             for (let p = 0; p < P; p++) Xw[(hh * P + p) * Lc + j] = w * Xc[j * P + p];
           }
         }
