@@ -68,6 +68,30 @@ function throughM(
   }
 }
 
+/** through the skip D X: dD += Σ dY ∘ X (per channel or per head), dX += D dY */
+function throughD(
+  Lc: number, P: number, h: number, perChannel: boolean, Ds: Float32Array,
+  dYc: Float32Array, Xc: Float32Array, dXc: Float32Array, dD: Float64Array,
+): void {
+  if (perChannel) {
+    for (let i = 0; i < Lc; i++) {
+      for (let p = 0; p < P; p++) {
+        const k = h * P + p;
+        dD[k] += dYc[i * P + p] * Xc[i * P + p];
+        dXc[i * P + p] += Ds[k] * dYc[i * P + p];
+      }
+    }
+    return;
+  }
+  const d = Ds[h];
+  let acc = dD[h];   // the same order of additions as adding into dD[h] element by element
+  for (let i = 0; i < Lc * P; i++) {
+    acc += dYc[i] * Xc[i];
+    dXc[i] += d * dYc[i];
+  }
+  dD[h] = acc;
+}
+
 /** dy [B, L, H, P], dstate [B, H, P, N] (of the final state) -> gradients of args' tensors */
 export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads {
   const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize: Q, state } = args;
@@ -223,15 +247,7 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
             }
             dcs[i] += eIn * s;
           }
-          if (Ds) {
-            for (let i = 0; i < Lc; i++) {
-              for (let p = 0; p < P; p++) {
-                const k = dPerChannel ? h * P + p : h;
-                dD[k] += dYc[i * P + p] * Xc[i * P + p];
-                dXc[i * P + p] += Ds[k] * dYc[i * P + p];
-              }
-            }
-          }
+          if (Ds) throughD(Lc, P, h, dPerChannel, Ds, dYc, Xc, dXc, dD);
           // through the state leaving the chunk: exp(cs_last) S0 + Σ_j w_j x_j B_jᵀ
           for (let j = 0; j < Lc; j++) {
             const ej = flushDecay(Math.exp(last - cs[j]));
