@@ -21,7 +21,7 @@ import type { Tensor } from '../../tensor.js';
 import { softplusScalar } from './elementwise.js';
 import { softplusGrad } from './elementwise-backward.js';
 import { sgemm } from './gemm.js';
-import { flushDecay, TINY_DECAY } from './ssd.js';
+import { cpuChunk, flushDecay, TINY_DECAY } from './ssd.js';
 import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
 // The [Lc, Lc] loops live in small functions of their own: inside the long backward function
@@ -94,7 +94,8 @@ function throughD(
 
 /** dy [B, L, H, P], dstate [B, H, P, N] (of the final state) -> gradients of args' tensors */
 export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads {
-  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize: Q, state } = args;
+  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize, state } = args;
+  const Q = cpuChunk(chunkSize);   // as the forward chunks (ssd.ts)
   const [B, L, H, P] = x.shape;
   const [, , G, N] = Bmat.shape;
   expectShape('ssdBackward dy', dy, [B, L, H, P]);
