@@ -13,6 +13,27 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   return wrapF32(x.backend, [...x.shape.slice(0, -1), N], out);
 }
 
+/**
+ * a [R, C] -> aᵀ [C, R], in 32 × 32 tiles so that both the reads and the writes stay within a few
+ * cache lines (the plain loop wrote with a stride of R floats: a weight gradient's dyᵀ of
+ * 512 × 1934 took about a quarter of the time of its matmul).
+ */
+function transpose(a: Float32Array, R: number, C: number): Float32Array {
+  const t = new Float32Array(R * C);
+  const TB = 32;
+  for (let r0 = 0; r0 < R; r0 += TB) {
+    const r1 = Math.min(r0 + TB, R);
+    for (let c0 = 0; c0 < C; c0 += TB) {
+      const c1 = Math.min(c0 + TB, C);
+      for (let c = c0; c < c1; c++) {
+        const o = c * R;
+        for (let r = r0; r < r1; r++) t[o + r] = a[r * C + c];
+      }
+    }
+  }
+  return t;
+}
+
 /** op(a) [M, K] · op(b) [K, N] -> [M, N]; sgemm reads A untransposed, so a^T is copied first. */
 export function matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   if (a.shape.length !== 2 || b.shape.length !== 2) throw new Error(`matmul: 2-D only, got [${a.shape}] and [${b.shape}]`);
@@ -21,9 +42,7 @@ export function matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): 
   if (K !== Kb) throw new Error(`matmul: inner dims ${K} and ${Kb} differ`);
   let A = f32(a);
   if (transA) {
-    const t = new Float32Array(M * K);
-    for (let k = 0; k < K; k++) for (let m = 0; m < M; m++) t[m * K + k] = A[k * M + m];
-    A = t;
+    A = transpose(A, K, M);
   }
   const out = new Float32Array(M * N);
   if (M > 0 && N > 0) sgemm(M, N, K, A, f32(b), transB, out);

@@ -21,11 +21,81 @@ import type { Tensor } from '../../tensor.js';
 import { softplusScalar } from './elementwise.js';
 import { softplusGrad } from './elementwise-backward.js';
 import { sgemm } from './gemm.js';
+import { cpuChunk, flushDecay, TINY_DECAY } from './ssd.js';
 import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
+
+// The [Lc, Lc] loops live in small functions of their own: inside the long backward function
+// V8 compiled them poorly (on-stack replacement, deopts on the parts not yet run).
+
+/** ET[j, i] = exp(cs_i - cs_j) (i ≥ j) as a running product of step_i = exp(cs_i - cs_{i-1}), MT = CBT ∘ ET Δ_j */
+function buildMT(Lc: number, step: Float64Array, dtv: Float64Array, CBT: Float32Array, ET: Float32Array, MT: Float32Array): void {
+  for (let j = 0; j < Lc; j++) {
+    const row = j * Lc;
+    const dtj = dtv[j];
+    MT.fill(0, row, row + j);
+    let e = 1;
+    ET[row + j] = 1;
+    MT[row + j] = CBT[row + j] * dtj;
+    for (let i = j + 1; i < Lc; i++) {
+      e *= step[i];
+      const ef = e < TINY_DECAY ? 0 : e;   // (flushDecay; e > 0)
+      ET[row + i] = ef;
+      MT[row + i] = CBT[row + i] * ef * dtj;
+    }
+  }
+}
+
+/** through M_ij = CB_ij exp(cs_i - cs_j) Δ_j: dCBT +=, dcs +=, ddtv = (the diagonal's dcs terms cancel) */
+function throughM(
+  Lc: number, dMT: Float32Array, ET: Float32Array, CBT: Float32Array, dtv: Float64Array,
+  dCBT: Float32Array, dcs: Float64Array, ddtv: Float64Array,
+): void {
+  for (let j = 0; j < Lc; j++) {
+    const row = j * Lc;
+    const dtj = dtv[j];
+    let dDt = 0, dCs = 0;
+    for (let i = j; i < Lc; i++) {
+      const t = dMT[row + i] * ET[row + i];
+      const cb = CBT[row + i];
+      dCBT[row + i] += t * dtj;
+      dDt += t * cb;
+      const gm = t * cb * dtj;
+      dcs[i] += gm;
+      dCs += gm;
+    }
+    ddtv[j] = dDt;
+    dcs[j] -= dCs;
+  }
+}
+
+/** through the skip D X: dD += Σ dY ∘ X (per channel or per head), dX += D dY */
+function throughD(
+  Lc: number, P: number, h: number, perChannel: boolean, Ds: Float32Array,
+  dYc: Float32Array, Xc: Float32Array, dXc: Float32Array, dD: Float64Array,
+): void {
+  if (perChannel) {
+    for (let i = 0; i < Lc; i++) {
+      for (let p = 0; p < P; p++) {
+        const k = h * P + p;
+        dD[k] += dYc[i * P + p] * Xc[i * P + p];
+        dXc[i * P + p] += Ds[k] * dYc[i * P + p];
+      }
+    }
+    return;
+  }
+  const d = Ds[h];
+  let acc = dD[h];   // the same order of additions as adding into dD[h] element by element
+  for (let i = 0; i < Lc * P; i++) {
+    acc += dYc[i] * Xc[i];
+    dXc[i] += d * dYc[i];
+  }
+  dD[h] = acc;
+}
 
 /** dy [B, L, H, P], dstate [B, H, P, N] (of the final state) -> gradients of args' tensors */
 export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads {
-  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize: Q, state } = args;
+  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize, state } = args;
+  const Q = cpuChunk(chunkSize);   // as the forward chunks (ssd.ts)
   const [B, L, H, P] = x.shape;
   const [, , G, N] = Bmat.shape;
   expectShape('ssdBackward dy', dy, [B, L, H, P]);
@@ -79,6 +149,7 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
   const dcs = scratchF64('ssdB.dcs', Qc);
   const ddtv = scratchF64('ssdB.ddtv', Qc);
   const eLast = scratchF64('ssdB.eLast', hpg);
+  const step = scratchF64('ssdB.step', Qc);              // exp(cs_i - cs_{i-1})
 
   /** Δ (and the pre-softplus value) of chunk rows c0.. of head h, and cs; -> cs_last */
   const chunkDecay = (b: number, c0: number, Lc: number, h: number): number => {
@@ -95,13 +166,13 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
   const gather = (src: Float32Array, b: number, c0: number, Lc: number, g: number, dst: Float32Array): void => {
     for (let i = 0; i < Lc; i++) {
       const o = ((b * L + c0 + i) * G + g) * N;
-      dst.set(src.subarray(o, o + N), i * N);
+      for (let n = 0; n < N; n++) dst[i * N + n] = src[o + n];
     }
   };
   const headRows = (src: Float32Array, b: number, c0: number, Lc: number, h: number, dst: Float32Array): void => {
     for (let i = 0; i < Lc; i++) {
       const o = ((b * L + c0 + i) * H + h) * P;
-      dst.set(src.subarray(o, o + P), i * P);
+      for (let p = 0; p < P; p++) dst[i * P + p] = src[o + p];
     }
   };
 
@@ -118,10 +189,10 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
         for (let hh = 0; hh < hpg; hh++) {
           const h = g * hpg + hh;
           const last = chunkDecay(b, c0, Lc, h);
-          eLast[hh] = Math.exp(last);
+          eLast[hh] = flushDecay(Math.exp(last));
           headRows(xs, b, c0, Lc, h, Xc);
           for (let j = 0; j < Lc; j++) {
-            const w = Math.exp(last - cs[j]) * dtv[j];
+            const w = flushDecay(Math.exp(last - cs[j])) * dtv[j];
             for (let p = 0; p < P; p++) XwT[(hh * P + p) * Lc + j] = w * Xc[j * P + p];
           }
         }
@@ -150,42 +221,22 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
         for (let hh = 0; hh < hpg; hh++) {
           const h = g * hpg + hh;
           const last = chunkDecay(b, c0, Lc, h);
-          const eL = Math.exp(last);
+          const eL = flushDecay(Math.exp(last));
           eLast[hh] = eL;
           headRows(xs, b, c0, Lc, h, Xc);
           headRows(gy, b, c0, Lc, h, dYc);
-          for (let j = 0; j < Lc; j++) {
-            const row = j * Lc;
-            MT.fill(0, row, row + j);
-            for (let i = j; i < Lc; i++) {
-              const e = Math.exp(cs[i] - cs[j]);
-              ET[row + i] = e;
-              MT[row + i] = CBT[row + i] * e * dtv[j];
-            }
-          }
+          // exp(cs_i - cs_j) along row j as a running product of the per-step factors
+          // exp(cs_i - cs_{i-1}) in float64 (one exp per step, not per element)
+          for (let i = 1; i < Lc; i++) step[i] = Math.exp(cs[i] - cs[i - 1]);
+          buildMT(Lc, step, dtv, CBT, ET, MT);
           sgemm(Lc, P, Lc, MT, dYc, false, dXc);
           sgemm(Lc, Lc, P, Xc, dYc, true, dMT);
           dcs.fill(0, 0, Lc);
           // through M_ij = CB_ij exp(cs_i - cs_j) Δ_j (the diagonal's dcs terms cancel)
-          for (let j = 0; j < Lc; j++) {
-            const row = j * Lc;
-            const dtj = dtv[j];
-            let dDt = 0, dCs = 0;
-            for (let i = j; i < Lc; i++) {
-              const t = dMT[row + i] * ET[row + i];
-              const cb = CBT[row + i];
-              dCBT[row + i] += t * dtj;
-              dDt += t * cb;
-              const gm = t * cb * dtj;
-              dcs[i] += gm;
-              dCs += gm;
-            }
-            ddtv[j] = dDt;
-            dcs[j] -= dCs;
-          }
+          throughM(Lc, dMT, ET, CBT, dtv, dCBT, dcs, ddtv);
           // through the state entering the chunk: exp(cs_i) C_i S0ᵀ
           for (let i = 0; i < Lc; i++) {
-            const eIn = Math.exp(cs[i]);
+            const eIn = flushDecay(Math.exp(cs[i]));
             const r = i * HP + hh * P;
             let s = 0;
             for (let p = 0; p < P; p++) {
@@ -197,18 +248,10 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
             }
             dcs[i] += eIn * s;
           }
-          if (Ds) {
-            for (let i = 0; i < Lc; i++) {
-              for (let p = 0; p < P; p++) {
-                const k = dPerChannel ? h * P + p : h;
-                dD[k] += dYc[i * P + p] * Xc[i * P + p];
-                dXc[i * P + p] += Ds[k] * dYc[i * P + p];
-              }
-            }
-          }
+          if (Ds) throughD(Lc, P, h, dPerChannel, Ds, dYc, Xc, dXc, dD);
           // through the state leaving the chunk: exp(cs_last) S0 + Σ_j w_j x_j B_jᵀ
           for (let j = 0; j < Lc; j++) {
-            const ej = Math.exp(last - cs[j]);
+            const ej = flushDecay(Math.exp(last - cs[j]));
             const w = ej * dtv[j];
             const r = j * HP + hh * P;
             let dw = 0;

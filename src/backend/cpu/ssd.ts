@@ -21,9 +21,53 @@ import { softplusScalar } from './elementwise.js';
 import { sgemm } from './gemm.js';
 import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
+/**
+ * Decay factors below this are taken as 0. Decays fall to exp(-hundreds) within a chunk for the
+ * fast heads, and their products with B, C, X land among the float32 subnormals, which the
+ * WASM SIMD GEMM (no flush-to-zero on x86) multiplies ~4× slower: the SSD GEMMs of a training step
+ * spent most of their time there. A term scaled by < 1e-30 is far below float32 resolution of any
+ * output that is not itself ~1e-23 or smaller.
+ */
+export const TINY_DECAY = 1e-30;
+
+/**
+ * The chunk length the CPU runs: the model's (256 for mamba_ssm's) up to 64. SSD's result does not
+ * depend on the chunking (only float rounding does), and on the CPU the intra-chunk work,
+ * O(L Q (N + H P)), is the GEMM time that shrinks with Q, while the state passes, O(L H P N), do
+ * not grow; 64 was the fastest of 32-256 for a 14-head layer at length 512 (forward 16 -> 11 ms,
+ * backward 36 -> 28 ms against 256).
+ */
+export function cpuChunk(chunkSize: number): number {
+  return Math.min(chunkSize, 64);
+}
+
+/** a decay factor, or 0 where it is below TINY_DECAY in magnitude */
+export function flushDecay(v: number): number {
+  return v < TINY_DECAY && v > -TINY_DECAY ? 0 : v;
+}
+
+/**
+ * M_ij = CB_ij exp(cs_i - cs_j) Δ_j for i ≥ j, else 0. wd_j = exp(cs_i - cs_j) Δ_j is carried from
+ * row i-1 to row i by one factor exp(cs_i - cs_{i-1}) in float64: an exp per element was most of
+ * the forward's scalar time, and a product of <= Q factors is as exact as the segment sum here.
+ */
+function buildM(Lc: number, cs: Float64Array, dtv: Float64Array, CB: Float32Array, wd: Float64Array, M: Float32Array): void {
+  for (let i = 0; i < Lc; i++) {
+    const a = i > 0 ? Math.exp(cs[i] - cs[i - 1]) : 1;
+    for (let j = 0; j < i; j++) {
+      const v = wd[j] * a;
+      wd[j] = v < TINY_DECAY && v > -TINY_DECAY ? 0 : v;
+    }
+    wd[i] = dtv[i];
+    const row = i * Lc;
+    for (let j = 0; j <= i; j++) M[row + j] = CB[row + j] * wd[j];
+    M.fill(0, row + i + 1, row + Lc);
+  }
+}
+
 /** -> y [B, L, H, P], state [B, H, P, N] */
 export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
-  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize: Q, state } = args;
+  const { x, dt, A, Bmat, Cmat, Dskip, dtBias, dtSoftplus, dtLimit, chunkSize, state } = args;
   const [B, L, H, P] = x.shape;
   const [, , G, N] = Bmat.shape;
   expectShape('ssd dt', dt, [B, L, H]);
@@ -31,7 +75,8 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   expectShape('ssd B', Bmat, [B, L, G, N]);
   expectShape('ssd C', Cmat, [B, L, G, N]);
   if (H % G !== 0) throw new Error(`ssd: ${H} heads are not a multiple of ${G} groups`);
-  if (!(Q >= 1)) throw new Error(`ssd: chunk size ${Q}`);
+  if (!(chunkSize >= 1)) throw new Error(`ssd: chunk size ${chunkSize}`);
+  const Q = cpuChunk(chunkSize);
   const dPerChannel = Dskip !== undefined && Dskip.size === H * P && P !== 1;
   if (Dskip && !dPerChannel) expectShape('ssd D', Dskip, [H]);
   if (dtBias) expectShape('ssd dtBias', dtBias, [H]);
@@ -58,6 +103,8 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
   const dtv = scratchF64('ssd.dt', Qc);                // Δ of one head
   const cs = scratchF64('ssd.cs', Qc);                 // cumulative Δ A of one head
   const eLast = scratchF64('ssd.eLast', hpg);          // exp(cs_last) per head of the group
+  const wd = scratchF64('ssd.wd', Qc);                 // exp(cs_i - cs_j) Δ_j of the row being built
+  const dRow = scratchF32('ssd.dRow', P);              // D of one head per channel
   const dtAt = (b: number, t: number, h: number): number => {
     let d = dts[(b * L + t) * H + h] + (bias ? bias[h] : 0);
     if (dtSoftplus) d = softplusScalar(d);
@@ -93,8 +140,10 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
         }
         for (let i = 0; i < Lc; i++) {
           const o = ((b * L + c0 + i) * G + g) * N;
-          Cc.set(Cs.subarray(o, o + N), i * N);
-          Bc.set(Bs.subarray(o, o + N), i * N);
+          for (let n = 0; n < N; n++) {
+            Cc[i * N + n] = Cs[o + n];
+            Bc[i * N + n] = Bs[o + n];
+          }
         }
         sgemm(Lc, Lc, N, Cc, Bc, true, CB);
         sgemm(Lc, hpg * P, N, Cc, S.subarray(sBase, sBase + hpg * P * N), true, Ys);
@@ -107,22 +156,25 @@ export function ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
             cs[i] = run;
           }
           const last = cs[Lc - 1];
-          eLast[hh] = Math.exp(last);
+          eLast[hh] = flushDecay(Math.exp(last));
+          // wd_j = exp(cs_i - cs_j) Δ_j along row i, carried from row i-1 by one factor
+          // exp(cs_i - cs_{i-1}) in float64 (an exp per element was most of this loop's time;
+          // the product of <= Q factors is as exact as the segment sum for our purposes)
+          buildM(Lc, cs, dtv, CB, wd, M);
           for (let i = 0; i < Lc; i++) {
-            for (let j = 0; j <= i; j++) M[i * Lc + j] = CB[i * Lc + j] * Math.exp(cs[i] - cs[j]) * dtv[j];
-            M.fill(0, i * Lc + i + 1, (i + 1) * Lc);
             const xo = ((b * L + c0 + i) * H + h) * P;
-            Xc.set(xs.subarray(xo, xo + P), i * P);
+            for (let p = 0; p < P; p++) Xc[i * P + p] = xs[xo + p];
           }
           sgemm(Lc, P, Lc, M, Xc, false, Yd);
+          for (let p = 0; p < P; p++) dRow[p] = dAt(h, p);
           for (let i = 0; i < Lc; i++) {
-            const eIn = Math.exp(cs[i]);
+            const eIn = flushDecay(Math.exp(cs[i]));
             const yo = ((b * L + c0 + i) * H + h) * P;
             const so = i * hpg * P + hh * P;
-            for (let p = 0; p < P; p++) y[yo + p] = Yd[i * P + p] + eIn * Ys[so + p] + dAt(h, p) * Xc[i * P + p];
+            for (let p = 0; p < P; p++) y[yo + p] = Yd[i * P + p] + eIn * Ys[so + p] + dRow[p] * Xc[i * P + p];
           }
           for (let j = 0; j < Lc; j++) {
-            const w = Math.exp(last - cs[j]) * dtv[j];
+            const w = flushDecay(Math.exp(last - cs[j])) * dtv[j];
             for (let p = 0; p < P; p++) Xw[(hh * P + p) * Lc + j] = w * Xc[j * P + p];
           }
         }
