@@ -339,70 +339,23 @@ fn main(${ENTRY_ARGS}) {
   dCB[o] = dcb;
 }`);
 
-/** the positions kernel (below) with the row and column sums read from R and K */
-const POSITIONS_TILED = cached('ssd backward positions tiled', () => `${header(FIELDS, [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['CB', 'read', 'f32'],
-  ['K', 'read', 'f32'], ['R', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['Tm', 'read', 'f32'], ['Ys', 'read', 'f32'],
-  ['pos', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
-  let l = o % p.L;
-  let h = (o / p.L) % p.H;
-  let b = o / (p.L * p.H);
-  let ch = l / p.Q;
-  let l0 = ch * p.Q;
-  let Qc = min(p.Q, p.L - l0);
-  let i = l - l0;
-  let hb = (b * p.H + h) * p.L + l0;
-  let cbBase = ((b * p.nC + ch) * p.G + h / (p.H / p.G)) * p.Q;
-  let kBase = ((b * p.nC + ch) * p.H + h) * p.Q * p.Q;
-  let ai = acum[hb + i];
-  let di = dtv[hb + i];
-  let xi = ((b * p.L + l) * p.H + h) * p.P;
-  var rowSum = 0.0;
-  for (var j = 0u; j <= i; j++) { rowSum += R[kBase + j * p.Q + i]; }
-  var colSum = 0.0;
-  for (var m = i; m < Qc; m++) { colSum = fma(K[kBase + m * p.Q + i], CB[(cbBase + m) * p.Q + i], colSum); }
-  var xT = 0.0;
-  var yS = 0.0;
-  for (var pp = 0u; pp < p.P; pp++) {
-    xT = fma(x[xi + pp], Tm[xi + pp], xT);
-    yS = fma(dy[xi + pp], Ys[xi + pp], yS);
-  }
-  let eOut = exp(acum[hb + Qc - 1u] - ai);
-  let wdw = eOut * di * xT;
-  let q = ((b * p.H + h) * p.L + l) * 3u;
-  pos[q] = rowSum - di * colSum + exp(ai) * yS - wdw;
-  pos[q + 1u] = colSum + eOut * xT;
-  pos[q + 2u] = wdw;
-}`);
-
 /**
  * Per (b, h, l), i = l's index in its chunk, with g_ij = (dY_i·X_j) CB_ij E_ij Δ_j:
  *   pos[0] = dcs_i  = Σ_{j≤i} g_ij − Σ_{m≥i} g_mi + exp(cs_i) dY_i·Ys_i − w_i x_i·Tm_i
  *   pos[1] = dΔ_i   = Σ_{m≥i} (dY_m·X_i) CB_mi E_mi + exp(cs_last − cs_i) x_i·Tm_i
  *   pos[2] = w_i x_i·Tm_i, which the chunk's last position adds to its dcs
+ * Tiled: the row and column sums read from R and K; otherwise they are computed here.
  */
-const POSITIONS = cached('ssd backward positions', () => `${header(FIELDS, [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['CB', 'read', 'f32'],
-  ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['Tm', 'read', 'f32'], ['Ys', 'read', 'f32'], ['pos', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
-  let l = o % p.L;
-  let h = (o / p.L) % p.H;
-  let b = o / (p.L * p.H);
-  let ch = l / p.Q;
-  let l0 = ch * p.Q;
-  let Qc = min(p.Q, p.L - l0);
-  let i = l - l0;
-  let hb = (b * p.H + h) * p.L + l0;
-  let cbBase = ((b * p.nC + ch) * p.G + h / (p.H / p.G)) * p.Q;
-  let ai = acum[hb + i];
-  let di = dtv[hb + i];
-  let xi = ((b * p.L + l) * p.H + h) * p.P;
+function positionsKernel(tiled: boolean): Kernel {
+  return cached(`ssd backward positions${tiled ? ' tiled' : ''}`, () => {
+    const buffers: BufferDecl[] = [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['CB', 'read', 'f32']];
+    if (tiled) buffers.push(['K', 'read', 'f32'], ['R', 'read', 'f32']);
+    buffers.push(['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['Tm', 'read', 'f32'], ['Ys', 'read', 'f32'], ['pos', 'read_write', 'f32']);
+    const sums = tiled ? `let kBase = ((b * p.nC + ch) * p.H + h) * p.Q * p.Q;
   var rowSum = 0.0;
+  for (var j = 0u; j <= i; j++) { rowSum += R[kBase + j * p.Q + i]; }
+  var colSum = 0.0;
+  for (var m = i; m < Qc; m++) { colSum = fma(K[kBase + m * p.Q + i], CB[(cbBase + m) * p.Q + i], colSum); }` : `var rowSum = 0.0;
   for (var j = 0u; j <= i; j++) {
     let xj = ((b * p.L + l0 + j) * p.H + h) * p.P;
     var dm = 0.0;
@@ -415,7 +368,25 @@ fn main(${ENTRY_ARGS}) {
     var dm = 0.0;
     for (var pp = 0u; pp < p.P; pp++) { dm = fma(dy[ym + pp], x[xi + pp], dm); }
     colSum = fma(dm * CB[(cbBase + m) * p.Q + i], exp(acum[hb + m] - ai), colSum);
-  }
+  }`;
+    return `${header(FIELDS, buffers)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let o = ${flatId(WG)};
+  if (o >= p.n) { return; }
+  let l = o % p.L;
+  let h = (o / p.L) % p.H;
+  let b = o / (p.L * p.H);
+  let ch = l / p.Q;
+  let l0 = ch * p.Q;
+  let Qc = min(p.Q, p.L - l0);
+  let i = l - l0;
+  let hb = (b * p.H + h) * p.L + l0;
+  let cbBase = ((b * p.nC + ch) * p.G + h / (p.H / p.G)) * p.Q;
+  let ai = acum[hb + i];
+  let di = dtv[hb + i];
+  let xi = ((b * p.L + l) * p.H + h) * p.P;
+  ${sums}
   var xT = 0.0;
   var yS = 0.0;
   for (var pp = 0u; pp < p.P; pp++) {
@@ -428,7 +399,9 @@ fn main(${ENTRY_ARGS}) {
   pos[q] = rowSum - di * colSum + exp(ai) * yS - wdw;
   pos[q + 1u] = colSum + eOut * xT;
   pos[q + 2u] = wdw;
-}`);
+}`;
+  });
+}
 
 /**
  * Per (b, h, chunk), last position first: run = Σ_{i≥k} dcs_i, dΔ_k += A run, dA += Δ_k run;
@@ -609,15 +582,11 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   rt.dispatch(dxKernel(dMode), params(0), [...dxIn, dx.storage], rowTiles);
 
   const pos = h.empty([B, H, L, 3]);
-  if (K && R) {
-    rt.dispatch(POSITIONS_TILED, params(B * H * L),
-      [s(x), s(dy), CB.storage, K.storage, R.storage, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage], grid(B * H * L, WG));
-    K.dispose();
-    R.dispose();
-  } else {
-    rt.dispatch(POSITIONS, params(B * H * L), [s(x), s(dy), CB.storage, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage],
-      grid(B * H * L, WG));
-  }
+  const kr = K && R ? [K.storage, R.storage] : [];
+  rt.dispatch(positionsKernel(kr.length > 0), params(B * H * L),
+    [s(x), s(dy), CB.storage, ...kr, dtv.storage, acum.storage, Tm.storage, Ys.storage, pos.storage], grid(B * H * L, WG));
+  K?.dispose();
+  R?.dispose();
   const sdot = columnSum(h, { label: 'ssd backward sdot', fields: '', buffers: [['S0', 'read', 'f32'], ['dS', 'read', 'f32']],
     term: 'S0[c * p.rows + r] * dS[c * p.rows + r]' }, P * N, B * nC * H, [], [S0, dS]);
 
