@@ -39,31 +39,10 @@ import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum } from './reduce-backward.js';
-import { CB_KERNEL as TILED_CB } from './ssd.js';
+import { cached, CB_KERNEL as TILED_CB, CHUNK, FIELDS, HEAD, LOWER_TILE, TILE_ORIGIN } from './ssd.js';
 import { tiledSource } from './tiles.js';
 
 const WG = 256;
-const FIELDS = 'L: u32, H: u32, P: u32, G: u32, N: u32, Q: u32, nC: u32, n: u32, lo: f32, hi: f32';
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
-
-/** a tile's chunk `ch` and its extent */
-const CHUNK = `
-  let ch = wid.y;
-  let l0 = ch * p.Q;
-  let Qc = min(p.Q, p.L - l0);`;
-
-/** a tile's head h, its group g, sequence b; hb indexes [B, H, L] */
-const HEAD = `
-  let h = wid.z % p.H;
-  let b = wid.z / p.H;
-  let g = h / (p.H / p.G);
-  let hb = (b * p.H + h) * p.L;`;
 
 /** a tile's group g and sequence b; the group's first head h0 */
 const GROUP = `
@@ -291,18 +270,12 @@ const GE_KERNEL = cached('ssd backward GE', () => tiledSource({
   buffers: [['dy', 'read', 'f32'], ['x', 'read', 'f32'], ['CB', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'],
     ['K', 'read_write', 'f32'], ['R', 'read_write', 'f32']],
   setup: `
-  let tI = (p.Q + 63u) / 64u;
-  let ti = wid.x / tI;
-  let tj = wid.x % tI;
-  if (tj > ti) { return; }
+  ${LOWER_TILE}
   ${CHUNK}
   ${HEAD}
   let kBase = ((b * p.nC + ch) * p.H + h) * p.Q * p.Q;
   let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;
-  let r0 = ti * 64u;
-  let c0 = tj * 64u;
-  let rows = Qc;
-  let cols = Qc;`,
+  ${TILE_ORIGIN}`,
   phases: [{
     kBegin: '0u',
     kEnd: 'p.P',

@@ -20,22 +20,39 @@ import { SCALAR_FNS } from './elementwise.js';
 import { tiledSource } from './tiles.js';
 
 const WG = 256;
-const FIELDS = 'L: u32, H: u32, P: u32, G: u32, N: u32, Q: u32, nC: u32, n: u32, lo: f32, hi: f32';
+/** the uniform fields of every SSD kernel, forward and backward (ssd-backward.ts) */
+export const FIELDS = 'L: u32, H: u32, P: u32, G: u32, N: u32, Q: u32, nC: u32, n: u32, lo: f32, hi: f32';
 const cache = new Map<string, Kernel>();
 
-function cached(key: string, make: () => string): Kernel {
+/** the kernel of this label, its WGSL made once */
+export function cached(key: string, make: () => string): Kernel {
   let k = cache.get(key);
   if (!k) cache.set(key, (k = { label: key, source: make() }));
   return k;
 }
 
+/** a [Q, Q] tile (ti, tj) of a chunk from wid.x; tiles above the diagonal return at once */
+export const LOWER_TILE = `
+  let tI = (p.Q + 63u) / 64u;
+  let ti = wid.x / tI;
+  let tj = wid.x % tI;
+  if (tj > ti) { return; }`;
+
+/** the first row and column of a lower tile, and the chunk's extent both ways */
+export const TILE_ORIGIN = `
+  let r0 = ti * 64u;
+  let c0 = tj * 64u;
+  let rows = Qc;
+  let cols = Qc;`;
+
 /** Common tile setup: chunk `ch`, head h (or group g), sequence b and the chunk's extent. */
-const CHUNK = `
+export const CHUNK = `
   let ch = wid.y;
   let l0 = ch * p.Q;
   let Qc = min(p.Q, p.L - l0);`;
 
-const HEAD = `
+/** a tile's head h, its group g, sequence b; hb indexes [B, H, L] */
+export const HEAD = `
   let h = wid.z % p.H;
   let b = wid.z / p.H;
   let g = h / (p.H / p.G);
@@ -101,17 +118,11 @@ export const CB_KERNEL = cached('ssd CB', () => tiledSource({
   fields: FIELDS,
   buffers: [['Cm', 'read', 'f32'], ['Bm', 'read', 'f32'], ['CB', 'read_write', 'f32']],
   setup: `
-  let tI = (p.Q + 63u) / 64u;
-  let ti = wid.x / tI;
-  let tj = wid.x % tI;
-  if (tj > ti) { return; }
+  ${LOWER_TILE}
   ${CHUNK}
   let g = wid.z % p.G;
   let b = wid.z / p.G;
-  let r0 = ti * 64u;
-  let c0 = tj * 64u;
-  let rows = Qc;
-  let cols = Qc;`,
+  ${TILE_ORIGIN}`,
   phases: [{
     kBegin: '0u',
     kEnd: 'p.N',
