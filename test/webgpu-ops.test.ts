@@ -16,10 +16,13 @@ import { openTestGpu } from './webgpu-util.js';
 const { gpu, skip: noGpu } = await openTestGpu();
 // the same kernels again with shared-memory reductions, when the device has subgroups
 const plain = gpu?.info.subgroups ? await createWebGpuBackend({ subgroups: false }) : undefined;
+// and with Chrome's 10 storage buffers per stage, where kernels that bind more fall back
+const narrow = gpu ? await createWebGpuBackend({ maxStorageBuffers: 10 }) : undefined;
 const cpu = new CpuBackend();
 after(() => {
   gpu?.destroy();
   plain?.destroy();
+  narrow?.destroy();
 });
 
 /** Deterministic uniform values in [lo, hi). */
@@ -42,6 +45,8 @@ interface Case {
   tol?: number;
   /** run on the subgroup-free backend too */
   reduces?: boolean;
+  /** run on the backend with 10 storage buffers per stage too */
+  binds?: boolean;
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -116,6 +121,47 @@ cases.push({
   reduces: true,
   tol: 1e-3,
 });
+// normLinear: the GEMV with the norm and the residual folded in (few rows), else three kernels
+for (const [M, K, N, gs, withBias, withResidual] of [
+  [1, 64, 70, 64, true, true], [3, 45, 37, 45, false, true], [8, 64, 33, 16, true, false], [2, 48, 50, 12, false, true],
+  [1, 30, 9, 0, true, true], [8, 64, 20, 4, false, true], [20, 64, 40, 16, true, true], [0, 8, 5, 8, false, false],
+  // past 4 × 32 lanes of K: the unrolled loop, vec4 and scalar
+  [2, 640, 20, 160, true, true], [3, 600, 17, 150, false, true], [1, 1000, 30, 1000, true, false],
+] as const) {
+  cases.push({
+    name: `normLinear M=${M} K=${K} N=${N} ${gs ? `groups of ${gs}` : 'no norm'} bias=${withBias} residual=${withResidual}`,
+    inputs: { x: r([M, K], 70, -3, 3), nw: r([K], 71, 0.5, 1.5), w: r([N, K], 72), b: r([N], 73), res: r([M, N], 74) },
+    run: (be, t) => [be.normLinear(t.x, gs ? { weight: t.nw, eps: 1e-5, groupSize: gs } : undefined, t.w,
+      withBias ? t.b : undefined, withResidual ? t.res : undefined)],
+    reduces: true,
+  });
+}
+// mamba2Step against split + conv + split + the SSD recurrence + gate, with in_proj's extra columns
+for (const [H, P, G, N, K, dShape, full] of [
+  [4, 20, 2, 18, 4, 'HP', true], [3, 16, 1, 32, 4, 'H', false], [2, 8, 2, 4, 2, 'none', true], [2, 64, 1, 128, 4, 'H', true],
+] as const) {
+  const B = 3;
+  const dSsm = H * P;
+  const C = dSsm + 2 * G * N;
+  const W = 6 + dSsm + C + H;
+  cases.push({
+    name: `mamba2Step H=${H} P=${P} G=${G} N=${N} K=${K} D=${dShape} ${full ? 'conv bias, dt bias, dt limit' : 'bare'}`,
+    inputs: {
+      proj: r([B, W], 80, -2, 2), cw: r([C, K], 81), cb: r([C], 82), conv: r([B, C, K - 1], 83), ssm: r([B, H, P, N], 84),
+      A: A([H], 85), D: r(dShape === 'HP' ? [H, P] : [H], 86), dtBias: r([H], 87, -1, 0),
+    },
+    run: (be, t) => {
+      const { y, conv } = be.mamba2Step({
+        proj: t.proj, convWeight: t.cw, convBias: full ? t.cb : undefined, conv: t.conv, ssm: t.ssm, A: t.A,
+        Dskip: dShape === 'none' ? undefined : t.D, dtBias: full ? t.dtBias : undefined,
+        dtLimit: full ? [0.01, 0.5] : [0, Infinity], nGroups: G,
+      });
+      return [y, conv, t.ssm, t.conv];
+    },
+    tol: 1e-3,
+    binds: true,
+  });
+}
 cases.push({
   name: 'embedding',
   inputs: { table: r([50, 33], 13), ids: ids([3, 7], 50, 14) },
@@ -205,6 +251,7 @@ for (const [full, N, tuning] of [
       return [y, state];
     },
     tol: 1e-3,
+    binds: full,
   });
 }
 for (const [L, H, P, G, N, Q, dShape] of [
@@ -294,6 +341,7 @@ for (const c of cases) {
     const want = await runOn(cpu, c);
     const backends: [string, WebGpuBackend][] = [['', gpu!]];
     if (plain && c.reduces) backends.push([' (no subgroups)', plain]);
+    if (narrow && c.binds) backends.push([' (10 storage buffers)', narrow]);
     for (const [tag, be] of backends) {
       const got = await runOn(be, c);
       assert.equal(got.length, want.length);

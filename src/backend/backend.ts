@@ -95,6 +95,22 @@ export interface Backend {
    */
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor;
 
+  // ---- decoding: fusions for one token, no gradient (layers call them only outside autograd) -----
+  /**
+   * residual + linear(norm(x), w, bias): a block's pre-norm with its in_proj, the gated RMSNorm's
+   * normalization with out_proj and the residual add, the final norm with the head. `norm`, when
+   * given, is RMSNorm over each group of `groupSize` channels of x (groupSize = K: the plain one).
+   * x [..., K], w [N, K], bias [N]?, residual [..., N]? -> [..., N]
+   */
+  normLinear(x: Tensor, norm: RowNorm | undefined, w: Tensor, bias?: Tensor, residual?: Tensor): Tensor;
+  /**
+   * One token of a Mamba-2 mixer between in_proj and the gated norm, see `Mamba2StepArgs`
+   * (conv width K >= 2).
+   * Updates `ssm` in place; returns y [B, dSsm] (gated by silu(z), not normalized) and the new
+   * conv window [B, convDim, K-1] (a new tensor: `conv` is left as it was).
+   */
+  mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor };
+
   // ---- training -----------------------------------------------------------------------------------
   /**
    * One AdamW update of param with its moments m and v, in place on all three; see `AdamWStep`.
@@ -162,6 +178,35 @@ export interface SsdArgs {
   dtLimit: [number, number];
   chunkSize: number;
   state?: Tensor;       // [B, H, P, N] initial state (zeros when absent)
+}
+
+/** RMSNorm over groups of `groupSize` channels (the row length for the plain one), then * weight. */
+export interface RowNorm {
+  weight: Tensor;       // [K]
+  eps: number;
+  groupSize: number;
+}
+
+/**
+ * One token of Mamba-2 as mamba_ssm's `Mamba2.step` runs it after in_proj, with
+ * convDim = dSsm + 2 G N and dSsm = H P:
+ *   z | xBC | dt = the last dSsm + convDim + H columns of `proj` (earlier columns are not read)
+ *   xBC' = silu(causal conv of the window `conv` and xBC);  x | B | C = xBC'     (causal_conv1d_update)
+ *   Δ = clamp(softplus(dt + dtBias), dtLimit);  h = exp(Δ A_h) h + Δ x B^T;  y = h C + D x
+ *                                                                             (selective_state_update)
+ *   y *= silu(z)   (the gate of RMSNormGated with norm_before_gate = False, before the norm)
+ */
+export interface Mamba2StepArgs {
+  proj: Tensor;         // [B, W]        in_proj's output for this token
+  convWeight: Tensor;   // [convDim, K]
+  convBias?: Tensor;    // [convDim]
+  conv: Tensor;         // [B, convDim, K-1] the K-1 inputs before this token, oldest first
+  ssm: Tensor;          // [B, H, P, N]  updated in place
+  A: Tensor;            // [H]           -exp(A_log)
+  Dskip?: Tensor;       // [H] or [H, P]
+  dtBias?: Tensor;      // [H]
+  dtLimit: [number, number];
+  nGroups: number;      // G
 }
 
 /**

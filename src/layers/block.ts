@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 import { AttentionMixer } from './attention.js';
 import { Mamba1Mixer } from './mamba1.js';
 import { Mamba2Mixer } from './mamba2.js';
-import type { Mixer, MixerState } from './mixer.js';
+import { composedStepResidual, type Mixer, type MixerState } from './mixer.js';
 import { GatedMlp } from './mlp.js';
 import type { ParamScope } from './params.js';
 import { RmsNorm } from './rms-norm.js';
@@ -37,8 +37,8 @@ export class Block {
   }
 
   step(h: Tensor, state: MixerState): { y: Tensor; state: MixerState } {
-    const out = this.mixer.step(this.norm.forward(h), state);
-    return { y: this.addMlp(ops.add(h, out.y)), state: out.state };
+    const out = this.mixer.stepResidual ? this.mixer.stepResidual(h, this.norm, state) : composedStepResidual(this.mixer, h, this.norm, state);
+    return { y: this.addMlp(out.y), state: out.state };
   }
 
   private addMlp(h: Tensor): Tensor {

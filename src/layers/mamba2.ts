@@ -19,7 +19,9 @@
 import type { Mamba2Config } from '../model/config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
-import { cacheNegExp, expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
+import { isRecording } from '../autograd/index.js';
+import { cacheNegExp, composedStepResidual, expectState, negExp, stepAsForward, type Mixer } from './mixer.js';
+import type { RmsNorm } from './rms-norm.js';
 import type { ParamScope } from './params.js';
 
 /** conv [B, convDim, K-1] with convDim = dSsm + 2 G N; ssm [B, H, P, N] */
@@ -37,6 +39,8 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
   private readonly normW?: Tensor;                                   // [dSsm]
   private readonly outW: Tensor; private readonly outB?: Tensor;    // [d, dMlp + dSsm], [d]
   private readonly convDim: number;
+  /** the decode step runs as three kernels: gate-then-norm, no parallel MLP, a conv (mamba_ssm's defaults) */
+  private readonly fusedStep: boolean;
 
   constructor(readonly cfg: Mamba2Config, p: ParamScope) {
     this.inW = p.get('in_proj.weight'); this.inB = p.opt('in_proj.bias');
@@ -48,6 +52,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     this.normW = cfg.rmsNorm ? p.get('norm.weight') : undefined;
     this.outW = p.get('out_proj.weight'); this.outB = p.opt('out_proj.bias');
     this.convDim = cfg.dSsm + 2 * cfg.nGroups * cfg.dState;
+    this.fusedStep = this.normW !== undefined && !cfg.normBeforeGate && cfg.dMlp === 0 && cfg.dConv >= 2;
     cacheNegExp(this.aLog);
   }
 
@@ -83,6 +88,25 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
   /** x [B, d] -> y [B, d] */
   step(x: Tensor, state: Mamba2State): { y: Tensor; state: Mamba2State } {
     return stepAsForward(this, x, state);
+  }
+
+  /**
+   * h [B, d] -> h + step(norm(h)) as three kernels where `fusedStep`: the block's norm with
+   * in_proj; conv, SSD recurrence and gate (`ssm` updated in place, as the step consumes its
+   * state); the gated norm with out_proj and the residual add. Composed otherwise, and while
+   * recording.
+   */
+  stepResidual(h: Tensor, norm: RmsNorm, state: Mamba2State): { y: Tensor; state: Mamba2State } {
+    if (!this.fusedStep || isRecording()) return composedStepResidual(this, h, norm, state);
+    expectState(state, 'mamba2');
+    const { dSsm, nGroups: G } = this.cfg;
+    const proj = ops.normLinear(h, { weight: norm.weight, eps: norm.eps, groupSize: h.shape[1] }, this.inW, this.inB); // [B, W]
+    const { y, conv } = ops.mamba2Step({
+      proj, convWeight: this.convW, convBias: this.convB, conv: state.conv, ssm: state.ssm, A: negExp(this.aLog),
+      Dskip: this.Dskip, dtBias: this.dtBias, dtLimit: this.cfg.dtLimit, nGroups: G,
+    });                                                            // y [B, dSsm]
+    const out = ops.normLinear(y, { weight: this.normW!, eps: GATED_NORM_EPS, groupSize: dSsm / G }, this.outW, this.outB, h);
+    return { y: out, state: { kind: 'mamba2', conv, ssm: state.ssm } };
   }
 
   initState(batch: number): Mamba2State {

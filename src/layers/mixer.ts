@@ -5,6 +5,7 @@ import { storageVersion, type Tensor } from '../tensor.js';
 import type { AttentionState } from './attention.js';
 import type { Mamba1State } from './mamba1.js';
 import type { Mamba2State } from './mamba2.js';
+import type { RmsNorm } from './rms-norm.js';
 
 export type MixerState = Mamba1State | Mamba2State | AttentionState;
 
@@ -18,6 +19,11 @@ export interface Mixer<S extends MixerState = MixerState> {
   forward(x: Tensor, state?: S): { y: Tensor; state: S };
   /** x [B, d] -> y [B, d] */
   step(x: Tensor, state: S): { y: Tensor; state: S };
+  /**
+   * A block's whole token step, h [B, d] -> h + step(norm(h)), for a mixer that fuses the norm
+   * and the residual add into its own kernels when decoding (absent: the block composes them).
+   */
+  stepResidual?(h: Tensor, norm: RmsNorm, state: S): { y: Tensor; state: S };
   /** zeros for `batch` sequences; `maxLen` sizes a KV cache */
   initState(batch: number, maxLen: number): S;
   stateBytesPerSequence(maxLen: number): number;
@@ -28,6 +34,12 @@ export function stepAsForward<S extends MixerState>(m: Mixer<S>, x: Tensor, stat
   const [B, d] = x.shape;
   const out = m.forward(x.reshape([B, 1, d]), state);
   return { y: out.y.reshape([B, d]), state: out.state };
+}
+
+/** h + step(norm(h)) from the unfused pieces. */
+export function composedStepResidual<S extends MixerState>(m: Mixer<S>, h: Tensor, norm: RmsNorm, state: S): { y: Tensor; state: S } {
+  const out = m.step(norm.forward(h), state);
+  return { y: ops.add(h, out.y), state: out.state };
 }
 
 export function expectState<K extends MixerState['kind']>(state: MixerState, kind: K): asserts state is Extract<MixerState, { kind: K }> {

@@ -1,3 +1,4 @@
+import { isRecording } from '../autograd/index.js';
 import type { Backend } from '../backend/backend.js';
 import { Block } from '../layers/block.js';
 import { ParamScope } from '../layers/params.js';
@@ -67,7 +68,10 @@ export class MambaLM {
       h = out.y;
       return out.state;
     });
-    return { logits: ops.linear(this.normF.forward(h), this.lmHead), state: new ModelState(B, next) };
+    // the final norm and the head as one kernel when decoding
+    const logits = isRecording() ? ops.linear(this.normF.forward(h), this.lmHead)
+      : ops.normLinear(h, { weight: this.normF.weight, eps: this.normF.eps, groupSize: h.shape[1] }, this.lmHead);
+    return { logits, state: new ModelState(B, next) };
   }
 
   /**

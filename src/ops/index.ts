@@ -7,3 +7,4 @@ export { crossEntropy } from './loss.js';
 export { causalConv1d, selectiveScan, ssdChunked } from './ssm.js';
 export { attention, rotary } from './attention.js';
 export { writeAt, concatBatch, selectBatch } from './state.js';
+export { normLinear, mamba2Step } from './decode.js';

@@ -1,10 +1,11 @@
-import type { AdamWStep, Backend, GradKernels, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGrads } from '../backend.js';
+import type { AdamWStep, Backend, GradKernels, Mamba2StepArgs, RowNorm, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGrads } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { adamw } from './adamw.js';
 import { attention } from './attention.js';
 import { attentionBackward } from './attention-backward.js';
 import { causalConv1d } from './conv.js';
 import { causalConv1dBackward } from './conv-backward.js';
+import { mamba2Step, normLinear } from './decode.js';
 import { crossEntropy, scaleBy } from './cross-entropy.js';
 import { add, exp, mul, silu, softplus } from './elementwise.js';
 import { siluBackward, softplusBackward } from './elementwise-backward.js';
@@ -64,6 +65,11 @@ export class CpuBackend implements Backend, GradKernels {
     return rotary(x, pos0, rotaryDim, base, interleaved);
   }
   writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor { return writeAt(dst, src, offset); }
+
+  normLinear(x: Tensor, norm: RowNorm | undefined, w: Tensor, bias?: Tensor, residual?: Tensor): Tensor {
+    return normLinear(x, norm, w, bias, residual);
+  }
+  mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor } { return mamba2Step(args); }
 
   adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void { adamw(param, grad, m, v, opts); }
 

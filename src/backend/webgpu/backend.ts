@@ -5,7 +5,7 @@
  *
  * Node: Dawn keeps the process alive until the device is destroyed, so call `destroy()` when done.
  */
-import type { AdamWStep, Backend, SelectiveScanArgs, SsdArgs } from '../backend.js';
+import type { AdamWStep, Backend, Mamba2StepArgs, RowNorm, SelectiveScanArgs, SsdArgs } from '../backend.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
 import { WebGpuGradKernels } from './grad-kernels.js';
@@ -17,10 +17,12 @@ import { causalConv1d } from './kernels/conv.js';
 import { binary, unary } from './kernels/elementwise.js';
 import { concat, embedding, rotary, split, writeAt } from './kernels/layout.js';
 import { matmul, type MatmulTuning } from './kernels/matmul.js';
-import { gatedRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
+import { gemv, GEMV_ROWS, GEMV_SCALES } from './kernels/gemv.js';
+import { gatedRmsNorm, groupRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
 import { selectiveScan } from './kernels/scan.js';
 import { argmax } from './kernels/sample.js';
 import { ssdChunked } from './kernels/ssd.js';
+import { mamba2Step, stepBindings, stepLanes, type StepArgs } from './kernels/ssd-step.js';
 
 /** Checks a precondition; the message is built only when it fails (ops run per dispatch). */
 function expect(ok: boolean, what: () => string): void {
@@ -286,6 +288,55 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
       () => `writeAt: src [${src.shape}] does not fit dst [${dst.shape}]`);
     expect(offset.length === B && offset.every((o) => o >= 0 && o + Ls <= S), () => `writeAt: offsets [${offset}] + ${Ls} must stay within ${S}`);
     return writeAt(this, this.g(dst, 'writeAt'), this.g(src, 'writeAt'), offset);
+  }
+
+  // ---- decoding -----------------------------------------------------------------------------------
+
+  normLinear(x: Tensor, norm: RowNorm | undefined, w: Tensor, bias?: Tensor, residual?: Tensor): Tensor {
+    const [N, K] = w.shape;
+    const what = 'normLinear';
+    expect(w.shape.length === 2 && last(x) === K, () => `${what}: x [${x.shape}] and weight [${w.shape}] do not match`);
+    expect(!bias || same(bias.shape, [N]), () => `${what}: bias [${bias?.shape}] is not [${N}]`);
+    const outShape = [...x.shape.slice(0, -1), N];
+    expect(!residual || same(residual.shape, outShape), () => `${what}: residual [${residual?.shape}] is not [${outShape}]`);
+    expect(!norm || (norm.weight.size === K && norm.groupSize > 0 && K % norm.groupSize === 0),
+      () => `${what}: norm weight [${norm?.weight.shape}], group size ${norm?.groupSize} for x [${x.shape}]`);
+    const M = K === 0 ? x.size : x.size / K;
+    const xg = this.g(x, what);
+    const ng = norm && { ...norm, weight: this.g(norm.weight, what) };
+    const [wg, bg, rg] = [w, bias, residual].map((t) => t && this.g(t, what));
+    if (M > 0 && M <= GEMV_ROWS && K > 0 && (!norm || M * (K / norm.groupSize) <= GEMV_SCALES)) {
+      return gemv(this, xg, wg!, M, N, K, ng, bg, rg, outShape);
+    }
+    // many rows: the norm, the tiled matmul and the add as kernels of their own
+    return tidy(() => {
+      const xn = ng ? groupRmsNorm(this, xg, ng.weight, ng.eps, ng.groupSize) : xg;
+      const y = matmul(this, xn, wg!, M, N, K, false, true, bg, outShape);
+      return rg ? binary(this, 'add', y, rg) : y;
+    });
+  }
+
+  mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor } {
+    const [B, H, P, N] = args.ssm.shape;
+    const G = args.nGroups;
+    const [C, K] = args.convWeight.shape;
+    const what = 'mamba2Step';
+    const used = H * P + C + H;
+    expect(args.ssm.shape.length === 4 && G > 0 && H % G === 0 && C === H * P + 2 * G * N && args.convWeight.shape.length === 2,
+      () => `${what}: conv weight [${args.convWeight.shape}] and state [${args.ssm.shape}] with ${G} groups do not match`);
+    expect(args.proj.shape.length === 2 && args.proj.shape[0] === B && args.proj.shape[1] >= used, () => `${what}: proj [${args.proj.shape}] needs ${B} rows of at least ${used}`);
+    expect(K >= 2 && same(args.conv.shape, [B, C, K - 1]) && (!args.convBias || same(args.convBias.shape, [C])), () => `${what}: conv window [${args.conv.shape}], bias [${args.convBias?.shape}]`);
+    expect(same(args.A.shape, [H]) && (!args.dtBias || same(args.dtBias.shape, [H])), () => `${what}: A [${args.A.shape}], dtBias [${args.dtBias?.shape}]`);
+    expect(!args.Dskip || same(args.Dskip.shape, [H]) || same(args.Dskip.shape, [H, P]), () => `${what}: D [${args.Dskip?.shape}]`);
+    const g = (t: Tensor | undefined) => t && this.g(t, what);
+    const a: StepArgs = {
+      proj: g(args.proj)!, convWeight: g(args.convWeight)!, convBias: g(args.convBias), conv: g(args.conv)!, ssm: g(args.ssm)!,
+      A: g(args.A)!, Dskip: g(args.Dskip), dtBias: g(args.dtBias), dtLimit: args.dtLimit, nGroups: G,
+    };
+    const limit = this.rt.info.maxStorageBuffersPerShaderStage;
+    expect(stepBindings(a) <= limit, () => `${what}: binds ${stepBindings(a)} storage buffers; this device allows ${limit} per stage`);
+    expect(stepLanes(this, P, N) > 0, () => `${what}: head dim ${P} and state size ${N} need more workgroup memory than the device has`);
+    return mamba2Step(this, a);
   }
 
   // ---- training -----------------------------------------------------------------------------------

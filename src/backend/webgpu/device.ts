@@ -21,6 +21,11 @@ export interface WebGpuOptions {
   /** Use subgroup operations in reductions when the adapter offers them (default true). */
   subgroups?: boolean;
   powerPreference?: GPUPowerPreference;
+  /**
+   * Ask for at most this many storage buffers per shader stage, below the adapter's limit: a
+   * browser's (Chrome offers 10, the WebGPU default is 8), to run the kernels' fallbacks in Node.
+   */
+  maxStorageBuffers?: number;
 }
 
 /** What the kernels need to know about the device they run on. */
@@ -93,6 +98,9 @@ export async function openDevice(options: WebGpuOptions = {}): Promise<DeviceInf
   const timestamps = adapter.features.has('timestamp-query');
   const requiredLimits: Record<string, number> = {};
   for (const k of REQUESTED_LIMITS) requiredLimits[k] = adapter.limits[k];
+  if (options.maxStorageBuffers !== undefined) {
+    requiredLimits.maxStorageBuffersPerShaderStage = Math.min(options.maxStorageBuffers, adapter.limits.maxStorageBuffersPerShaderStage);
+  }
   const requiredFeatures: GPUFeatureName[] = [];
   if (subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
   if (timestamps) requiredFeatures.push('timestamp-query');

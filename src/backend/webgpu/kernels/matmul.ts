@@ -20,6 +20,7 @@
 import type { GpuTensor } from '../memory.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { header } from '../wgsl.js';
+import { gemv, GEMV_ROWS } from './gemv.js';
 
 /** How the tiled kernel runs; `matmul` picks one, benchmarks may compare others. */
 export interface MatmulTuning {
@@ -176,89 +177,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-/**
- * y[m, n] = x[m, :] · W[n, :] (+ bias[n]) for a few rows m (decoding: M = batch), where the
- * tiled kernel would leave most of its tile idle and launch too few workgroups to stream W at
- * full bandwidth. 32 lanes share one output column, reading its weight row contiguously (vec4
- * when K % 4 == 0); a workgroup covers 8 columns, then folds the lanes in shared memory.
- */
-function gemvSource(M: number, vec: boolean, bias: boolean): string {
-  const buffers: [string, 'read' | 'read_write', string][] = [['A', 'read', vec ? 'vec4<f32>' : 'f32'], ['B', 'read', vec ? 'vec4<f32>' : 'f32']];
-  if (bias) buffers.push(['bias', 'read', 'f32']);
-  buffers.push(['C', 'read_write', 'f32']);
-  const Kw = vec ? 'p.K / 4u' : 'p.K';
-  const mul = vec ? (a: string, b: string) => `dot(${a}, ${b})` : (a: string, b: string) => `${a} * ${b}`;
-  return `${header('M: u32, N: u32, K: u32', buffers)}
-var<workgroup> red: array<f32, ${256 * M}>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % 32u;
-  let n = (wid.y * 65535u + wid.x) * 8u + lid / 32u;
-  let nn = min(n, p.N - 1u);
-  var acc: array<f32, ${M}>;
-  let kw = ${Kw};
-  for (var k = lane; k < kw; k += 32u) {
-    let w = B[nn * kw + k];
-    for (var m = 0u; m < ${M}u; m++) { acc[m] += ${mul('A[m * kw + k]', 'w')}; }
-  }
-  for (var m = 0u; m < ${M}u; m++) { red[m * 256u + lid] = acc[m]; }
-  workgroupBarrier();
-  for (var s = 16u; s > 0u; s = s >> 1u) {
-    if (lane < s) {
-      for (var m = 0u; m < ${M}u; m++) { red[m * 256u + lid] += red[m * 256u + lid + s]; }
-    }
-    workgroupBarrier();
-  }
-  if (lane == 0u && n < p.N) {
-    for (var m = 0u; m < ${M}u; m++) { C[m * p.N + n] = red[m * 256u + lid]${bias ? ' + bias[n]' : ''}; }
-  }
-}`;
-}
-
-/**
- * The GEMV above without shared memory or barriers, where the device has subgroups of one fixed
- * size S: one subgroup per output column, S lanes reading its weight row (four loads in flight per
- * lane in the main loop), then one subgroupAdd per row m. 8 columns per workgroup.
- */
-function gemvSubgroupSource(M: number, S: number, vec: boolean, bias: boolean): string {
-  const el = vec ? 'vec4<f32>' : 'f32';
-  const buffers: [string, 'read' | 'read_write', string][] = [['A', 'read', el], ['B', 'read', el]];
-  if (bias) buffers.push(['bias', 'read', 'f32']);
-  buffers.push(['C', 'read_write', 'f32']);
-  const ms = Array.from({ length: M }, (_, m) => m);
-  const mul = (a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
-  const fmas = (k: string, w: string) => ms.map((m) => `acc${m} += ${mul(`A[${m}u * kw + ${k}]`, w)};`).join(' ');
-  return `${header('M: u32, N: u32, K: u32', buffers, 'enable subgroups;')}
-@compute @workgroup_size(${8 * S})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let n = (wid.y * 65535u + wid.x) * 8u + lid / ${S}u;
-  let row = min(n, p.N - 1u) * ${vec ? 'p.K / 4u' : 'p.K'};
-  let kw = ${vec ? 'p.K / 4u' : 'p.K'};
-  ${ms.map((m) => `var acc${m} = 0.0;`).join(' ')}
-  var k = lane;
-  for (; k + ${3 * S}u < kw; k += ${4 * S}u) {
-    let w0 = B[row + k];
-    let w1 = B[row + k + ${S}u];
-    let w2 = B[row + k + ${2 * S}u];
-    let w3 = B[row + k + ${3 * S}u];
-    ${fmas('k', 'w0')}
-    ${fmas(`k + ${S}u`, 'w1')}
-    ${fmas(`k + ${2 * S}u`, 'w2')}
-    ${fmas(`k + ${3 * S}u`, 'w3')}
-  }
-  for (; k < kw; k += ${S}u) {
-    let w = B[row + k];
-    ${fmas('k', 'w')}
-  }
-  ${ms.map((m) => `let sum${m} = subgroupAdd(acc${m});`).join('\n  ')}
-  if (lane == 0u && n < p.N) {
-    ${ms.map((m) => `C[${m}u * p.N + n] = sum${m}${bias ? ' + bias[n]' : ''};`).join('\n    ')}
-  }
-}`;
-}
-
-const GEMV_ROWS = 8;
 const kernels = new Map<string, Kernel>();
 
 function cached(key: string, make: () => string): Kernel {
@@ -273,21 +191,10 @@ function cached(key: string, make: () => string): Kernel {
  */
 export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: number, K: number,
   transA: boolean, transB: boolean, bias: GpuTensor | undefined, outShape: readonly number[], tuning?: MatmulTuning): GpuTensor {
+  if (M === 0 || N === 0) return h.empty(outShape);
+  if (M <= GEMV_ROWS && transB && !transA && K > 0 && !tuning) return gemv(h, a, b, M, N, K, undefined, bias, undefined, outShape);
   const out = h.empty(outShape);
-  if (M === 0 || N === 0) return out;
-  const storage = [storageOf(a), storageOf(b)];
-  if (bias) storage.push(storageOf(bias));
-  storage.push(out.storage);
-  if (M <= GEMV_ROWS && transB && !transA && K > 0 && !tuning) {
-    const vec = K % 4 === 0;
-    const { subgroups, subgroupMinSize: S, subgroupMaxSize } = h.rt.info;
-    const k = subgroups && S === subgroupMaxSize
-      ? cached(`gemv subgroups M=${M} S=${S} vec=${vec} bias=${bias !== undefined}`, () => gemvSubgroupSource(M, S, vec, bias !== undefined))
-      : cached(`gemv M=${M} vec=${vec} bias=${bias !== undefined}`, () => gemvSource(M, vec, bias !== undefined));
-    const groups = Math.ceil(N / 8);
-    h.rt.dispatch(k, [M, N, K], storage, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
-    return out;
-  }
+  const storage = [storageOf(a), storageOf(b), ...(bias ? [storageOf(bias)] : []), out.storage];
   const t = tuning ?? pick(M, N, h.rt.info.maxComputeWorkgroupStorageSize);
   const tileN = t.tileN ?? t.tile;
   // every invocation loads at least one vec4 of each operand per K step

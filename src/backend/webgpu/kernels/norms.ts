@@ -65,12 +65,22 @@ export function rmsNorm(h: KernelHost, x: GpuTensor, weight: GpuTensor, eps: num
  */
 export function gatedRmsNorm(h: KernelHost, x: GpuTensor, z: GpuTensor, weight: GpuTensor, eps: number,
   groupSize: number, normBeforeGate: boolean): GpuTensor {
+  return groupNorm(h, x, { z, normBeforeGate }, weight, eps, groupSize);
+}
+
+/** RMSNorm over groups of `groupSize` channels: x / rms(group) * w (the gate-free gated norm). */
+export function groupRmsNorm(h: KernelHost, x: GpuTensor, weight: GpuTensor, eps: number, groupSize: number): GpuTensor {
+  return groupNorm(h, x, undefined, weight, eps, groupSize);
+}
+
+function groupNorm(h: KernelHost, x: GpuTensor, gate: { z: GpuTensor; normBeforeGate: boolean } | undefined,
+  weight: GpuTensor, eps: number, groupSize: number): GpuTensor {
   const { rows, C } = rowsOf(x);
   const groups = C / groupSize;
-  const gated = normBeforeGate ? 'x[base + c]' : 'x[base + c] * silu(z[base + c])';
-  const k = rowKernel(h, `gatedRmsNorm ${normBeforeGate ? 'norm-then-gate' : 'gate-then-norm'}`,
-    'rows: u32, C: u32, gs: u32, eps: f32',
-    [['x', 'read', 'f32'], ['z', 'read', 'f32'], ['w', 'read', 'f32'], ['out', 'read_write', 'f32']], `
+  const gated = !gate || gate.normBeforeGate ? 'x[base + c]' : 'x[base + c] * silu(z[base + c])';
+  const label = !gate ? 'groupRmsNorm' : `gatedRmsNorm ${gate.normBeforeGate ? 'norm-then-gate' : 'gate-then-norm'}`;
+  const buffers: BufferDecl[] = [['x', 'read', 'f32'], ...(gate ? [['z', 'read', 'f32'] as const] : []), ['w', 'read', 'f32'], ['out', 'read_write', 'f32']];
+  const k = rowKernel(h, label, 'rows: u32, C: u32, gs: u32, eps: f32', buffers, `
   let groups = p.C / p.gs;
   let base = (row / groups) * p.C + (row % groups) * p.gs;
   let wbase = (row % groups) * p.gs;
@@ -78,11 +88,11 @@ export function gatedRmsNorm(h: KernelHost, x: GpuTensor, z: GpuTensor, weight: 
   for (var c = lid; c < p.gs; c += ${WG}u) { let v = ${gated}; ss += v * v; }
   let inv = 1.0 / sqrt(blockSum(ss) / f32(p.gs) + p.eps);
   for (var c = lid; c < p.gs; c += ${WG}u) {
-    out[base + c] = ${gated} * inv * w[wbase + c]${normBeforeGate ? ' * silu(z[base + c])' : ''};
+    out[base + c] = ${gated} * inv * w[wbase + c]${gate?.normBeforeGate ? ' * silu(z[base + c])' : ''};
   }`);
   const out = h.empty(x.shape);
-  h.rt.dispatch(k, [rows * groups, C, groupSize, f32Bits(eps)],
-    [storageOf(x), storageOf(z), storageOf(weight), out.storage], grid(rows * groups, 1));
+  const storage = [storageOf(x), ...(gate ? [storageOf(gate.z)] : []), storageOf(weight), out.storage];
+  h.rt.dispatch(k, [rows * groups, C, groupSize, f32Bits(eps)], storage, grid(rows * groups, 1));
   return out;
 }
 
