@@ -4,7 +4,8 @@
  * no CUDA graphs; see bench/peer_mamba_ssm.py). Two loops, both built as src/backend/index.ts
  * documents (tidy step, device argmax, ids read back):
  *   sync       reads each step's ids before recording the next (a streaming CLI's loop)
- *   pipelined  records step k+1 before waiting for step k's ids, so the host records while the
+ *   pipelined  records and submits step k+1 before waiting for step k's ids (its input ids stay on
+ *              the device), so the GPU never waits for a read-back and the host records while the
  *              GPU runs (a loop with a fixed token budget can do this)
  * Also printed: host milliseconds to record one step, and a per-kernel GPU profile of one step.
  *
@@ -47,6 +48,7 @@ async function decode(be: WebGpuBackend, model: MambaLM, B: number, tokens: numb
     ({ ids, state } = await step(model, ids, state));
     recordMs += performance.now() - r0;
     if (pipelined) {
+      be.flush();
       await pending;
       pending = ids.read(); // submits this step; its ids are awaited after the next is recorded
     } else {
