@@ -91,7 +91,7 @@ test('webgpu a model step records without submitting; the decode loop reuses its
       assert.equal((await tokens.read()).length, B);
       assert.equal(submits, 1, 'reading the ids submits the whole step at once');
     }
-    assert.equal(buffers, 4, 'after two steps, a step allocates only the read-back of its ids');
+    assert.equal(buffers, 0, 'after two steps, a step allocates nothing: pooled buffers and a kept read-back serve it');
   } finally {
     be.rt.device.queue.submit = submit;
     be.rt.createBuffer = created;

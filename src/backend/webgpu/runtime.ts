@@ -29,6 +29,9 @@ export interface Kernel {
   source: string;
 }
 
+/** read-back buffers kept per size, and the largest size kept */
+const READ_BACKS_KEPT = 8;
+const READ_BACK_KEPT_BYTES = 1 << 20;
 /** bind groups kept before the cache starts over (each holds a descriptor set) */
 const BIND_GROUP_CACHE = 8192;
 const COMPUTE_STAGE = 4; // GPUShaderStage.COMPUTE
@@ -60,6 +63,8 @@ export class GpuRuntime {
   private readonly paramBuffers = new Map<string, GPUBuffer>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
+  /** mappable read-back buffers by size, reused: a decode loop reads a few bytes every token */
+  private readonly readBacks = new Map<number, GPUBuffer[]>();
   /** non-pooled buffers released while the open encoder still binds them */
   private doomed: GPUBuffer[] = [];
   /** parameter buffers of forgotten bind groups, which the open encoder may still use */
@@ -319,7 +324,7 @@ export class GpuRuntime {
     }
     this.check();
     const size = Math.max(4, Math.ceil(s.bytes / 4) * 4);
-    const staging = this.createBuffer(size, Usage.MAP_READ | Usage.COPY_DST, 'a read-back');
+    const staging = this.readBacks.get(size)?.pop() ?? this.createBuffer(size, Usage.MAP_READ | Usage.COPY_DST, 'a read-back');
     this.endPass();
     this.bind(s);
     this.commandEncoder().copyBufferToBuffer(s.buf.buffer, 0, staging, 0, size);
@@ -333,10 +338,21 @@ export class GpuRuntime {
     }
     const out = staging.getMappedRange().slice(0, s.bytes);
     staging.unmap();
-    staging.destroy();
+    this.keepReadBack(size, staging);
     await Promise.all(this.scopes);
     this.check();
     return out;
+  }
+
+  /** Keeps a few small read-back buffers of each size for the next reads; destroys the rest. */
+  private keepReadBack(size: number, b: GPUBuffer): void {
+    const free = this.readBacks.get(size) ?? [];
+    if (size > READ_BACK_KEPT_BYTES || free.length >= READ_BACKS_KEPT || this.lost) {
+      b.destroy();
+      return;
+    }
+    free.push(b);
+    this.readBacks.set(size, free);
   }
 
   /** Submits recorded work and waits until the device has finished it. */
@@ -350,6 +366,8 @@ export class GpuRuntime {
 
   /** Gives idle pooled buffers back to the driver. */
   trim(): void {
+    for (const free of this.readBacks.values()) for (const b of free) b.destroy();
+    this.readBacks.clear();
     this.forgetBindGroups();
     this.pool.trim(this.serial);
   }
