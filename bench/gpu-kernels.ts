@@ -12,9 +12,10 @@
  * - causal attention, prefill and one decode step (no peer);
  * then a per-kernel GPU profile of the scan and the SSD.
  *
- *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1] [--vendor vendor-peer] [--ieee]
+ *   node dist/bench/gpu-kernels.js [--reps 5] [--scale 1] [--vendor vendor-peer] [--ieee] [--only scan,ssd,attention]
  *   (--scale < 1 shrinks L for a smoke run; --vendor: the copy of mamba_ssm/ for the peer; --ieee
- *   also times the Triton SSD with TRITON_F32_DEFAULT=ieee, i.e. without TF32)
+ *   also times the Triton SSD with TRITON_F32_DEFAULT=ieee, i.e. without TF32; --only runs just
+ *   those parts, the copy bandwidth always)
  */
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
@@ -30,6 +31,14 @@ const SCAN_TUNINGS: ScanTuning[] = [
 
 const vendorIndex = process.argv.indexOf('--vendor');
 const vendor = vendorIndex >= 0 ? process.argv[vendorIndex + 1] : 'vendor-peer';
+const onlyIndex = process.argv.indexOf('--only');
+const PARTS = ['scan', 'ssd', 'attention'];
+const only = onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',') : PARTS;
+const unknown = only.filter((o) => !PARTS.includes(o));
+if (unknown.length) {
+  console.error(`gpu-kernels: --only takes a comma-separated list of ${PARTS.join(', ')}; got ${unknown.join(', ')}`);
+  process.exit(2);
+}
 
 async function main(): Promise<void> {
   const reps = flag('--reps', 5);
@@ -52,7 +61,7 @@ async function main(): Promise<void> {
     console.log(`copy ${copyMiB} MiB: webgpu kernel ${ourCopy.toFixed(0)} GB/s, torch ${torchGBps?.toFixed(0) ?? `- (${torchCopy})`} GB/s (read + write)`);
 
     // ---- Mamba-1 selective scan vs the roofline --------------------------------------------------
-    {
+    if (only.includes('scan')) {
       const [B, L, D, N] = [8, Math.round(2048 * scale), 1536, 16];
       const args = {
         u: u([B, L, D], 1), delta: u([B, L, D], 2, -4, 0), A: u([D, N], 3, -2, -0.1), Bmat: u([B, L, N], 4), Cmat: u([B, L, N], 5),
@@ -93,7 +102,7 @@ async function main(): Promise<void> {
     }
 
     // ---- Mamba-2 SSD vs mamba_ssm Triton -------------------------------------------------------------
-    {
+    if (only.includes('ssd')) {
       const [B, L, H, P, N, Q] = [8, Math.round(2048 * scale), 24, 64, 128, 256];
       const args = {
         x: u([B, L, H, P], 11), dt: u([B, L, H], 12, -4, 0), A: u([H], 13, -2, -0.1), Bmat: u([B, L, 1, N], 14), Cmat: u([B, L, 1, N], 15),
@@ -131,7 +140,7 @@ async function main(): Promise<void> {
     }
 
     // ---- attention (no peer) -------------------------------------------------------------------------
-    {
+    if (only.includes('attention')) {
       const [B, L, H, E] = [8, Math.round(2048 * scale), 24, 64];
       const q = u([B, L, H, E], 21), k = u([B, L, H, E], 22), v = u([B, L, H, E], 23), q1 = u([B, 1, H, E], 24);
       const pre = await timeGpu(be, reps, () => be.attention(q, k, v, { causal: true, scale: 1 / 8 }).dispose());
