@@ -187,6 +187,8 @@ for (const [full, L, D, N] of [[true, 45, 70, 16], [false, 45, 70, 16], [true, 3
 
 for (const [L, H, P, G, N, Q, dShape] of [
   [77, 4, 20, 2, 18, 32, 'HP'], [70, 1, 66, 1, 65, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
+  // one group and whole chunks: the products with the chunk states as batched matmuls
+  [128, 3, 20, 1, 18, 32, 'HP'], [64, 2, 6, 1, 8, 16, 'none'], [96, 2, 16, 1, 12, 32, 'H'],
 ] as const) {
   const B = 2;
   cases.push({

@@ -256,6 +256,8 @@ for (const [full, N, tuning] of [
 }
 for (const [L, H, P, G, N, Q, dShape] of [
   [77, 4, 20, 2, 18, 16, 'HP'], [77, 2, 70, 1, 70, 64, 'H'], [5, 3, 8, 3, 4, 16, 'none'], [130, 2, 16, 1, 8, 128, 'H'],
+  // one group and whole chunks: the chunk states and the states' part of y as batched matmuls
+  [128, 3, 20, 1, 18, 32, 'HP'], [64, 2, 16, 1, 8, 16, 'none'], [96, 2, 6, 1, 8, 32, 'H'],
   // a few steps: the recurrence in one kernel
   [1, 4, 20, 2, 18, 32, 'HP'], [3, 2, 70, 1, 70, 64, 'H'], [1, 3, 8, 3, 4, 16, 'none'],
 ] as const) {

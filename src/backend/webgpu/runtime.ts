@@ -51,6 +51,13 @@ export function f32Bits(x: number): number {
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
+/**
+ * Dispatches after which the open encoder is submitted even though nothing needs a result yet:
+ * a training step records thousands, and without this the GPU would idle until the host had
+ * recorded them all. A decode step (~75) still goes out as one command buffer.
+ */
+const FLUSH_EVERY = 256;
+
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
@@ -58,6 +65,8 @@ export class GpuRuntime {
   private serial = 1;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
+  /** dispatches recorded into the open encoder */
+  private recorded = 0;
   private readonly pipelines = new Map<string, Pipeline>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly paramBuffers = new Map<string, GPUBuffer>();
@@ -253,7 +262,8 @@ export class GpuRuntime {
 
   /**
    * Records one dispatch. `params` fill the kernel's `Params` (u32 bit patterns, see f32Bits);
-   * `storage` binds to 1, 2, ... in order. Nothing runs until the next `flush`.
+   * `storage` binds to 1, 2, ... in order. Nothing runs until the next `flush` (a read, a sync,
+   * or every FLUSH_EVERY dispatches).
    */
   dispatch(k: Kernel, params: readonly number[], storage: readonly GpuStorage[], groups: readonly [number, number?, number?]): void {
     this.check();
@@ -273,6 +283,7 @@ export class GpuRuntime {
     pass.setBindGroup(0, this.bindGroup(p, params, storage));
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
+    else if (++this.recorded >= FLUSH_EVERY) this.flush();
   }
 
   /** Zero-fills storage, in order with the recorded dispatches. */
@@ -309,6 +320,7 @@ export class GpuRuntime {
     if (!this.encoder) return;
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
+    this.recorded = 0;
     this.serial++;
     if (this.doomed.length > 0) this.forgetBindGroups();
     for (const b of [...this.doomed, ...this.doomedParams]) b.destroy();

@@ -1,5 +1,6 @@
 /**
- * Register-tiled matmul: C[M, N] = op(A) · op(B) (+ bias[N]).
+ * Register-tiled matmul: C[M, N] = op(A) · op(B) (+ bias[N]), or a batch of them (workgroups'
+ * z picks the entry; each operand and the result step by their own stride).
  *
  * A workgroup of 16×16 invocations computes a BM×BN tile (BM = 16·Tm, BN = 16·Tn with Tm, Tn =
  * 4, 8 or 16 outputs per invocation along M and N), stepping K by BK through shared tiles
@@ -37,6 +38,8 @@ interface Spec extends MatmulTuning {
   transA: boolean;
   transB: boolean;
   bias: boolean;
+  /** C += op(A) op(B) instead of C = … */
+  accumulate: boolean;
   vecA: boolean;
   vecB: boolean;
   vecC: boolean;
@@ -48,6 +51,7 @@ interface Spec extends MatmulTuning {
  * (logical [BK][BR], vec4-packed along R) in buffer `buf`.
  */
 function loader(X: string, S: string, R: string, r0: string, BR: number, BK: number, kContig: boolean, vec: boolean): { fetch: (kb: string) => string; stash: (buf: string) => string } {
+  const z = `z${X}`; // the batch entry's offset into X
   const tile = (BR * BK) / 4; // vec4 slots per buffer
   const put = (buf: string, k: string, r: string, v: string) => `${S}[${buf} * ${tile}u + ((${k}) * ${BR}u + (${r})) / 4u][(${r}) % 4u] = ${v};`;
   const per = vec ? (BR * BK) / 4 / 256 : (BR * BK) / 256;
@@ -59,20 +63,20 @@ function loader(X: string, S: string, R: string, r0: string, BR: number, BK: num
     if (vec && kContig) {
       fetch.push((kb) => `var ${reg} = vec4<f32>(0.0);
     { let kv = ${e} % ${BK / 4}u; let gr = ${r0} + ${e} / ${BK / 4}u; let gk = ${kb} + kv * 4u;
-      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[(gr * p.K + gk) / 4u]; } }`);
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[${z} + (gr * p.K + gk) / 4u]; } }`);
       stash.push((buf) => `{ let kv = ${e} % ${BK / 4}u; let r = ${e} / ${BK / 4}u;
       ${['x', 'y', 'z', 'w'].map((c, j) => put(buf, `kv * 4u + ${j}u`, 'r', `${reg}.${c}`)).join(' ')} }`);
     } else if (vec) {
       fetch.push((kb) => `var ${reg} = vec4<f32>(0.0);
     { let rv = ${e} % ${BR / 4}u; let gr = ${r0} + rv * 4u; let gk = ${kb} + ${e} / ${BR / 4}u;
-      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[(gk * p.${R} + gr) / 4u]; } }`);
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[${z} + (gk * p.${R} + gr) / 4u]; } }`);
       stash.push((buf) => `${S}[${buf} * ${tile}u + ${e}] = ${reg};`);
     } else {
       const [kk, r] = kContig ? [`${e} % ${BK}u`, `${e} / ${BK}u`] : [`${e} / ${BR}u`, `${e} % ${BR}u`];
       const index = kContig ? `gr * p.K + gk` : `gk * p.${R} + gr`;
       fetch.push((kb) => `var ${reg} = 0.0;
     { let gr = ${r0} + ${r}; let gk = ${kb} + ${kk};
-      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[${index}]; } }`);
+      if (gr < p.${R} && gk < p.K) { ${reg} = ${X}[${z} + ${index}]; } }`);
       stash.push((buf) => put(buf, kk, r, reg));
     }
   }
@@ -114,11 +118,13 @@ function source(s: Spec): string {
         epilogue.push(`  n = n0 + ${c * 64}u + tx * 4u;`);
         if (s.vecC) {
           const b = s.bias ? ` + bias[n / 4u]` : '';
-          epilogue.push(`  if (n < p.N) { C[(m * p.N + n) / 4u] = ${acc}${b}; }`);
+          const c = `C[zC + (m * p.N + n) / 4u]`;
+          epilogue.push(`  if (n < p.N) { ${c} = ${s.accumulate ? `${c} + ` : ''}${acc}${b}; }`);
         } else {
           for (let j = 0; j < 4; j++) {
             const b = s.bias ? ` + bias[n + ${j}u]` : '';
-            epilogue.push(`  if (n + ${j}u < p.N) { C[m * p.N + n + ${j}u] = ${acc}.${comp[j]}${b}; }`);
+            const c = `C[zC + m * p.N + n + ${j}u]`;
+            epilogue.push(`  if (n + ${j}u < p.N) { ${c} = ${s.accumulate ? `${c} + ` : ''}${acc}.${comp[j]}${b}; }`);
           }
         }
       }
@@ -159,7 +165,7 @@ function source(s: Spec): string {
     workgroupBarrier();
   }`;
   const buffersShared = s.prefetch ? 2 : 1;
-  return `${header('M: u32, N: u32, K: u32', buffers)}
+  return `${header('M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32', buffers)}
 var<workgroup> As: array<vec4<f32>, ${(buffersShared * BK * BM) / 4}>;
 var<workgroup> Bs: array<vec4<f32>, ${(buffersShared * BK * BN) / 4}>;
 
@@ -169,6 +175,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let ty = lid / 16u;
   let m0 = wid.y * ${BM}u;
   let n0 = wid.x * ${BN}u;
+  let zA = wid.z * p.sA;
+  let zB = wid.z * p.sB;
+  let zC = wid.z * p.sC;
   ${accDecl.join('\n  ')}
   ${loop}
   var m: u32;
@@ -194,8 +203,35 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
   if (M === 0 || N === 0) return h.empty(outShape);
   if (M <= GEMV_ROWS && transB && !transA && K > 0 && !tuning) return gemv(h, a, b, M, N, K, undefined, bias, undefined, outShape);
   const out = h.empty(outShape);
+  tiled(h, a, b, bias, out, M, N, K, transA, transB, { count: 1, strideA: 0, strideB: 0, strideC: 0 }, false, tuning);
+  return out;
+}
+
+/** A batch of equal products, each entry's operands and result `stride…` elements after the last's. */
+export interface MatmulBatch {
+  count: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+/** The largest batch one dispatch takes (workgroups along z). */
+export const MAX_MATMUL_BATCH = 65535;
+
+/**
+ * out[z] = op(a[z]) op(b[z]) for z < batch.count, written into `out` (M, N, K, trans as
+ * `matmul`); with `accumulate`, added to what `out` holds.
+ */
+export function batchedMatmul(h: KernelHost, a: GpuTensor, b: GpuTensor, out: GpuTensor, M: number, N: number, K: number,
+  transA: boolean, transB: boolean, batch: MatmulBatch, accumulate = false): void {
+  if (batch.count > MAX_MATMUL_BATCH) throw new Error(`webgpu batchedMatmul: ${batch.count} entries, at most ${MAX_MATMUL_BATCH}`);
+  if (M > 0 && N > 0 && batch.count > 0) tiled(h, a, b, undefined, out, M, N, K, transA, transB, batch, accumulate);
+}
+
+function tiled(h: KernelHost, a: GpuTensor, b: GpuTensor, bias: GpuTensor | undefined, out: GpuTensor, M: number, N: number, K: number,
+  transA: boolean, transB: boolean, batch: MatmulBatch, accumulate: boolean, tuning?: MatmulTuning): void {
   const storage = [storageOf(a), storageOf(b), ...(bias ? [storageOf(bias)] : []), out.storage];
-  const t = tuning ?? pick(M, N, h.rt.info.maxComputeWorkgroupStorageSize);
+  const t = tuning ?? pick(M, N, batch.count, h.rt.info.maxComputeWorkgroupStorageSize);
   const tileN = t.tileN ?? t.tile;
   // every invocation loads at least one vec4 of each operand per K step
   if (16 * Math.min(t.tile, tileN) * t.bk < 1024) throw new Error(`webgpu matmul: tile ${t.tile}×${tileN} with bk ${t.bk} is too small a K block`);
@@ -205,13 +241,16 @@ export function matmul(h: KernelHost, a: GpuTensor, b: GpuTensor, M: number, N: 
     transA,
     transB,
     bias: bias !== undefined,
-    vecA: (transA ? M : K) % 4 === 0,
-    vecB: (transB ? K : N) % 4 === 0,
-    vecC: N % 4 === 0,
+    accumulate,
+    vecA: (transA ? M : K) % 4 === 0 && batch.strideA % 4 === 0,
+    vecB: (transB ? K : N) % 4 === 0 && batch.strideB % 4 === 0,
+    vecC: N % 4 === 0 && batch.strideC % 4 === 0,
   };
-  h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)), [M, N, K], storage,
-    [Math.ceil(N / (16 * tileN)), Math.ceil(M / (16 * spec.tile))]);
-  return out;
+  // batch strides in the units of each buffer's elements (vec4 or f32)
+  const unit = (vec: boolean, stride: number) => (vec ? stride / 4 : stride);
+  h.rt.dispatch(cached(`matmul ${JSON.stringify(spec)}`, () => source(spec)),
+    [M, N, K, unit(spec.vecA, batch.strideA), unit(spec.vecB, batch.strideB), unit(spec.vecC, batch.strideC)], storage,
+    [Math.ceil(N / (16 * tileN)), Math.ceil(M / (16 * spec.tile)), batch.count]);
 }
 
 /** workgroup memory of the shared tiles As and Bs */
@@ -226,14 +265,14 @@ function sharedBytes(t: MatmulTuning): number {
 const squareOnly = typeof process !== 'undefined' && process.env?.MAMBA_TS_MATMUL === 'square';
 
 /** The tuning `matmul` runs for an M×N output. */
-function pick(M: number, N: number, sharedLimit: number): MatmulTuning {
+function pick(M: number, N: number, batch: number, sharedLimit: number): MatmulTuning {
   // 256×128 tiles (16×8 outputs per invocation: 6 shared vec4 reads feed 128 FMAs instead of 4
   // feeding 64) where they still give two waves of workgroups on a large GPU. H200, 4096³: 36.4
   // (nn) and 35.8 (nt) TFLOP/s against 34.6 and 34.8 for 128×128; 128×256 (8×16) gained nothing
   // at K step 8 (bench/RESULTS.md)
   const tall: MatmulTuning = { tile: 16, tileN: 8, bk: 8, prefetch: true };
-  if (!squareOnly && Math.ceil(M / 256) * Math.ceil(N / 128) >= 256 && sharedBytes(tall) <= sharedLimit) return tall;
+  if (!squareOnly && batch * Math.ceil(M / 256) * Math.ceil(N / 128) >= 256 && sharedBytes(tall) <= sharedLimit) return tall;
   // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
   // H100, 4096³: K steps of 8 with prefetch ran at 70% of cuBLAS, 16 at 62% (bench/RESULTS.md)
-  return Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? { tile: 8, bk: 8, prefetch: true } : { tile: 4, bk: 16, prefetch: true };
+  return batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? { tile: 8, bk: 8, prefetch: true } : { tile: 4, bk: 16, prefetch: true };
 }

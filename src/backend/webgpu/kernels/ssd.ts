@@ -17,6 +17,7 @@ import type { GpuTensor } from '../memory.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, GROUP_ID, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
+import { batchedMatmul, MAX_MATMUL_BATCH } from './matmul.js';
 import { tiledSource } from './tiles.js';
 
 const WG = 256;
@@ -154,6 +155,62 @@ const STATES_KERNEL = cached('ssd chunk states', () => tiledSource({
   store: (pp, n, acc) => `S[(((b * p.nC + ch) * p.H + h) * p.P + ${pp}) * p.N + ${n}] = ${acc};`,
 }));
 
+/**
+ * A [B, L, H, P] tensor (x or dY) with each (b, l, h) row scaled, as the batched matmuls of the
+ * chunk states and their gradients take it (acum_last: the end of l's chunk):
+ *   'state'  x̃_l = exp(acum_last − acum_l) Δ_l x_l
+ *   'decay'  exp(acum_l) dY_l
+ * Each invocation scales `V` (4 where P allows) adjacent p of one (b, l, h).
+ */
+type RowScale = 'state' | 'decay';
+
+function scaledRowsKernel(mode: RowScale, V: 1 | 4): Kernel {
+  const T = V === 4 ? 'vec4<f32>' : 'f32';
+  return cached(`ssd scaled rows ${mode} ${V}`, () => {
+    const buffers: BufferDecl[] = [['src', 'read', T], ['acum', 'read', 'f32']];
+    if (mode === 'state') buffers.push(['dtv', 'read', 'f32']);
+    buffers.push(['out', 'read_write', T]);
+    const scale = mode === 'state' ? 'exp(acum[hb + min(p.L, (l / p.Q + 1u) * p.Q) - 1u] - acum[hb + l]) * dtv[hb + l]' : 'exp(acum[hb + l])';
+    return `${header(FIELDS, buffers)}
+@compute @workgroup_size(${WG})
+fn main(${ENTRY_ARGS}) {
+  let i = ${flatId(WG)};
+  if (i >= p.n) { return; }
+  let bl = i / (p.H * p.P / ${V}u);  // b * L + l
+  let h = (i / (p.P / ${V}u)) % p.H;
+  let l = bl % p.L;
+  let hb = (bl - l) * p.H + h * p.L;
+  out[i] = src[i] * (${scale});
+}`;
+  });
+}
+
+/** MAMBA_TS_SSD=tiled keeps every stage in its tiled kernel (to compare both in one run). */
+const tiledOnly = typeof process !== 'undefined' && process.env?.MAMBA_TS_SSD === 'tiled';
+
+/**
+ * Whether the chunk states and the products with them run as batched matmuls over the (b, c)
+ * pairs (on the large-tile matmul kernel): one group of B/C and whole chunks, so that each pair's
+ * rows of x, y, B and C are one contiguous block.
+ */
+export function ssdBatched(B: number, L: number, G: number, Q: number): boolean {
+  return !tiledOnly && G === 1 && L % Q === 0 && B * (L / Q) <= MAX_MATMUL_BATCH;
+}
+
+/** The (b, c) pairs and the strides of their blocks: [Q, H·P] of x/y, [Q, N] of B/C, [H·P, N] of a state, [Q, Q] of CB. */
+export function pairBatch(B: number, L: number, H: number, P: number, N: number, Q: number): { count: number; x: number; bc: number; state: number; cb: number } {
+  return { count: B * (L / Q), x: Q * H * P, bc: Q * N, state: H * P * N, cb: Q * Q };
+}
+
+/** `src` [B, L, H, P] with its rows scaled as `mode` says (scaledRowsKernel); params as the SSD kernels take them. */
+export function scaledRows(h: KernelHost, src: GpuTensor, acum: GpuTensor, dtv: GpuTensor, params: (n: number) => number[], mode: RowScale): GpuTensor {
+  const out = h.empty(src.shape);
+  const V = src.shape[3] % 4 === 0 ? 4 : 1;
+  const bufs = [src.storage, acum.storage, ...(mode === 'state' ? [dtv.storage] : []), out.storage];
+  h.rt.dispatch(scaledRowsKernel(mode, V), params(out.size / V), bufs, grid(out.size / V, WG));
+  return out;
+}
+
 function passKernel(init: boolean): Kernel {
   return cached(`ssd state passing ${init}`, () => {
     const buffers: BufferDecl[] = [['acum', 'read', 'f32']];
@@ -261,13 +318,35 @@ fn main(${ENTRY_ARGS}) {
 /** At most this many steps run through the recurrence instead of the chunked stages. */
 const RECURRENT_MAX_L = 4;
 
-function outKernel(d: DMode): Kernel {
-  return cached(`ssd output D=${d}`, () => {
-    const buffers: BufferDecl[] = [['CB', 'read', 'f32'], ['acum', 'read', 'f32'], ['dtv', 'read', 'f32'],
-      ['x', 'read', 'f32'], ['Cm', 'read', 'f32'], ['S', 'read', 'f32']];
+/**
+ * Stage 5 as one tiled kernel; with `stateInY`, y already holds C_i · H_c (batched matmuls,
+ * ssdChunked) and the kernel runs the intra-chunk phase only, adding exp(acum_i) times it.
+ */
+function outKernel(d: DMode, stateInY: boolean): Kernel {
+  return cached(`ssd output D=${d}${stateInY ? ' intra' : ''}`, () => {
+    const buffers: BufferDecl[] = [['CB', 'read', 'f32'], ['acum', 'read', 'f32'], ['dtv', 'read', 'f32'], ['x', 'read', 'f32']];
+    if (!stateInY) buffers.push(['Cm', 'read', 'f32'], ['S', 'read', 'f32']);
     if (d !== 'none') buffers.push(['Dskip', 'read', 'f32']);
     buffers.push(['y', 'read_write', 'f32']);
     const skip = d === 'head' ? ' + Dskip[h] * x[o]' : d === 'headDim' ? ' + Dskip[h * p.P + oC] * x[o]' : '';
+    const fromState = stateInY ? ' + exp(acum[hb + l0 + oR]) * y[o]' : '';
+    const intra = {
+      // intra-chunk: only j <= i contributes, so k stops at the end of this row tile
+      kBegin: '0u',
+      kEnd: 'min(Qc, r0 + 64u)',
+      A: {
+        kFast: true,
+        at: (i: string, j: string) => `select(0.0, CB[(cbBase + ${i}) * p.Q + ${j}] * exp(acum[hb + l0 + ${i}] - acum[hb + l0 + ${j}]) * dtv[hb + l0 + ${j}], ${j} <= ${i})`,
+      },
+      B: { kFast: false, at: (j: string, pp: string) => `x[((b * p.L + l0 + ${j}) * p.H + h) * p.P + ${pp}]` },
+    };
+    const state = {
+      // the state entering the chunk, decayed to each position
+      kBegin: '0u',
+      kEnd: 'p.N',
+      A: { kFast: true, at: (i: string, n: string) => `Cm[((b * p.L + l0 + ${i}) * p.G + g) * p.N + ${n}] * exp(acum[hb + l0 + ${i}])` },
+      B: { kFast: true, at: (n: string, pp: string) => `S[(((b * p.nC + ch) * p.H + h) * p.P + ${pp}) * p.N + ${n}]` },
+    };
     return tiledSource({
       label: 'ssd output',
       fields: FIELDS,
@@ -282,27 +361,9 @@ function outKernel(d: DMode): Kernel {
   let rows = Qc;
   let cols = p.P;
   let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;`,
-      phases: [
-        {
-          // intra-chunk: only j <= i contributes, so k stops at the end of this row tile
-          kBegin: '0u',
-          kEnd: 'min(Qc, r0 + 64u)',
-          A: {
-            kFast: true,
-            at: (i, j) => `select(0.0, CB[(cbBase + ${i}) * p.Q + ${j}] * exp(acum[hb + l0 + ${i}] - acum[hb + l0 + ${j}]) * dtv[hb + l0 + ${j}], ${j} <= ${i})`,
-          },
-          B: { kFast: false, at: (j, pp) => `x[((b * p.L + l0 + ${j}) * p.H + h) * p.P + ${pp}]` },
-        },
-        {
-          // the state entering the chunk, decayed to each position
-          kBegin: '0u',
-          kEnd: 'p.N',
-          A: { kFast: true, at: (i, n) => `Cm[((b * p.L + l0 + ${i}) * p.G + g) * p.N + ${n}] * exp(acum[hb + l0 + ${i}])` },
-          B: { kFast: true, at: (n, pp) => `S[(((b * p.nC + ch) * p.H + h) * p.P + ${pp}) * p.N + ${n}]` },
-        },
-      ],
+      phases: stateInY ? [intra] : [intra, state],
       store: (i, pp, acc) => `let o = ((b * p.L + l0 + ${i}) * p.H + h) * p.P + ${pp};
-    y[o] = ${acc}${skip};`,
+    y[o] = ${acc}${fromState}${skip};`,
     });
   });
 }
@@ -340,9 +401,18 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   const CB = h.empty([B, nC, G, Q, Q]);
   rt.dispatch(CB_KERNEL, params(0), [s(a.Cmat), s(a.Bmat), CB.storage], [tQ * tQ, nC, B * G]);
 
+  const batched = ssdBatched(B, L, G, Q);
+  const pb = pairBatch(B, L, H, P, N, Q);
   const S = h.empty([B, nC, H, P, N]);
-  rt.dispatch(STATES_KERNEL, params(0), [s(x), s(a.Bmat), dtv.storage, acum.storage, S.storage],
-    [Math.ceil(P / 64) * Math.ceil(N / 64), nC, B * H]);
+  if (batched) {
+    // S_c = x̃_cᵀ B_c: [H·P, Q] · [Q, N] per (b, c)
+    const xs = scaledRows(h, x, acum, dtv, params, 'state');
+    batchedMatmul(h, xs, a.Bmat as GpuTensor, S, H * P, N, Q, true, false, { count: pb.count, strideA: pb.x, strideB: pb.bc, strideC: pb.state });
+    xs.dispose();
+  } else {
+    rt.dispatch(STATES_KERNEL, params(0), [s(x), s(a.Bmat), dtv.storage, acum.storage, S.storage],
+      [Math.ceil(P / 64) * Math.ceil(N / 64), nC, B * H]);
+  }
 
   const state = h.empty([B, H, P, N]);
   const passIn = [acum.storage];
@@ -350,9 +420,12 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   rt.dispatch(passKernel(a.state !== undefined), params(state.size), [...passIn, S.storage, state.storage], grid(state.size, WG));
 
   const y = h.empty([B, L, H, P]);
-  const outIn = [CB.storage, acum.storage, dtv.storage, s(x), s(a.Cmat), S.storage];
+  // y_c = C_c · H_cᵀ: [Q, N] · [N, H·P] per (b, c); the output kernel decays it and adds the rest
+  if (batched) batchedMatmul(h, a.Cmat as GpuTensor, S, y, Q, H * P, N, false, true, { count: pb.count, strideA: pb.bc, strideB: pb.state, strideC: pb.x });
+  const outIn = [CB.storage, acum.storage, dtv.storage, s(x)];
+  if (!batched) outIn.push(s(a.Cmat), S.storage);
   if (a.Dskip) outIn.push(s(a.Dskip));
-  rt.dispatch(outKernel(dMode), params(0), [...outIn, y.storage], [tQ * Math.ceil(P / 64), nC, B * H]);
+  rt.dispatch(outKernel(dMode, batched), params(0), [...outIn, y.storage], [tQ * Math.ceil(P / 64), nC, B * H]);
 
   for (const t of [dtv, acum, CB, S]) t.dispose();
   return { y, state };
