@@ -94,7 +94,7 @@ export function sgemm(
   if (M * N * K <= TINY) return sgemmLoops(M, N, K, A, B, transB, C, bias);
 
   const threads = M * N * K >= PARALLEL_MIN ? pool.threads : 1;
-  const p = pool.plan;
+  const p = pool.beginPlan();
   if (M >= PANEL_M) planPanel(p, M, N, K, A, B, transB, bias, threads);
   else if (transB) planDot(p, M, N, K, A, B, bias, threads);
   else planOuter(p, M, N, K, A, B, bias, threads);

@@ -37,8 +37,8 @@ export const enum F {
   ColsPerChunk, ColChunks, Chunks,
   /** how many threads (main + workers) may take chunks of this plan */
   Threads,
-  /** scratch region (0 or 1) and job id, see pool.ts */
-  Region, Job,
+  /** scratch region (0 or 1), job id and the job's 16-bit gen, see pool.ts */
+  Region, Job, Gen,
   /** panel form: W rows that exist (N is padded), rows per sub-block, W panel buffers */
   NValid, SubRows, PackAt, PackStride,
   /** panel form: the kernel that packs W (pack_4, or packT when B is [K, N], BTrans = 1) */

@@ -14,9 +14,11 @@ Atomics.add(ctrl, Ctrl.Ready, 1);
 
 for (let seen = Atomics.load(ctrl, Ctrl.Seq); ;) {
   seen = waitUntil(ctrl, Ctrl.Seq, (v) => v !== seen, WORKER_SPIN_MS);
-  // A copy, which may be torn if the main thread is already writing a newer plan; then every
-  // claim below fails, because claims check the job number.
+  // A copy, kept only when whole and of the job woken for: the main thread may already be
+  // writing a newer plan (then its own SEQ change wakes us again)
+  const before = Atomics.load(ctrl, Ctrl.PlanSeq);
   plan.set(ctrl.subarray(Ctrl.PlanAt, Ctrl.PlanAt + F.Size));
+  if ((before & 1) !== 0 || Atomics.load(ctrl, Ctrl.PlanSeq) !== before || plan[F.Gen] !== seen) continue;
   if (id >= plan[F.Threads]) continue;
   const busy = Ctrl.Busy0 + (plan[F.Region] & 1);
   for (;;) {

@@ -2,8 +2,13 @@
  * The GEMM thread pool: the main thread plus lazily started workers share the chunks of one plan.
  *
  * Protocol (one small SharedArrayBuffer, `ctrl`):
- * - the main thread writes the plan, sets NEXT = gen << 16 (gen: 16-bit job number, index 0),
+ * - the main thread writes the plan between `beginPlan` and `run` with PLANSEQ odd (a sequence
+ *   lock) and the job's gen in it, sets NEXT = gen << 16 (gen: 16-bit job number, index 0),
  *   zeroes the job's DONE counter, then sets SEQ = gen and wakes the workers;
+ * - a worker copies the plan and keeps the copy only when PLANSEQ was even and unchanged around
+ *   it and the copy's gen is the SEQ it woke for: a worker that wakes late, while the main thread
+ *   already writes the next plan, must not claim with a torn copy (a chunk count of the next
+ *   job would let it claim past the end of the finished one);
  * - every participant claims chunk indices by compare-and-swap on NEXT; a claim whose gen is not
  *   the current one fails, so a worker that read a stale plan never runs it;
  * - a finished chunk is counted in DONE and flagged with the job id; the main thread claims
@@ -34,6 +39,8 @@ export const enum Ctrl {
   Done0, Done1, Busy0, Busy1,
   /** workers that have started */
   Ready,
+  /** odd while the main thread writes a plan, even once it is whole (a sequence lock) */
+  PlanSeq,
   /** per chunk index (< FLAGGED_CHUNKS): the id of the last job that finished it */
   ChunkDone = 16,
   PlanAt = ChunkDone + 64,
@@ -108,7 +115,13 @@ export class Pool {
     return this.region;
   }
 
-  /** Runs every chunk of `plan` (which uses region `nextRegion()`) on up to `threads` threads. */
+  /** The plan to fill for the next `run`; workers ignore it until `run` publishes it. */
+  beginPlan(): Plan {
+    if ((Atomics.load(this.ctrl, Ctrl.PlanSeq) & 1) === 0) Atomics.add(this.ctrl, Ctrl.PlanSeq, 1);
+    return this.plan;
+  }
+
+  /** Runs every chunk of the plan `beginPlan` gave (it uses region `nextRegion()`) on up to `threads` threads. */
   run(threads: number): void {
     const p = this.plan, ctrl = this.ctrl;
     const chunks = p[F.Chunks];
@@ -124,8 +137,10 @@ export class Pool {
     p[F.Threads] = threads;
     p[F.Region] = this.region;
     p[F.Job] = this.job = (this.job + 1) | 0;
-    const done = Ctrl.Done0 + this.region;
     this.gen = (this.gen + 1) & 0xffff;
+    p[F.Gen] = this.gen;
+    if (Atomics.load(ctrl, Ctrl.PlanSeq) & 1) Atomics.add(ctrl, Ctrl.PlanSeq, 1);
+    const done = Ctrl.Done0 + this.region;
     Atomics.store(ctrl, done, 0);
     Atomics.store(ctrl, Ctrl.Error, 0);
     Atomics.store(ctrl, Ctrl.Next, this.gen << 16);
