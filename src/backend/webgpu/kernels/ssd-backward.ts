@@ -26,6 +26,8 @@
  * Where K and R would not fit one storage binding, CB and dCB come from one invocation per
  * (chunk, group, i, j ≤ i) and the positions kernel forms the dot products itself (slower: no
  * tiles, strided reads).
+ * With one group and whole chunks (ssdBatched), states and U, Tm and Ys, dC and dB are batched
+ * matmuls over the (b, c) pairs instead (matmul.ts), of x̃ = w ∘ X and dỸ = diag(exp cs) dY.
  *   sdot        Σ S0 ∘ dS per chunk and head (the exp(cs_last) S0 term's dcs)
  *   dt grads    per (b, h, chunk) the reverse cumulative sum -> ddt, partial dA and ddtBias
  *   dC, dB      per chunk and group, two phases each (the second over the group's heads × P)

@@ -8,6 +8,8 @@
  *              overwritten with the state entering chunk c), H_0 = the initial state
  *   5. out:    y_i = Σ_{j≤i} CB[i, j] exp(acum_i − acum_j) Δ_j x_j + exp(acum_i) C_i · H_c + D x_i
  * Decays are differences of within-chunk cumsums, all ≤ 0, so no exp can overflow.
+ * With one group and whole chunks (ssdBatched), stage 3 and the state term of stage 5 are batched
+ * matmuls over the (b, c) pairs on matmul.ts's large tiles; otherwise every stage is a tiled kernel.
  * Up to RECURRENT_MAX_L steps (decoding) skip the stages and run the recurrence in one kernel.
  *   x [B, L, H, P], dt [B, L, H], A [H], B/C [B, L, G, N], D [H] or [H, P], state [B, H, P, N]
  *   -> y [B, L, H, P], state [B, H, P, N]
