@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import type { Backend, SelectiveScanArgs } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend, WebGpuBackend } from '../src/backend/webgpu/index.js';
+import type { GpuTensor } from '../src/backend/webgpu/index.js';
+import { batchedMatmul } from '../src/backend/webgpu/kernels/matmul.js';
 import { selectiveScan } from '../src/backend/webgpu/kernels/scan.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
 import { openTestGpu } from './webgpu-util.js';
@@ -355,6 +357,37 @@ for (const c of cases) {
     }
   });
 }
+
+test('webgpu batchedMatmul: strided entries, every transpose, accumulate, vec4 and scalar paths', { skip: noGpu }, async () => {
+  // the SSD's products with the chunk states: entry z reads a[z·strideA..], b[z·strideB..] and
+  // writes (or adds to) c[z·strideC..]; the strides leave gaps that must stay untouched
+  const be = gpu!;
+  for (const [M, N, K, transA, transB, accumulate] of [
+    [20, 12, 9, false, false, false], [7, 33, 16, true, false, true], [16, 8, 40, false, true, false], [5, 6, 3, true, true, true],
+  ] as const) {
+    const count = 3;
+    const [sA, sB, sC] = [M * K + 4, K * N + 8, M * N + 4];
+    const a = rand(count * sA, 70), b = rand(count * sB, 71), c0 = rand(count * sC, 72);
+    const want = Float32Array.from(c0);
+    for (let z = 0; z < count; z++) {
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) {
+            acc += a[z * sA + (transA ? k * M + i : i * K + k)] * b[z * sB + (transB ? j * K + k : k * N + j)];
+          }
+          const o = z * sC + i * N + j;
+          want[o] = (accumulate ? c0[o] : 0) + acc;
+        }
+      }
+    }
+    const out = be.upload(c0, [count * sC]) as GpuTensor;
+    batchedMatmul(be, be.upload(a, [count * sA]) as GpuTensor, be.upload(b, [count * sB]) as GpuTensor, out, M, N, K, transA, transB,
+      { count, strideA: sA, strideB: sB, strideC: sC }, accumulate);
+    const err = normalizedError(await out.read(), want);
+    assert.ok(err < 1e-5, `M ${M} N ${N} K ${K} transA ${transA} transB ${transB} accumulate ${accumulate}: error ${err}`);
+  }
+});
 
 // ---- memory and lifetimes ---------------------------------------------------------------------------
 
