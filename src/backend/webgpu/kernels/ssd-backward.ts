@@ -41,8 +41,8 @@ import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum } from './reduce-backward.js';
-import { batchedMatmul } from './matmul.js';
-import { cached, CB_KERNEL as TILED_CB, CHUNK, FIELDS, HEAD, LOWER_TILE, pairBatch, scaledRows, ssdBatched, TILE_ORIGIN } from './ssd.js';
+import { cached, CB_KERNEL as TILED_CB, CHUNK, FIELDS, HEAD, LOWER_TILE, pairCBTimes, pairRowsByStates, pairRowsTimesStates, pairStates,
+  scaledRows, ssdBatched, TILE_ORIGIN } from './ssd.js';
 import { tiledSource } from './tiles.js';
 
 const WG = 256;
@@ -538,16 +538,15 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   const U = h.empty([B, nC, H, P, N]);
   // One group and whole chunks: the products with the chunk states are batched matmuls over the
   // (b, c) pairs (as in the forward), of x̃ = w ∘ X and dỸ = diag(exp cs) dY made once each
-  const batched = ssdBatched(B, L, G, Q);
-  const pb = pairBatch(B, L, H, P, N, Q);
   const Bm = a.Bmat as GpuTensor;
   const Cm = a.Cmat as GpuTensor;
-  const xs = batched ? scaledRows(h, x, acum, dtv, params, 'state') : undefined;
-  const dys = batched ? scaledRows(h, dy, acum, dtv, params, 'decay') : undefined;
-  if (xs && dys) {
-    // S_c = x̃_cᵀ B_c, U_c = dỸ_cᵀ C_c: [H·P, Q] · [Q, N]
-    batchedMatmul(h, xs, Bm, S, H * P, N, Q, true, false, { count: pb.count, strideA: pb.x, strideB: pb.bc, strideC: pb.state });
-    batchedMatmul(h, dys, Cm, U, H * P, N, Q, true, false, { count: pb.count, strideA: pb.x, strideB: pb.bc, strideC: pb.state });
+  const scaled = ssdBatched(B, L, G, Q)
+    ? { xs: scaledRows(h, x, acum, dtv, params, 'state'), dys: scaledRows(h, dy, acum, dtv, params, 'decay') }
+    : undefined;
+  if (scaled) {
+    // S_c = x̃_cᵀ B_c, U_c = dỸ_cᵀ C_c
+    pairStates(h, scaled.xs, Bm, S);
+    pairStates(h, scaled.dys, Cm, U);
   } else {
     rt.dispatch(STATES, params(0), [s(x), s(a.Bmat), acum.storage, dtv.storage, S.storage], [tiles(P) * tiles(N), nC, B * H]);
     rt.dispatch(U_KERNEL, params(0), [s(dy), s(a.Cmat), acum.storage, U.storage], [tiles(P) * tiles(N), nC, B * H]);
@@ -563,10 +562,10 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   const rowTiles: [number, number, number] = [tiles(Q) * tiles(P), nC, B * H];
   const Tm = h.empty([B, L, H, P]);
   const Ys = h.empty([B, L, H, P]);
-  if (batched) {
-    // Tm_c = B_c dS_cᵀ, Ys_c = C_c S0_cᵀ: [Q, N] · [N, H·P]
-    batchedMatmul(h, Bm, dS, Tm, Q, H * P, N, false, true, { count: pb.count, strideA: pb.bc, strideB: pb.state, strideC: pb.x });
-    batchedMatmul(h, Cm, S0, Ys, Q, H * P, N, false, true, { count: pb.count, strideA: pb.bc, strideB: pb.state, strideC: pb.x });
+  if (scaled) {
+    // Tm_c = B_c dS_cᵀ, Ys_c = C_c S0_cᵀ
+    pairRowsTimesStates(h, Bm, dS, Tm);
+    pairRowsTimesStates(h, Cm, S0, Ys);
   } else {
     rt.dispatch(ROWS_STATE, params(0), [s(a.Bmat), dS.storage, Tm.storage], rowTiles);
     rt.dispatch(ROWS_STATE, params(0), [s(a.Cmat), S0.storage, Ys.storage], rowTiles);
@@ -596,16 +595,14 @@ export function ssdChunkedBackward(h: KernelHost, a: SsdArgs, dy: GpuTensor, dne
   const groupTiles: [number, number, number] = [tiles(Q) * tiles(N), nC, B * G];
   const dC = h.empty([B, L, G, N]);
   const dB = h.empty([B, L, G, N]);
-  if (xs && dys) {
-    // dC_c = dCB_c B_c + dỸ_c S0_c, dB_c = dCB_cᵀ C_c + x̃_c dS_c: [Q, Q] · [Q, N] + [Q, H·P] · [H·P, N]
-    const cb = { count: pb.count, strideA: pb.cb, strideB: pb.bc, strideC: pb.bc };
-    const st = { count: pb.count, strideA: pb.x, strideB: pb.state, strideC: pb.bc };
-    batchedMatmul(h, dCB, Bm, dC, Q, N, Q, false, false, cb);
-    batchedMatmul(h, dys, S0, dC, Q, N, H * P, false, false, st, true);
-    batchedMatmul(h, dCB, Cm, dB, Q, N, Q, true, false, cb);
-    batchedMatmul(h, xs, dS, dB, Q, N, H * P, false, false, st, true);
-    xs.dispose();
-    dys.dispose();
+  if (scaled) {
+    // dC_c = dCB_c B_c + dỸ_c S0_c, dB_c = dCB_cᵀ C_c + x̃_c dS_c
+    pairCBTimes(h, dCB, Bm, dC, false);
+    pairRowsByStates(h, scaled.dys, S0, dC);
+    pairCBTimes(h, dCB, Cm, dB, true);
+    pairRowsByStates(h, scaled.xs, dS, dB);
+    scaled.xs.dispose();
+    scaled.dys.dispose();
   } else {
     rt.dispatch(DC_KERNEL, params(0), [dCB.storage, s(a.Bmat), acum.storage, s(dy), S0.storage, dC.storage], groupTiles);
     rt.dispatch(DB_KERNEL, params(0), [dCB.storage, s(a.Cmat), acum.storage, dtv.storage, s(x), dS.storage, dB.storage], groupTiles);

@@ -199,9 +199,41 @@ export function ssdBatched(B: number, L: number, G: number, Q: number): boolean 
   return !tiledOnly && G === 1 && L % Q === 0 && B * (L / Q) <= MAX_MATMUL_BATCH;
 }
 
-/** The (b, c) pairs and the strides of their blocks: [Q, H·P] of x/y, [Q, N] of B/C, [H·P, N] of a state, [Q, Q] of CB. */
-export function pairBatch(B: number, L: number, H: number, P: number, N: number, Q: number): { count: number; x: number; bc: number; state: number; cb: number } {
-  return { count: B * (L / Q), x: Q * H * P, bc: Q * N, state: H * P * N, cb: Q * Q };
+/*
+ * The products over the (b, c) pairs (where ssdBatched): x-like tensors [B, L, H, P] give each pair
+ * a block [Q, H·P], B/C [B, L, 1, N] a block [Q, N], states [B, nC, H, P, N] a block [H·P, N],
+ * CB-like [B, nC, 1, Q, Q] a block [Q, Q].
+ */
+
+/** out_c = rows_cᵀ bc_c: [H·P, Q] · [Q, N] per pair, into states `out` (chunk states, dS0 terms) */
+export function pairStates(h: KernelHost, rows: GpuTensor, bc: GpuTensor, out: GpuTensor): void {
+  const [B, L, H, P] = rows.shape;
+  const [, nC, , , N] = out.shape;
+  const Q = L / nC;
+  batchedMatmul(h, rows, bc, out, H * P, N, Q, true, false, { count: B * nC, strideA: Q * H * P, strideB: Q * N, strideC: H * P * N });
+}
+
+/** out_c = bc_c st_cᵀ: [Q, N] · [N, H·P] per pair, into x-like `out` (C·Hᵀ, B·dSᵀ, C·S0ᵀ) */
+export function pairRowsTimesStates(h: KernelHost, bc: GpuTensor, st: GpuTensor, out: GpuTensor): void {
+  const [B, L, H, P] = out.shape;
+  const [, nC, , , N] = st.shape;
+  const Q = L / nC;
+  batchedMatmul(h, bc, st, out, Q, H * P, N, false, true, { count: B * nC, strideA: Q * N, strideB: H * P * N, strideC: Q * H * P });
+}
+
+/** out_c += rows_c st_c: [Q, H·P] · [H·P, N] per pair, added to B/C-like `out` (the state terms of dC, dB) */
+export function pairRowsByStates(h: KernelHost, rows: GpuTensor, st: GpuTensor, out: GpuTensor): void {
+  const [B, L, H, P] = rows.shape;
+  const [, nC, , , N] = st.shape;
+  const Q = L / nC;
+  batchedMatmul(h, rows, st, out, Q, N, H * P, false, false, { count: B * nC, strideA: Q * H * P, strideB: H * P * N, strideC: Q * N }, true);
+}
+
+/** out_c = op(cb_c) bc_c: [Q, Q] · [Q, N] per pair (op: transposed when `trans`), into B/C-like `out` */
+export function pairCBTimes(h: KernelHost, cb: GpuTensor, bc: GpuTensor, out: GpuTensor, trans: boolean): void {
+  const [B, nC, , Q] = cb.shape;
+  const N = bc.shape[3];
+  batchedMatmul(h, cb, bc, out, Q, N, Q, trans, false, { count: B * nC, strideA: Q * Q, strideB: Q * N, strideC: Q * N });
 }
 
 /** `src` [B, L, H, P] with its rows scaled as `mode` says (scaledRowsKernel); params as the SSD kernels take them. */
@@ -404,12 +436,11 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   rt.dispatch(CB_KERNEL, params(0), [s(a.Cmat), s(a.Bmat), CB.storage], [tQ * tQ, nC, B * G]);
 
   const batched = ssdBatched(B, L, G, Q);
-  const pb = pairBatch(B, L, H, P, N, Q);
   const S = h.empty([B, nC, H, P, N]);
   if (batched) {
-    // S_c = x̃_cᵀ B_c: [H·P, Q] · [Q, N] per (b, c)
+    // S_c = x̃_cᵀ B_c
     const xs = scaledRows(h, x, acum, dtv, params, 'state');
-    batchedMatmul(h, xs, a.Bmat as GpuTensor, S, H * P, N, Q, true, false, { count: pb.count, strideA: pb.x, strideB: pb.bc, strideC: pb.state });
+    pairStates(h, xs, a.Bmat as GpuTensor, S);
     xs.dispose();
   } else {
     rt.dispatch(STATES_KERNEL, params(0), [s(x), s(a.Bmat), dtv.storage, acum.storage, S.storage],
@@ -422,8 +453,8 @@ export function ssdChunked(h: KernelHost, a: SsdArgs): { y: GpuTensor; state: Gp
   rt.dispatch(passKernel(a.state !== undefined), params(state.size), [...passIn, S.storage, state.storage], grid(state.size, WG));
 
   const y = h.empty([B, L, H, P]);
-  // y_c = C_c · H_cᵀ: [Q, N] · [N, H·P] per (b, c); the output kernel decays it and adds the rest
-  if (batched) batchedMatmul(h, a.Cmat as GpuTensor, S, y, Q, H * P, N, false, true, { count: pb.count, strideA: pb.bc, strideB: pb.state, strideC: pb.x });
+  // y_c = C_c H_cᵀ; the output kernel decays it and adds the rest
+  if (batched) pairRowsTimesStates(h, a.Cmat as GpuTensor, S, y);
   const outIn = [CB.storage, acum.storage, dtv.storage, s(x)];
   if (!batched) outIn.push(s(a.Cmat), S.storage);
   if (a.Dskip) outIn.push(s(a.Dskip));
