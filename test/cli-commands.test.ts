@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ByteTokenizer } from '../src/text/byte-level.js';
 import { cli, FIXTURES, ROOT, tempDir } from './cli-util.js';
 import { loadFixture } from './model-util.js';
@@ -30,8 +30,8 @@ test('generate --prompt text without tokenizer.json: UTF-8 bytes in, decoded byt
 
 test('generate with a tokenizer.json whose ids exceed the model: the id and the range are named', () => {
   const dir = tempDir();
-  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(ROOT, TINY, f), join(dir, f));
-  copyFileSync(join(ROOT, FIXTURES, 'tokenizers/gpt-neox-20b/tokenizer.json'), join(dir, 'tokenizer.json'));
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(resolve(ROOT, TINY, f), join(dir, f));
+  copyFileSync(join(FIXTURES, 'tokenizers/gpt-neox-20b/tokenizer.json'), join(dir, 'tokenizer.json'));
   const r = cli('generate', '--model', dir, '--prompt', 'Hey how', '--max-new-tokens', '2');
   assert.equal(r.code, 2);
   assert.equal(r.stderr, "mamba-ts: --prompt: token id 8262 (item 1) is outside the model's vocabulary [0, 300)\n");

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { cli, FIXTURES, ROOT, tempDir } from './cli-util.js';
 
@@ -15,9 +15,9 @@ const INPUT = `${TINY}/expected.safetensors`;
 const tmp = tempDir();
 
 const truncated = join(tmp, 'truncated.safetensors');
-writeFileSync(truncated, readFileSync(join(ROOT, INPUT)).subarray(0, 1000));
+writeFileSync(truncated, readFileSync(resolve(ROOT, INPUT)).subarray(0, 1000));
 const truncatedData = join(tmp, 'truncated-data.safetensors');
-const whole = readFileSync(join(ROOT, INPUT));
+const whole = readFileSync(resolve(ROOT, INPUT));
 writeFileSync(truncatedData, whole.subarray(0, whole.length - 100));
 const noIds = join(tmp, 'no-ids.safetensors');
 writeSafetensors(noIds, new Map([['tokens', { shape: [1, 2], dtype: 'i32', data: Int32Array.of(1, 2) }]]));
@@ -31,7 +31,7 @@ const idsBig = join(tmp, 'ids-big.safetensors');
 writeSafetensors(idsBig, new Map([['input_ids', { shape: [2, 2], dtype: 'i32', data: Int32Array.of(1, 2, 3, 300) }]]));
 const badConfig = join(tmp, 'bad-config');
 mkdirSync(badConfig);
-copyFileSync(join(ROOT, TINY, 'model.safetensors'), join(badConfig, 'model.safetensors'));
+copyFileSync(resolve(ROOT, TINY, 'model.safetensors'), join(badConfig, 'model.safetensors'));
 writeFileSync(join(badConfig, 'config.json'), '{"model_type": "mamba",');
 const out = join(tmp, 'out.safetensors');
 

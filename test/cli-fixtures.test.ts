@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { maxAbsDiff } from './cpu-util.js';
 import { cli, FIXTURES, ROOT, tempDir } from './cli-util.js';
@@ -17,7 +17,7 @@ const out = tempDir();
 
 for (const name of NAMES) {
   const dir = `${FIXTURES}/${name}`;
-  const expected = readSafetensors(join(ROOT, dir, 'expected.safetensors'));
+  const expected = readSafetensors(resolve(ROOT, dir, 'expected.safetensors'));
   const want = expected.get('logits')!;
 
   for (const recurrent of [false, true]) {
@@ -49,7 +49,7 @@ for (const name of NAMES) {
 
 test('logits reads int64 input_ids', () => {
   const dir = `${FIXTURES}/hf/mamba1-tiny`;
-  const expected = readSafetensors(join(ROOT, dir, 'expected.safetensors'));
+  const expected = readSafetensors(resolve(ROOT, dir, 'expected.safetensors'));
   const ids = expected.get('input_ids')!;
   const file = join(out, 'ids64.safetensors');
   writeFileSync(file, safetensorsI64('input_ids', ids.shape, BigInt64Array.from(ids.data, (v) => BigInt(v))));

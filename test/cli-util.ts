@@ -2,13 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** the repository root (tests run from dist/test) */
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { ROOT } from './fixtures.js';
+export { FIXTURES, ROOT } from './fixtures.js';
 export const MAIN = join(ROOT, 'dist/src/cli/main.js');
-/** as the brief and external checks name it: relative to the repository root */
-export const FIXTURES = '../shared/fixtures';
 
 export interface CliResult {
   code: number | null;

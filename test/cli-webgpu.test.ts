@@ -9,7 +9,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { measureSpeed } from '../src/cli/measure.js';
 import { generate, generateAll } from '../src/generate/generate.js';
@@ -31,7 +31,7 @@ const TOL = 1e-3;
 const M2 = `${FIXTURES}/hf/mamba2-tiny`;
 const M1 = `${FIXTURES}/hf/mamba1-tiny`;
 const out = tempDir();
-const expected = (dir: string) => readSafetensors(join(ROOT, dir, 'expected.safetensors'));
+const expected = (dir: string) => readSafetensors(resolve(ROOT, dir, 'expected.safetensors'));
 const webgpu = (...args: string[]) => cliAsync([...args, '--device', 'webgpu']);
 
 /** a run that succeeded; stderr holds at most the lines `allowed` matches (no Dawn diagnostics) */
@@ -70,7 +70,7 @@ const RUN: TrainRun = {
 describe('--device webgpu', { concurrency: 3 }, () => {
   test('device memory stays flat in the loops of the commands', { skip }, async (t) => {
     await t.test('generate (greedy on the device, and sampling) and bench', async () => {
-      const model = await loadModel(join(ROOT, M2), gpu!);
+      const model = await loadModel(resolve(ROOT, M2), gpu!);
       const prompt = [...expected(M2).get('input_ids')!.data.subarray(0, 5)];
       for (const temperature of [0, 0.8]) {
         await assertFlat(`generate, temperature ${temperature}`, async (sample) => {

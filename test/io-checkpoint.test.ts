@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
 import { paddedVocab } from '../src/model/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/io/checkpoint.js';
@@ -12,8 +12,7 @@ import { readSafetensors, readSafetensorsWithMetadata, writeSafetensors } from '
 import { readTorchBin } from '../src/io/torch-bin.js';
 import type { HostTensor } from '../src/io/host-tensor.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const fixtures = path.join(root, '../shared/fixtures');
+const fixtures = FIXTURES;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'io-checkpoint-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

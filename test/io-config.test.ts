@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
 import { paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/model/config.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
@@ -11,8 +11,7 @@ import { fromHfConfig, toHfConfig } from '../src/io/hf-config.js';
 import { fromMambaSsmConfig, toMambaSsmConfig } from '../src/io/mamba-ssm-config.js';
 import { readConfig } from '../src/io/checkpoint.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const fixtures = path.join(root, '../shared/fixtures');
+const fixtures = FIXTURES;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'io-config-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES } from './fixtures.js';
 import * as zlib from 'node:zlib';
 import { UserError } from '../src/errors.js';
 import { readTorchBin } from '../src/io/torch-bin.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const fixtures = path.join(root, '../shared/fixtures/mamba_ssm');
+const fixtures = path.join(FIXTURES, 'mamba_ssm');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'io-torch-bin-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -5,7 +5,8 @@ import { loadModel } from '../src/model/load.js';
 import type { MambaLM } from '../src/model/lm.js';
 import { cpu } from './cpu-util.js';
 
-export const FIXTURES = '/work/shared/fixtures';
+export { FIXTURES } from './fixtures.js';
+import { FIXTURES } from './fixtures.js';
 
 export async function loadFixture(name: string): Promise<{ model: MambaLM; expected: Map<string, HostTensor> }> {
   const dir = join(FIXTURES, name);

@@ -1,5 +1,5 @@
 /**
- * The reference fixtures (../shared/fixtures) on the WebGPU backend: each checkpoint loaded with
+ * The reference fixtures (test/fixtures) on the WebGPU backend: each checkpoint loaded with
  * loadModel, whole-sequence `forward` and token-by-token `step` logits within 1e-3 max abs of the
  * float64 references (DESIGN.md: WebGPU tolerance), and greedy decoding with the device argmax
  * equal to `greedy_ids`.
