@@ -20,6 +20,7 @@ import { COMMIT, hubCacheDir, isLoadable, linkSnapshotFile, readRef, repoCacheDi
 import { HubUnreachable, hubGet, hubSettings, statusError, type HubSettings } from './http.js';
 
 export type { DownloadProgress } from './blob.js';
+export { RepoNotFound } from './http.js';
 
 export interface HubOptions {
   /** branch, tag or commit; default main */

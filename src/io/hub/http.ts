@@ -10,7 +10,7 @@ import { UserError } from '../../errors.js';
 import { hfHome } from './cache.js';
 
 const MAX_REDIRECTS = 10;
-export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
 export interface HubSettings {
   /** e.g. https://huggingface.co, no trailing slash */
@@ -108,6 +108,9 @@ export function networkError(e: unknown, hub: HubSettings, what: string): UserEr
   return new HubUnreachable(`${what}: cannot reach ${hub.endpoint} (${reason}); HF_HUB_OFFLINE=1 uses the local cache only`);
 }
 
+/** The Hub knows no such repo (or hides a private one): perhaps it was meant as a local folder. */
+export class RepoNotFound extends UserError {}
+
 /** A non-success status as one line: 401/403 name HF_TOKEN, 404 says what was not found. */
 export async function statusError(res: Response, hub: HubSettings, what: string, revision: string): Promise<UserError> {
   await discard(res);
@@ -117,10 +120,10 @@ export async function statusError(res: Response, hub: HubSettings, what: string,
   if (code === 'EntryNotFound') return new UserError(`${what}: file not found in the repo (${status})`);
   if (code === 'GatedRepo') return new UserError(`${what}: gated repo (${status}): accept its conditions on the Hub and set HF_TOKEN to a token of that account`);
   if (res.status === 401 || res.status === 403) {
-    return new UserError(hub.token
-      ? `${what}: access denied (${status}): HF_TOKEN was rejected or has no access to this repo`
-      : `${what}: access denied (${status}): the repo is private or gated, or does not exist; set HF_TOKEN to a token with access`);
+    return hub.token
+      ? new UserError(`${what}: access denied (${status}): HF_TOKEN was rejected or has no access to this repo`)
+      : new RepoNotFound(`${what}: access denied (${status}): the repo is private or gated, or does not exist; set HF_TOKEN to a token with access`);
   }
-  if (res.status === 404) return new UserError(`${what}: repository not found (${status})`);
+  if (res.status === 404) return new RepoNotFound(`${what}: repository not found (${status})`);
   return new UserError(`${what}: ${status}`);
 }
