@@ -4,7 +4,7 @@
  *
  *   GET /api/models/{repo}/revision/{rev}   {"id", "sha", "siblings": [{"rfilename"}]}
  *   GET /{repo}/resolve/{rev}/{file}         small files: 200, ETag = git blob sha1
- *                                            *.safetensors / *.bin: 302 to /cdn/{sha256} (absolute URL),
+ *                                            *.safetensors / *.bin: 302 to /cdn/{sha256} (an absolute URL, or a path),
  *                                            X-Linked-Etag = sha256, X-Linked-Size
  *   GET /cdn/{sha256}                        the bytes, with Range support (206 / 416)
  *
@@ -32,6 +32,8 @@ export interface Knobs {
   ignoreRange?: boolean;
   /** CDN answers flip one byte of the file */
   corrupt?: boolean;
+  /** the LFS redirect as a path (`/cdn/...`) instead of an absolute URL */
+  relativeRedirect?: boolean;
   /** when set, requests need `Authorization: Bearer {token}` */
   token?: string;
 }
@@ -100,7 +102,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, knobs: Knobs
       byHash.set(hash, bytes);
       const { port } = server.address() as AddressInfo;
       res.writeHead(302, {
-        Location: `http://127.0.0.1:${port}/cdn/${hash}`, 'X-Repo-Commit': repo.sha,
+        Location: `${knobs.relativeRedirect ? '' : `http://127.0.0.1:${port}`}/cdn/${hash}`, 'X-Repo-Commit': repo.sha,
         'X-Linked-Etag': `"${hash}"`, 'X-Linked-Size': String(bytes.length), ETag: `"${gitBlobSha1(Buffer.from('pointer'))}"`,
       }).end();
       return;

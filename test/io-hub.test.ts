@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { downloadModel, isRepoId, type HubOptions } from '../src/io/hub/download.js';
+import { readCheckpoint } from '../src/io/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { FIXTURES, tempDir } from './cli-util.js';
 import { gitBlobSha1, sha256, startFakeHub } from './hub-server.js';
 
@@ -152,4 +154,29 @@ test('an unreachable endpoint is one line naming it', async () => {
   await hub.close();
   await assert.rejects(downloadModel(REPO, options(tempDir(), hub.url)),
     new RegExp(`^UserError: org/mamba2-tiny@main: cannot reach ${hub.url.replace(/\./g, '\\.')} \\(ECONNREFUSED\\)`));
+});
+
+test('sharded safetensors: the index and the shards it names, through a relative redirect', async () => {
+  const dir = tempDir();
+  const tensors = [...readSafetensors(join(DIR, 'model.safetensors'))];
+  const half = tensors.length >> 1;
+  const shards = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+  writeSafetensors(join(dir, shards[0]), new Map(tensors.slice(0, half)));
+  writeSafetensors(join(dir, shards[1]), new Map(tensors.slice(half)));
+  const weightMap = Object.fromEntries(tensors.map(([name], i) => [name, shards[i < half ? 0 : 1]]));
+  fs.writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+  fs.copyFileSync(join(DIR, 'config.json'), join(dir, 'config.json'));
+  fs.writeFileSync(join(dir, 'pytorch_model.bin'), 'not needed: the safetensors index comes first');
+  const hub = await startFakeHub({ [REPO]: { dir, sha: SHA } }, { relativeRedirect: true });
+  try {
+    const snapshot = await downloadModel(REPO, options(tempDir(), hub.url));
+    assert.deepEqual(fs.readdirSync(snapshot).sort(), ['config.json', ...shards, 'model.safetensors.index.json']);
+    assert.equal(hub.requests.filter((r) => r.url.startsWith('/cdn/')).length, 2);
+    const got = readCheckpoint(snapshot).weights;
+    const want = readCheckpoint(DIR).weights;
+    assert.equal(got.size, want.size);
+    for (const [name, t] of want) assert.deepEqual(got.get(name)!.data, t.data, name);
+  } finally {
+    await hub.close();
+  }
 });
