@@ -8,14 +8,14 @@ import { PRESET_NAMES } from '../model/presets.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
 import { measureSpeed } from './measure.js';
-import { isPreset, loadModelArg } from './model-arg.js';
+import { hubFlags, isPreset, loadModelArg } from './model-arg.js';
 import { startProgress } from './progress.js';
 import { formatRate } from './speed.js';
 
 const DEFAULTS = { batch: 1, prompt: 128, 'new-tokens': 32 };
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR|PRESET', help: `model folder or preset (${PRESET_NAMES.join(', ')})` },
+  model: { kind: 'string', value: 'DIR|ORG/NAME|PRESET', help: `model folder, Hub repo id or preset (${PRESET_NAMES.join(', ')})` },
   batch: { kind: 'int', value: 'B', min: 1, help: `sequences at once (default ${DEFAULTS.batch})` },
   prompt: { kind: 'int', value: 'N', min: 1, help: `prompt tokens per sequence for the prefill (default ${DEFAULTS.prompt})` },
   'new-tokens': { kind: 'int', value: 'N', min: 1, help: `decode steps (default ${DEFAULTS['new-tokens']})` },
@@ -25,6 +25,7 @@ const FLAGS = {
   k: { kind: 'int', value: 'K', min: 1, help: 'input features (--op matmul)' },
   json: { kind: 'bool', help: 'print one JSON object to stdout' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 export async function runBench(argv: string[]): Promise<number> {
@@ -54,7 +55,7 @@ export async function runBench(argv: string[]): Promise<number> {
 
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModelArg(flags.model, dev.backend, true);
+    const model = await loadModelArg(flags.model, dev.backend, true, flags);
     const progress = startProgress(`bench ${flags.model}`, 1 + prompt + newTokens, 'warm-up');
     let r;
     try {

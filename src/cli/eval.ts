@@ -14,9 +14,10 @@ import { Rng } from '../train/rng.js';
 import { RUN_FILE } from '../train/trainer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
+import { hubFlags, resolveModelPath } from './model-arg.js';
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR', required: true, help: 'model folder' },
+  model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder or Hub repo id' },
   task: { kind: 'string', value: 'NAME', required: true, choices: TASK_NAMES, help: 'synthetic task' },
   'task-options': { kind: 'string', value: 'K=V,...', help: 'task sizes (default: those the model was trained with, else the task\'s)' },
   'seq-len': { kind: 'int', value: 'L', min: 1, help: 'the task\'s length option (test lengths beyond training)' },
@@ -24,21 +25,23 @@ const FLAGS = {
   'batch-size': { kind: 'int', value: 'B', default: 16, min: 1, help: 'sequences per batch' },
   seed: { kind: 'int', value: 'S', default: 1, min: 0, max: 0xffffffff, help: 'seed of the evaluation sequences' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 export async function runEval(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts eval --model DIR --task NAME [--seq-len L] [--task-options K=V,...]',
+    usage: 'mamba-ts eval --model DIR|ORG/NAME --task NAME [--seq-len L] [--task-options K=V,...]',
     summary: 'Scores a model on a synthetic task: exact-match accuracy on the answer positions, and the loss there.',
   });
   if (!flags) return 0;
-  const overrides = { ...trainedOptions(flags.model, flags.task), ...parseTaskOptions(flags['task-options'] ?? '') };
+  const dir = await resolveModelPath(flags.model, flags);
+  const overrides = { ...trainedOptions(dir, flags.task), ...parseTaskOptions(flags['task-options'] ?? '') };
   if (flags['seq-len'] !== undefined) overrides[taskSpec(flags.task).lengthOption] = flags['seq-len'];
   const options = taskOptions(flags.task, overrides);
   const task = makeTask(flags.task, options);
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModel(flags.model, dev.backend);
+    const model = await loadModel(dir, dev.backend);
     if (task.vocabSize > model.config.vocabSize) {
       throw new UserError(`--task ${flags.task}: its vocabulary (${task.vocabSize}) is larger than the model's (${model.config.vocabSize})`);
     }

@@ -7,17 +7,18 @@
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
 import type { MambaLM } from '../model/lm.js';
+import { loadModel } from '../model/load.js';
 import { ByteTokenizer } from '../text/byte-level.js';
 import { loadTokenizer } from '../text/load.js';
 import { TextStream } from '../text/stream.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
-import { loadModelArg } from './model-arg.js';
+import { hubFlags, resolveModelPath } from './model-arg.js';
 import { formatSpeed } from './speed.js';
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR', required: true, help: 'model folder (config.json + weights; tokenizer.json if any)' },
+  model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder (config.json + weights; tokenizer.json if any) or Hub repo id' },
   prompt: { kind: 'string', value: 'TEXT', help: 'the prompt as text (encoded with the folder\'s tokenizer)' },
   'prompt-ids': { kind: 'ids', value: 'A,B,...', help: 'the prompt as token ids' },
   'max-new-tokens': { kind: 'int', value: 'N', default: 64, min: 0, help: 'tokens to generate at most' },
@@ -30,11 +31,12 @@ const FLAGS = {
   'stop-ids': { kind: 'ids', value: 'A,B,...', help: 'stop after generating one of these ids' },
   'ids-only': { kind: 'bool', help: 'print only the new token ids, comma-separated, on one line' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 export async function runGenerate(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]',
+    usage: 'mamba-ts generate --model DIR|ORG/NAME (--prompt TEXT | --prompt-ids 1,2,3) [options]',
     summary: 'Generates a continuation of the prompt, streamed to stdout; speed goes to stderr.',
     notes: 'Sampling applies repetition penalty, temperature, top-k, top-p, min-p in that order.\n' +
       'Without tokenizer.json in the model folder, text is read and written as UTF-8 bytes (ids 0-255).',
@@ -43,13 +45,14 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if ((flags.prompt === undefined) === (flags['prompt-ids'] === undefined)) {
     throw new UserError('give exactly one of --prompt and --prompt-ids');
   }
+  const dir = await resolveModelPath(flags.model, flags);
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModelArg(flags.model, dev.backend, false);
+    const model = await loadModel(dir, dev.backend);
     const needsText = flags.prompt !== undefined || !flags['ids-only'];
-    const tokenizer = needsText ? loadTokenizer(flags.model) : undefined;
+    const tokenizer = needsText ? loadTokenizer(dir) : undefined;
     if (tokenizer instanceof ByteTokenizer) {
-      process.stderr.write(`mamba-ts: ${flags.model} has no tokenizer.json; using the byte-level tokenizer (UTF-8 bytes as ids 0-255)\n`);
+      process.stderr.write(`mamba-ts: ${dir} has no tokenizer.json; using the byte-level tokenizer (UTF-8 bytes as ids 0-255)\n`);
     }
     const prompt = flags['prompt-ids'] ?? tokenizer!.encode(flags.prompt!);
     if (prompt.length === 0) throw new UserError('--prompt: the text encodes to no tokens');

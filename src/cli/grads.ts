@@ -18,12 +18,14 @@ import * as ops from '../ops/index.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
 import { readInputIds } from './logits.js';
+import { hubFlags, resolveModelPath } from './model-arg.js';
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR', required: true, help: 'model folder (config.json + weights)' },
+  model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder (config.json + weights) or Hub repo id' },
   input: { kind: 'string', value: 'FILE', required: true, help: 'safetensors with input_ids, int32 or int64 [B, L], L >= 2' },
   out: { kind: 'string', value: 'FILE', required: true, help: 'safetensors to write loss (f32 [1]) and grad.<name> to' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 /** Positions whose next token is past the end: their logits take no part in the loss. */
@@ -31,7 +33,7 @@ const IGNORE = -1;
 
 export async function runGrads(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts grads --model DIR --input FILE.safetensors --out FILE.safetensors [--device cpu|webgpu]',
+    usage: 'mamba-ts grads --model DIR|ORG/NAME --input FILE.safetensors --out FILE.safetensors [--device cpu|webgpu]',
     summary: 'Computes the mean cross-entropy of predicting input_ids[:, 1:] from input_ids[:, :-1] and its gradient for every parameter.',
     notes: 'Gradients are named grad.<tensor name in the checkpoint> and shaped as stored there.',
   });
@@ -39,10 +41,11 @@ export async function runGrads(argv: string[]): Promise<number> {
   const ids = readInputIds(flags.input);
   const [B, L] = ids.shape;
   if (L < 2) throw new UserError(`${flags.input}: input_ids has length ${L}; the loss needs at least 2 tokens per sequence`);
+  const dir = await resolveModelPath(flags.model, flags);
   const dev = await openBackend(flags.device);
   try {
     const be = dev.backend;
-    const ckpt = readCheckpoint(flags.model);
+    const ckpt = readCheckpoint(dir);
     const V = paddedVocab(ckpt.config);
     const bad = ids.data.findIndex((v) => !(v >= 0 && v < V));
     if (bad >= 0) {

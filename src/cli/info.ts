@@ -3,24 +3,25 @@ import { DEFAULT_MAX_LEN, type MambaLM } from '../model/lm.js';
 import type { LayerConfig } from '../model/config.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
-import { isPreset, loadModelArg } from './model-arg.js';
+import { hubFlags, isPreset, loadModelArg } from './model-arg.js';
 import { PRESET_NAMES } from '../model/presets.js';
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR|PRESET', required: true, help: `model folder or preset (${PRESET_NAMES.join(', ')})` },
+  model: { kind: 'string', value: 'DIR|ORG/NAME|PRESET', required: true, help: `model folder, Hub repo id or preset (${PRESET_NAMES.join(', ')})` },
   'max-len': { kind: 'int', value: 'N', default: DEFAULT_MAX_LEN, min: 1, help: 'KV cache length for the state size of attention layers' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 export async function runInfo(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts info --model DIR|PRESET [--max-len N]',
+    usage: 'mamba-ts info --model DIR|ORG/NAME|PRESET [--max-len N]',
     summary: 'Prints the architecture (layers by kind), the parameter count and the state bytes per sequence.',
   });
   if (!flags) return 0;
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModelArg(flags.model, dev.backend, true);
+    const model = await loadModelArg(flags.model, dev.backend, true, flags);
     const source = isPreset(flags.model) ? `${flags.model} (preset, random weights)` : flags.model;
     process.stdout.write(describeModel(model, source, flags['max-len']));
   } finally {

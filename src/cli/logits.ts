@@ -12,26 +12,27 @@ import type { MambaLM } from '../model/lm.js';
 import type { Tensor } from '../tensor.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
-import { loadModelArg } from './model-arg.js';
+import { hubFlags, loadModelArg } from './model-arg.js';
 
 const FLAGS = {
-  model: { kind: 'string', value: 'DIR', required: true, help: 'model folder (config.json + weights)' },
+  model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder (config.json + weights) or Hub repo id' },
   input: { kind: 'string', value: 'FILE', required: true, help: 'safetensors with input_ids, int32 or int64 [B, L]' },
   out: { kind: 'string', value: 'FILE', required: true, help: 'safetensors to write logits (f32 [B, L, V]) to' },
   recurrent: { kind: 'bool', help: 'compute token by token with step instead of forward' },
   device: deviceFlag,
+  ...hubFlags,
 } as const;
 
 export async function runLogits(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts logits --model DIR --input FILE.safetensors --out FILE.safetensors [--recurrent] [--device cpu|webgpu]',
+    usage: 'mamba-ts logits --model DIR|ORG/NAME --input FILE.safetensors --out FILE.safetensors [--recurrent] [--device cpu|webgpu]',
     summary: 'Computes the logits of every position of input_ids; V is the padded vocabulary.',
   });
   if (!flags) return 0;
   const ids = readInputIds(flags.input);
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModelArg(flags.model, dev.backend, false);
+    const model = await loadModelArg(flags.model, dev.backend, false, flags);
     checkIdRange(ids, model.vocabPadded, flags.input);
     const logits = flags.recurrent ? await recurrentLogits(model, ids) : await forwardLogits(model, ids);
     const [B, L] = ids.shape;
