@@ -2,7 +2,8 @@
  * Config JSON as Python writes it. Python's json module emits bare `Infinity`, `-Infinity` and
  * `NaN`; transformers 5.x writes non-finite floats as `{"__float__": "Infinity"}`. Both become
  * numbers here, and `stringifyJson` writes non-finite numbers back as bare tokens, which every
- * Python json reader (old and new transformers, mamba_ssm) accepts.
+ * Python json reader (old and new transformers, mamba_ssm) accepts. Fields that transformers 5.x
+ * validates as floats are written as it writes them itself (see `stringifyJson`'s floatKeys).
  */
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
@@ -65,13 +66,32 @@ export function readJsonFile(file: string): unknown {
 }
 
 const SENTINEL = '\u0000float:';
+const PY_FLOAT = '\u0000pyfloat:';
 
-/** JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN. */
-export function stringifyJson(value: unknown): string {
+/** How Python's json.dumps writes float `x` (after transformers 5.x's encoding of non-finite ones). */
+function pythonFloat(x: number): string {
+  if (!Number.isFinite(x)) return `{"__float__": "${String(x)}"}`;
+  const s = String(x);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN.
+ * Numbers under a key of `floatKeys` (or in an array there) are written as Python floats:
+ * transformers 5.x's config validation refuses an int where its field is a float (`[0, ...]` for
+ * `time_step_limit`), and it writes +∞ as `{"__float__": "Infinity"}`.
+ */
+export function stringifyJson(value: unknown, floatKeys: ReadonlySet<string> = new Set()): string {
+  const asFloat = (v: unknown) => (typeof v === 'number' ? PY_FLOAT + String(v) : v);
   const text = JSON.stringify(
     value,
-    (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? SENTINEL + String(v) : v),
+    (k, v) => {
+      if (floatKeys.has(k)) return Array.isArray(v) ? v.map(asFloat) : asFloat(v);
+      return typeof v === 'number' && !Number.isFinite(v) ? SENTINEL + String(v) : v;
+    },
     2,
   );
-  return text.replace(/"\\u0000float:(-?Infinity|NaN)"/g, '$1') + '\n';
+  return text
+    .replace(/"\\u0000pyfloat:([^"]*)"/g, (_m, x: string) => pythonFloat(Number(x)))
+    .replace(/"\\u0000float:(-?Infinity|NaN)"/g, '$1') + '\n';
 }
