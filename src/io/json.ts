@@ -2,8 +2,8 @@
  * Config JSON as Python writes it. Python's json module emits bare `Infinity`, `-Infinity` and
  * `NaN`; transformers 5.x writes non-finite floats as `{"__float__": "Infinity"}`. Both become
  * numbers here, and `stringifyJson` writes non-finite numbers back as bare tokens, which every
- * Python json reader (old and new transformers, mamba_ssm) accepts. Fields that transformers 5.x
- * validates as floats are written as it writes them itself (see `stringifyJson`'s floatKeys).
+ * Python json reader (old and new transformers, mamba_ssm) accepts: transformers 5.17 reads
+ * `[0.0, Infinity]` as it reads its own `[0.0, {"__float__": "Infinity"}]` (test/fixtures/make/check_export.py).
  */
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
@@ -68,18 +68,17 @@ export function readJsonFile(file: string): unknown {
 const SENTINEL = '\u0000float:';
 const PY_FLOAT = '\u0000pyfloat:';
 
-/** How Python's json.dumps writes float `x` (after transformers 5.x's encoding of non-finite ones). */
+/** How Python's json.dumps writes float `x`. */
 function pythonFloat(x: number): string {
-  if (!Number.isFinite(x)) return `{"__float__": "${String(x)}"}`;
   const s = String(x);
-  return /[.e]/.test(s) ? s : `${s}.0`;
+  return /[.eIN]/.test(s) ? s : `${s}.0`;
 }
 
 /**
  * JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN.
- * Numbers under a key of `floatKeys` (or in an array there) are written as Python floats:
- * transformers 5.x's config validation refuses an int where its field is a float (`[0, ...]` for
- * `time_step_limit`), and it writes +∞ as `{"__float__": "Infinity"}`.
+ * Numbers under a key of `floatKeys` (or in an array there) are written as Python floats, `0.0`
+ * rather than `0`: transformers 5.x's config validation refuses an int where its field is a float
+ * (`"time_step_limit": [0, Infinity]` fails to load).
  */
 export function stringifyJson(value: unknown, floatKeys: ReadonlySet<string> = new Set()): string {
   const asFloat = (v: unknown) => (typeof v === 'number' ? PY_FLOAT + String(v) : v);
