@@ -68,7 +68,7 @@ export function readJsonFile(file: string): unknown {
 const SENTINEL = '\u0000float:';
 const PY_FLOAT = '\u0000pyfloat:';
 
-/** How Python's json.dumps writes float `x`. */
+/** `x` with a decimal point or an exponent, which Python's json reads as a float. */
 function pythonFloat(x: number): string {
   const s = String(x);
   return /[.eIN]/.test(s) ? s : `${s}.0`;
