@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
-import { asObject, type Json } from './fields.js';
-import { fromHfConfig, hfUnsupportedReason, toHfConfig } from './hf-config.js';
+import { asObject } from './fields.js';
+import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason } from './hf-config.js';
 import type { HostTensor } from './host-tensor.js';
 import { readJsonFile, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
@@ -57,6 +57,8 @@ export function readCheckpoint(dir: string): Checkpoint {
   for (const name of expected) {
     if (!weights.has(name)) throw new UserError(`${source}: tensor "${checkpointName(name, format)}" is missing`);
   }
+  const note = format === 'hf' ? groupedNormNote(config, dir) : undefined;
+  if (note) process.stderr.write(`mamba-ts: ${note}\n`);
   return { config, weights, format, checkpointNames };
 }
 
@@ -111,14 +113,14 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
  */
 export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<string, HostTensor>): CheckpointFormat {
   let format: CheckpointFormat = 'hf';
-  let json: Json;
+  let configText: string;
   if (hfUnsupportedReason(config) === undefined) {
-    json = toHfConfig(config);
+    configText = hfConfigText(config);
   } else {
     const reason = mambaSsmUnsupportedReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);
     format = 'mamba_ssm';
-    json = toMambaSsmConfig(config);
+    configText = stringifyJson(toMambaSsmConfig(config));
   }
   const names = parameterNames(config);
   const expected = new Set(names);
@@ -134,6 +136,6 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
   fs.mkdirSync(dir, { recursive: true });
   // transformers refuses safetensors files without format metadata.
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeTextAtomic(path.join(dir, 'config.json'), stringifyJson(json));
+  writeTextAtomic(path.join(dir, 'config.json'), configText);
   return format;
 }

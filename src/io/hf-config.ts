@@ -17,6 +17,7 @@ import { UserError } from '../errors.js';
 import type { Mamba1Config, Mamba2Config, ModelConfig } from '../model/config.js';
 import { paddedVocab } from '../model/config.js';
 import { Fields, type Json } from './fields.js';
+import { stringifyJson } from './json.js';
 
 export function fromHfConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
@@ -190,4 +191,25 @@ export function toHfConfig(config: ModelConfig): Json {
     time_step_max: m.dtMax,
     time_step_floor: m.dtInitFloor,
   };
+}
+
+/** The fields transformers 5.x validates as floats: an integral value there must be written `0.0`. */
+const FLOAT_FIELDS: ReadonlySet<string> = new Set([
+  'layer_norm_epsilon', 'time_step_min', 'time_step_max', 'time_step_floor', 'time_step_limit',
+]);
+
+/** config.json text for toHfConfig(config), in a form that transformers 5.x loads. */
+export function hfConfigText(config: ModelConfig): string {
+  return stringifyJson(toHfConfig(config), FLOAT_FIELDS);
+}
+
+/**
+ * The note that loading an HF mamba2 checkpoint with n_groups > 1 deserves, or undefined: the
+ * numbers it gives here are not those transformers gives for the same folder.
+ */
+export function groupedNormNote(config: ModelConfig, source: string): string | undefined {
+  const m = config.layers[0]?.mixer;
+  if (m?.kind !== 'mamba2' || m.nGroups === 1) return undefined;
+  return `${source}: n_groups = ${m.nGroups}: transformers normalizes the gated RMSNorm over the full width ` +
+    `(${m.dSsm}); mamba-ts, like mamba_ssm and llama.cpp, normalizes each group of ${m.dSsm / m.nGroups}, so its outputs differ from transformers'`;
 }

@@ -2,7 +2,8 @@
  * Config JSON as Python writes it. Python's json module emits bare `Infinity`, `-Infinity` and
  * `NaN`; transformers 5.x writes non-finite floats as `{"__float__": "Infinity"}`. Both become
  * numbers here, and `stringifyJson` writes non-finite numbers back as bare tokens, which every
- * Python json reader (old and new transformers, mamba_ssm) accepts.
+ * Python json reader (old and new transformers, mamba_ssm) accepts: transformers 5.17 reads
+ * `[0.0, Infinity]` as it reads its own `[0.0, {"__float__": "Infinity"}]` (test/fixtures/make/check_export.py).
  */
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
@@ -65,13 +66,31 @@ export function readJsonFile(file: string): unknown {
 }
 
 const SENTINEL = '\u0000float:';
+const PY_FLOAT = '\u0000pyfloat:';
 
-/** JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN. */
-export function stringifyJson(value: unknown): string {
+/** `x` with a decimal point or an exponent, which Python's json reads as a float. */
+function pythonFloat(x: number): string {
+  const s = String(x);
+  return /[.eIN]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * JSON.stringify with 2-space indent; non-finite numbers become bare Infinity/-Infinity/NaN.
+ * Numbers under a key of `floatKeys` (or in an array there) are written as Python floats, `0.0`
+ * rather than `0`: transformers 5.x's config validation refuses an int where its field is a float
+ * (`"time_step_limit": [0, Infinity]` fails to load).
+ */
+export function stringifyJson(value: unknown, floatKeys: ReadonlySet<string> = new Set()): string {
+  const asFloat = (v: unknown) => (typeof v === 'number' ? PY_FLOAT + String(v) : v);
   const text = JSON.stringify(
     value,
-    (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? SENTINEL + String(v) : v),
+    (k, v) => {
+      if (floatKeys.has(k)) return Array.isArray(v) ? v.map(asFloat) : asFloat(v);
+      return typeof v === 'number' && !Number.isFinite(v) ? SENTINEL + String(v) : v;
+    },
     2,
   );
-  return text.replace(/"\\u0000float:(-?Infinity|NaN)"/g, '$1') + '\n';
+  return text
+    .replace(/"\\u0000pyfloat:([^"]*)"/g, (_m, x: string) => pythonFloat(Number(x)))
+    .replace(/"\\u0000float:(-?Infinity|NaN)"/g, '$1') + '\n';
 }
