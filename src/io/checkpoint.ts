@@ -107,12 +107,17 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
  *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
  *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
  *   restores the tied lm_head that is not stored.
+ * `like` keeps a source checkpoint's format (a fine-tuned mamba_ssm Mamba-1 stays mamba_ssm) and
+ * its config.json fields that ModelConfig does not hold (architectures, token ids, ...).
  * Both files are written atomically. Returns the format written.
  */
-export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<string, HostTensor>): CheckpointFormat {
+export function writeCheckpoint(
+  dir: string, config: ModelConfig, weights: Map<string, HostTensor>,
+  like?: { format: CheckpointFormat; sourceConfig: Json }, metadata: Record<string, string> = {},
+): CheckpointFormat {
   let format: CheckpointFormat = 'hf';
   let json: Json;
-  if (hfUnsupportedReason(config) === undefined) {
+  if (like?.format !== 'mamba_ssm' && hfUnsupportedReason(config) === undefined) {
     json = toHfConfig(config);
   } else {
     const reason = mambaSsmUnsupportedReason(config);
@@ -120,6 +125,7 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
     format = 'mamba_ssm';
     json = toMambaSsmConfig(config);
   }
+  if (like?.format === format) json = { ...like.sourceConfig, ...json };
   const names = parameterNames(config);
   const expected = new Set(names);
   for (const name of weights.keys()) {
@@ -133,7 +139,7 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
   }
   fs.mkdirSync(dir, { recursive: true });
   // transformers refuses safetensors files without format metadata.
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { ...metadata, format: 'pt' });
   writeTextAtomic(path.join(dir, 'config.json'), stringifyJson(json));
   return format;
 }
