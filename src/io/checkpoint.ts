@@ -125,7 +125,12 @@ export function writeCheckpoint(
     format = 'mamba_ssm';
     json = toMambaSsmConfig(config);
   }
-  if (like?.format === format) json = { ...like.sourceConfig, ...json };
+  if (like?.format === format) {
+    // the same architecture (a fine-tune): the source's config.json as it was, fields mamba-ts does
+    // not model (fused_add_norm, token ids, ...) included; otherwise its extra fields beside ours
+    const source = format === 'hf' ? fromHfConfig(like.sourceConfig, 'config.json') : fromMambaSsmConfig(like.sourceConfig, 'config.json');
+    json = JSON.stringify(source) === JSON.stringify(config) ? like.sourceConfig : { ...like.sourceConfig, ...json };
+  }
   const names = parameterNames(config);
   const expected = new Set(names);
   for (const name of weights.keys()) {

@@ -39,6 +39,15 @@ export function tokenizeCorpus(docs: readonly Document[], tokenizer: Tokenizer, 
   return { train: stream.subarray(0, total - nVal), validation: stream.subarray(total - nVal) };
 }
 
+/** The UTF-8 bytes that `tokenizeCorpus` turns into ids: the documents and, without an end-of-text id, their blank-line separators. */
+export function corpusBytes(docs: readonly Document[], tokenizer: Tokenizer): number {
+  const sep = tokenizer.eosId !== undefined ? 0 : 2;
+  return docs.reduce((n, d) => {
+    const bytes = 'text' in d ? Buffer.byteLength(d.text) : d.bytes;
+    return n + (bytes > 0 ? bytes + sep : 0);
+  }, 0);
+}
+
 /** A growing Int32Array. */
 class IdBuffer {
   private ids: Int32Array;
