@@ -23,21 +23,32 @@ export type Document =
 export const BROWN = 'brown';
 
 export function readCorpus(spec: string): Document[] {
-  if (spec === '') throw new UserError('--data: empty path');
+  checkCorpusPath(spec);
   const docs = spec === BROWN && !fs.existsSync(spec) ? brownDocuments() : readPath(spec);
   if (docs.every((d) => ('text' in d ? d.text.length : d.bytes) === 0)) throw new UserError(`--data ${spec}: the corpus is empty`);
   return docs;
 }
 
-function readPath(p: string): Document[] {
+/** Refuses a --data that cannot be a corpus (missing, empty, a FIFO or device) before anything is written. */
+export function checkCorpusPath(spec: string): void {
+  if (spec === '') throw new UserError('--data: empty path');
+  if (spec !== BROWN || fs.existsSync(spec)) statCorpus(spec);
+}
+
+function statCorpus(p: string): fs.Stats {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(p);
   } catch (e) {
     throw new UserError(`--data ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : `cannot read (${(e as NodeJS.ErrnoException).code})`}`);
   }
+  if (!stat.isFile() && !stat.isDirectory()) throw new UserError(`--data ${p}: not a regular file or folder (${kind(stat)})`);
+  return stat;
+}
+
+function readPath(p: string): Document[] {
+  const stat = statCorpus(p);
   if (stat.isFile()) return p.endsWith('.jsonl') ? readJsonl(p) : [{ name: p, file: p, bytes: stat.size }];
-  if (!stat.isDirectory()) throw new UserError(`--data ${p}: not a regular file or folder (${kind(stat)})`);
   const out: Document[] = [];
   for (const entry of fs.readdirSync(p).filter((e) => !e.startsWith('.')).sort()) out.push(...readPath(path.join(p, entry)));
   return out;

@@ -8,7 +8,7 @@ import { makeTask, taskSpec } from '../../tasks/index.js';
 import { ByteTokenizer } from '../../text/byte-level.js';
 import { HfTokenizer } from '../../text/hf.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
-import { BROWN, readCorpus } from './corpus.js';
+import { BROWN, checkCorpusPath, readCorpus } from './corpus.js';
 import { taskSource, textSource, type DataSource } from './source.js';
 import { tokenizeCorpus } from './tokens.js';
 
@@ -28,7 +28,7 @@ export type DataSpec =
 
 export function textSpec(p: string, tokenizer: string | undefined, validation: number, seqLen: number): DataSpec {
   // path.resolve('') is the current folder: an empty --data= would train on whatever is there
-  if (p === '') throw new UserError('--data: empty path');
+  checkCorpusPath(p);
   if (tokenizer === '') throw new UserError('--tokenizer: empty path');
   return {
     kind: 'text', path: p === BROWN ? p : path.resolve(p), tokenizer: tokenizer && path.resolve(tokenizer), validation, seqLen,
