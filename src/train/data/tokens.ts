@@ -57,7 +57,7 @@ class IdBuffer {
     this.ids = new Int32Array(Math.max(16, capacity));
   }
 
-  push(ids: readonly number[]): void {
+  push(ids: ArrayLike<number>): void {
     if (this.length + ids.length > this.ids.length) {
       const grown = new Int32Array(Math.max(this.length + ids.length, 2 * this.ids.length));
       grown.set(this.ids.subarray(0, this.length));
@@ -81,7 +81,7 @@ const CHUNK = 1 << 20;
  * pre-tokenizers of byte-level BPEs (GPT-2, GPT-NeoX) split the text anyway, so the ids are those
  * of the whole file.
  */
-function encodeFile(file: string, tokenizer: Tokenizer, emit: (ids: number[]) => void): void {
+function encodeFile(file: string, tokenizer: Tokenizer, emit: (ids: ArrayLike<number>) => void): void {
   const anywhere = tokenizer instanceof ByteTokenizer;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const buf = new Uint8Array(CHUNK);
@@ -93,6 +93,7 @@ function encodeFile(file: string, tokenizer: Tokenizer, emit: (ids: number[]) =>
   }
   try {
     let carry = '';
+    let first = true;
     for (;;) {
       const n = fs.readSync(fd, buf, 0, CHUNK, null);
       let text: string;
@@ -102,10 +103,18 @@ function encodeFile(file: string, tokenizer: Tokenizer, emit: (ids: number[]) =>
         throw new UserError(`${file}: not UTF-8 text`);
       }
       if (n === 0) {
-        if (text) emit(tokenizer.encode(text));
+        if (text && !anywhere) emit(tokenizer.encode(text));
         return;
       }
-      const cut = anywhere ? text.length : safeCut(text);
+      // byte-level ids are the bytes: the decoder above only checks that they are UTF-8 (and
+      // drops a leading byte-order mark, as decoding the whole file would)
+      if (anywhere) {
+        const bom = first && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+        emit(buf.subarray(bom, n));
+        first = false;
+        continue;
+      }
+      const cut = safeCut(text);
       if (cut > 0) emit(tokenizer.encode(text.slice(0, cut)));
       carry = text.slice(cut);
     }
