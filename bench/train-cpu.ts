@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       model, data: textSpec(BROWN, undefined, 0.1, seqLen),
       options: {
         steps, batchSize: batch, accumulate: 1, lr: 1e-3, minLr: 1e-4, warmupSteps: 1, weightDecay: 0.1, beta1: 0.9, beta2: 0.95,
-        eps: 1e-8, clip: 1, evalEvery: steps, evalBatches: 1, checkpointEvery: steps, seed: 0,
+        eps: 1e-8, clip: 1, evalEvery: steps, evalBatches: 1, logEvery: steps, checkpointEvery: { steps }, seed: 0,
       },
     }, {
       backend: be, outDir, progress: false,

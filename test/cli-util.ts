@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,14 +20,20 @@ export function cli(...args: string[]): CliResult {
 
 /** `cli` without blocking the test process, so that several runs (or a test beside them) overlap. */
 export function cliAsync(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env });
+  return cliChild(args, env).done;
+}
+
+/** `cliAsync` with the child process at hand (to send it signals). */
+export function cliChild(args: readonly string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env });
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
 }
 
 export function tempDir(): string {

@@ -62,7 +62,7 @@ const RUN: TrainRun = {
   data: { kind: 'task', task: 'induction-heads', options: { vocab: 8, length: 12 }, evalSeed: 5 },
   options: {
     steps: 6, batchSize: 2, accumulate: 2, lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.95,
-    eps: 1e-8, clip: 1, evalEvery: 100, evalBatches: 1, checkpointEvery: 100, seed: 7,
+    eps: 1e-8, clip: 1, evalEvery: 100, evalBatches: 1, logEvery: 100, checkpointEvery: { steps: 100 }, seed: 7,
   },
 };
 

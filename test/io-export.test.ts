@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from './fixtures.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
-import { fromHfConfig, hfConfigText } from '../src/io/hf-config.js';
+import { fromHfConfig, hfConfigText, toHfConfig } from '../src/io/hf-config.js';
 import { readCheckpoint, readConfig, writeCheckpoint } from '../src/io/checkpoint.js';
 import type { Mamba2Config, ModelConfig } from '../src/model/config.js';
 
@@ -37,7 +37,7 @@ test('floatKeys: numbers written as Python floats, with a decimal point', () => 
 
 test('HF mamba2 config.json: the float fields as transformers 5.x accepts them', () => {
   const { config } = readConfig(path.join(FIXTURES, 'hf/mamba2-tiny/config.json'));
-  const text = hfConfigText(config);
+  const text = hfConfigText(toHfConfig(config));
   assert.match(text, /\n {2}"time_step_limit": \[\n {4}0\.0,\n {4}Infinity\n {2}\],\n/);
   assert.match(text, /\n {2}"layer_norm_epsilon": 0\.00001,\n/);
   assert.match(text, /\n {2}"time_step_min": 0\.001,\n {2}"time_step_max": 0\.1,\n {2}"time_step_floor": 0\.0001\n/);
@@ -49,14 +49,14 @@ test('HF mamba2 config.json: the float fields as transformers 5.x accepts them',
     ...config,
     layers: config.layers.map(() => ({ mixer: { ...m, dtLimit: [0.001, 10], dtMax: 1 } })),
   };
-  const limitedText = hfConfigText(limited);
+  const limitedText = hfConfigText(toHfConfig(limited));
   assert.match(limitedText, /"time_step_limit": \[\n {4}0\.001,\n {4}10\.0\n {2}\]/);
   assert.match(limitedText, /"time_step_max": 1\.0,/);
 });
 
 test('a Mamba-1 config.json keeps its ints and writes its floats with a decimal point', () => {
   const { config } = readConfig(path.join(FIXTURES, 'hf/mamba1-tiny/config.json'));
-  const text = hfConfigText({ ...config, normEpsilon: 1 });
+  const text = hfConfigText(toHfConfig({ ...config, normEpsilon: 1 }));
   assert.match(text, /"layer_norm_epsilon": 1\.0,/);
   assert.match(text, /"state_size": 16,\n {2}"expand": 2,\n {2}"intermediate_size": 128,/);
   assert.match(text, /"time_step_rank": 4,/);

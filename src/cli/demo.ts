@@ -54,7 +54,7 @@ function demoOptions(steps: number, seed: number): TrainOptions {
   return {
     steps, batchSize: BATCH, accumulate: 1, lr: 6e-3, minLr: 6e-4, warmupSteps: Math.round(steps / 10),
     weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clip: 1,
-    evalEvery: Math.max(1, Math.round(steps / 6)), evalBatches: EVAL_BATCHES, checkpointEvery: steps, seed,
+    evalEvery: Math.max(1, Math.round(steps / 6)), evalBatches: EVAL_BATCHES, logEvery: 10, checkpointEvery: { steps }, seed,
   };
 }
 

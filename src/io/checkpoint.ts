@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
-import { asObject } from './fields.js';
-import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason } from './hf-config.js';
+import { asObject, type Json } from './fields.js';
+import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfConfig } from './hf-config.js';
 import type { HostTensor } from './host-tensor.js';
 import { readJsonFile, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
@@ -109,18 +109,29 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
  *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
  *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
  *   restores the tied lm_head that is not stored.
+ * `like` keeps a source checkpoint's format (a fine-tuned mamba_ssm Mamba-1 stays mamba_ssm) and
+ * its config.json fields that ModelConfig does not hold (architectures, token ids, ...).
  * Both files are written atomically. Returns the format written.
  */
-export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<string, HostTensor>): CheckpointFormat {
+export function writeCheckpoint(
+  dir: string, config: ModelConfig, weights: Map<string, HostTensor>,
+  like?: { format: CheckpointFormat; sourceConfig: Json }, metadata: Record<string, string> = {},
+): CheckpointFormat {
   let format: CheckpointFormat = 'hf';
-  let configText: string;
-  if (hfUnsupportedReason(config) === undefined) {
-    configText = hfConfigText(config);
+  let json: Json;
+  if (like?.format !== 'mamba_ssm' && hfUnsupportedReason(config) === undefined) {
+    json = toHfConfig(config);
   } else {
     const reason = mambaSsmUnsupportedReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);
     format = 'mamba_ssm';
-    configText = stringifyJson(toMambaSsmConfig(config));
+    json = toMambaSsmConfig(config);
+  }
+  if (like?.format === format) {
+    // the same architecture (a fine-tune): the source's config.json as it was, fields mamba-ts does
+    // not model (fused_add_norm, token ids, ...) included; otherwise its extra fields beside ours
+    const source = format === 'hf' ? fromHfConfig(like.sourceConfig, 'config.json') : fromMambaSsmConfig(like.sourceConfig, 'config.json');
+    json = JSON.stringify(source) === JSON.stringify(config) ? like.sourceConfig : { ...like.sourceConfig, ...json };
   }
   const names = parameterNames(config);
   const expected = new Set(names);
@@ -135,7 +146,7 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
   }
   fs.mkdirSync(dir, { recursive: true });
   // transformers refuses safetensors files without format metadata.
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeTextAtomic(path.join(dir, 'config.json'), configText);
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { ...metadata, format: 'pt' });
+  writeTextAtomic(path.join(dir, 'config.json'), format === 'hf' ? hfConfigText(json) : stringifyJson(json));
   return format;
 }

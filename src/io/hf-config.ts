@@ -198,9 +198,9 @@ const FLOAT_FIELDS: ReadonlySet<string> = new Set([
   'layer_norm_epsilon', 'time_step_min', 'time_step_max', 'time_step_floor', 'time_step_limit',
 ]);
 
-/** config.json text for toHfConfig(config), in a form that transformers 5.x loads. */
-export function hfConfigText(config: ModelConfig): string {
-  return stringifyJson(toHfConfig(config), FLOAT_FIELDS);
+/** config.json text of an HF config (toHfConfig's, or a source's), in a form that transformers 5.x loads. */
+export function hfConfigText(json: Json): string {
+  return stringifyJson(json, FLOAT_FIELDS);
 }
 
 /**

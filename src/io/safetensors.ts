@@ -38,6 +38,16 @@ export function readSafetensorsWithMetadata(file: string): {
   }
 }
 
+/** The `__metadata__` strings alone (the header is read, the tensors are not). */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const f = openRead(file);
+  try {
+    return readHeader(f).metadata;
+  } finally {
+    closeRead(f);
+  }
+}
+
 function readHeader(f: ReadFile): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   const file = f.path;
   if (f.size < 8) throw new UserError(`${file}: not a safetensors file (only ${f.size} bytes)`);

@@ -1,3 +1,5 @@
+import type { Interval } from './duration.js';
+
 /** The knobs of a training run; saved in every checkpoint so that --resume continues the same run. */
 export interface TrainOptions {
   /** optimizer updates in the whole run (the cosine schedule ends here) */
@@ -19,8 +21,10 @@ export interface TrainOptions {
   evalEvery: number;
   /** batches of `batchSize` sequences per evaluation */
   evalBatches: number;
-  /** write a resumable checkpoint every this many steps (and at the end) */
-  checkpointEvery: number;
+  /** record the mean training loss in metrics.jsonl every this many steps */
+  logEvery: number;
+  /** write a resumable checkpoint every this many steps or seconds (and at the end and on a signal) */
+  checkpointEvery: Interval;
   /** seeds the initial weights and the training batches */
   seed: number;
 }

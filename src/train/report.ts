@@ -1,7 +1,8 @@
 /**
- * What a run leaves beside its model for people: metrics.jsonl (one JSON object per evaluation)
- * and plot.svg (loss, and accuracy for tasks, against steps). Both are rewritten whole, atomically,
- * at every evaluation, so they always agree with each other.
+ * What a run leaves beside its model for people: metrics.jsonl (one JSON object per logging
+ * interval with the training loss; evaluations add the validation loss and accuracy) and plot.svg
+ * (loss, and accuracy for tasks, against steps). Both are rewritten whole, atomically, at every
+ * record, so they always agree with each other.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,8 +14,8 @@ export interface MetricRecord {
   step: number;
   /** training tokens seen */
   tokens: number;
-  /** validation loss (mean cross-entropy over scored positions, nats) */
-  loss: number;
+  /** validation loss (mean cross-entropy over scored positions, nats); only in the records of evaluations */
+  loss?: number;
   /** mean training loss since the previous record (absent at step 0) */
   trainLoss?: number;
   /** exact-match accuracy on answer positions (tasks only) */

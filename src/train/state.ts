@@ -1,36 +1,27 @@
 /**
  * A resumable training checkpoint: one safetensors file holding the parameters, both AdamW
  * moments and, in its metadata, the step, the RNG state and everything needed to rebuild the
- * run. One file written by temp + rename, so a crash or a full disk while writing leaves the
- * previous checkpoint as it was.
+ * run (checked field by field on reading, state-meta.ts). One file written by temp + rename, so
+ * a crash or a full disk while writing leaves the previous checkpoint as it was. It is the commit
+ * point of a checkpoint: model.safetensors is written after it and carries the step it belongs
+ * to, so a run killed in between is repaired from this file on resume (trainer.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
+import { asObject } from '../io/fields.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { parseJson, stringifyJson } from '../io/json.js';
 import { readSafetensorsWithMetadata, writeSafetensors } from '../io/safetensors.js';
-import type { ModelConfig } from '../model/config.js';
 import type { AdamWState } from './adamw.js';
-import type { DataSpec } from './data/spec.js';
-import type { TrainOptions } from './options.js';
+import { checkTrainMeta, type TrainMeta } from './state-meta.js';
+
+export type { TrainMeta } from './state-meta.js';
 
 export const STATE_FILE = 'train-state.safetensors';
 const META_KEY = 'mamba_ts.train_state';
-const VERSION = 1;
-
-export interface TrainMeta {
-  step: number;
-  /** training tokens seen so far */
-  tokens: number;
-  /** Rng state of the training batches */
-  rng: number;
-  /** training losses since the last evaluation (their mean is the next record's trainLoss) */
-  pendingLoss: { sum: number; count: number };
-  model: ModelConfig;
-  data: DataSpec;
-  options: TrainOptions;
-}
+/** 2: checkpointEvery as steps or seconds, logEvery, seconds, saveAs */
+const VERSION = 2;
 
 export interface TrainState {
   meta: TrainMeta;
@@ -53,9 +44,9 @@ export function readTrainState(dir: string): TrainState {
   const { tensors, metadata } = readSafetensorsWithMetadata(file);
   const text = metadata[META_KEY];
   if (text === undefined) throw new UserError(`${file}: no training metadata (${META_KEY})`);
-  const meta = parseJson(text, `${file} metadata`) as TrainMeta & { version?: unknown; optimizerStep?: unknown };
-  if (meta.version !== VERSION) throw new UserError(`${file}: training state version ${String(meta.version)}, this mamba-ts reads ${VERSION}`);
-  if (typeof meta.step !== 'number' || typeof meta.optimizerStep !== 'number') throw new UserError(`${file}: training metadata lacks the step`);
+  const where = `${file} metadata`;
+  const json = asObject(parseJson(text, where), where);
+  if (json.version !== VERSION) throw new UserError(`${file}: training state version ${JSON.stringify(json.version)}, this mamba-ts reads ${VERSION}`);
   const params = new Map<string, HostTensor>();
   const m = new Map<string, HostTensor>();
   const v = new Map<string, HostTensor>();
@@ -66,6 +57,12 @@ export function readTrainState(dir: string): TrainState {
     if (!into) throw new UserError(`${file}: unexpected tensor "${key}"`);
     into.set(name, t);
   }
-  const { version: _v, optimizerStep, ...rest } = meta;
-  return { meta: rest, params, optimizer: { step: optimizerStep, m, v } };
+  const { optimizerStep, ...meta } = checkTrainMeta(json, where, params);
+  for (const [name, t] of params) {
+    for (const [what, moments] of [['adam_m', m], ['adam_v', v]] as const) {
+      const mt = moments.get(name);
+      if (!mt || mt.data.length !== t.data.length) throw new UserError(`${file}: tensor "${what}/${name}" is missing or mis-shaped`);
+    }
+  }
+  return { meta, params, optimizer: { step: optimizerStep, m, v } };
 }

@@ -5,11 +5,14 @@
  *   per step: `accumulate` micro-batches -> forward + cross-entropy -> backward (autograd) ->
  *   summed gradients -> global norm -> one AdamW update scaled by clip / accumulate.
  *
- * It evaluates at the start, every `evalEvery` steps and at the end (metrics.jsonl, plot.svg),
- * and checkpoints every `checkpointEvery` steps and at the end: train-state.safetensors
- * (parameters, AdamW moments, step, RNG) for --resume, and model.safetensors + config.json for
- * everything else. A resumed run draws the same batches and makes the same updates as one that
- * never stopped. A non-finite loss or gradient stops the run before it touches the weights.
+ * It records the training loss every `logEvery` steps and evaluates at the start, every
+ * `evalEvery` steps and at the end (metrics.jsonl, plot.svg), and checkpoints every
+ * `checkpointEvery` steps or seconds, at the end and when stopped: train-state.safetensors
+ * (parameters, AdamW moments, step, RNG) for --resume, then model.safetensors + config.json,
+ * which carry the step of the state they belong to (a pair a kill split is repaired on resume).
+ * A resumed run draws the same batches and makes the same updates as one that never stopped.
+ * A non-finite loss or gradient stops the run before it touches the weights. The --out folder is
+ * locked for the whole run (out-folder.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +22,7 @@ import { tidy } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { writeCheckpoint } from '../io/checkpoint.js';
+import { readSafetensorsMetadata } from '../io/safetensors.js';
 import { writeTextAtomic } from '../io/files.js';
 import { stringifyJson } from '../io/json.js';
 import { MambaLM } from '../model/lm.js';
@@ -30,19 +34,25 @@ import { IGNORE } from '../tasks/task.js';
 import type { Tensor } from '../tensor.js';
 import { AdamW } from './adamw.js';
 import { clipScale, globalGradNorm } from './clip.js';
+import { BROWN } from './data/corpus.js';
 import { openData, type DataSpec } from './data/spec.js';
+import { formatInterval } from './duration.js';
 import { evaluate } from './evaluate.js';
 import type { TrainOptions } from './options.js';
-import { trainProgress } from './progress.js';
+import { lockOutFolder, removeOrphanTemps } from './out-folder.js';
+import { trainProgress, type TrainProgress } from './progress.js';
 import { readMetrics, writeReports, type MetricRecord } from './report.js';
 import { Rng } from './rng.js';
 import { lrAt } from './schedule.js';
-import { writeTrainState, type TrainMeta, type TrainState } from './state.js';
+import type { SaveAs } from './state-meta.js';
+import { STATE_FILE, writeTrainState, type TrainMeta, type TrainState } from './state.js';
 
 export interface TrainRun {
   model: ModelConfig;
   data: DataSpec;
   options: TrainOptions;
+  /** save as the checkpoint a fine-tune started from (its format and config fields) */
+  saveAs?: SaveAs;
 }
 
 export interface TrainContext {
@@ -51,7 +61,9 @@ export interface TrainContext {
   outDir: string;
   /** continue from this checkpoint (its run must be `run`) */
   resume?: TrainState;
-  /** when aborted, the run stops after the current step and checkpoints it (Ctrl-C) */
+  /** the initial weights of a new run (fine-tuning); random (seeded) without */
+  weights?: Map<string, HostTensor>;
+  /** when aborted, the run stops at the end of the current step and checkpoints it (Ctrl-C) */
   signal?: AbortSignal;
   /** draw the progress bar (when stderr is a terminal) */
   progress?: boolean;
@@ -63,7 +75,7 @@ export interface TrainSummary {
   status: 'completed' | 'interrupted' | 'diverged';
   step: number;
   tokens: number;
-  /** wall time of this process's part of the run */
+  /** wall time of the whole run, over resumes (a killed process's time since its last checkpoint is lost) */
   seconds: number;
   tokensPerSecond: number;
   parameters: number;
@@ -79,17 +91,42 @@ export const SUMMARY_FILE = 'summary.json';
 export const RUN_FILE = 'run.json';
 /** exit code of a run stopped by a non-finite loss (bad input is 2) */
 export const DIVERGED_EXIT_CODE = 3;
+/** model.safetensors metadata: the step of the train state the weights belong to */
+const MODEL_STEP_KEY = 'mamba_ts.step';
 
 export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSummary> {
+  const note = (line: string) => process.stderr.write(`${line}\n`);
+  const release = lockOutFolder(ctx.outDir, note);
+  try {
+    const orphans = removeOrphanTemps(ctx.outDir);
+    if (orphans.length) note(`mamba-ts: ${ctx.outDir}: removed ${orphans.length} temporary file(s) of an interrupted write`);
+    if (ctx.resume) repairModel(run, ctx.outDir, ctx.resume, note);
+    // output from the first second: the bar (or a line) before the data is read and step 0 evaluated
+    const bar = trainProgress(run.options.steps, ctx.resume?.meta.step ?? 0, ctx.progress ?? true);
+    try {
+      return await trainLocked(run, ctx, bar);
+    } finally {
+      bar.stop();
+    }
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainProgress): Promise<TrainSummary> {
   const o = run.options;
   const { backend: be, outDir, resume } = ctx;
+  if (run.data.kind === 'text') bar.log(`mamba-ts: reading ${run.data.path === BROWN ? 'the Brown corpus' : run.data.path}...`);
   const { source } = openData(run.data);
   if (run.model.vocabSize < source.vocabSize) {
     throw new UserError(`the model's vocabulary (${run.model.vocabSize}) is smaller than the data's (${source.vocabSize})`);
   }
-  fs.mkdirSync(outDir, { recursive: true });
   writeTextAtomic(path.join(outDir, RUN_FILE), stringifyJson({ data: run.data, options: o }));
-  const model = new MambaLM(run.model, uploadWeights(resume?.params ?? randomWeights(run.model, o.seed), be), be);
+  if (!resume && run.data.kind === 'text' && run.data.tokenizer) {
+    const copy = path.join(outDir, 'tokenizer.json');
+    if (path.resolve(run.data.tokenizer) !== path.resolve(copy)) fs.copyFileSync(run.data.tokenizer, copy);
+  }
+  const model = new MambaLM(run.model, uploadWeights(resume?.params ?? ctx.weights ?? randomWeights(run.model, o.seed), be), be);
   const params = model.parameters();
   const opt = new AdamW(params, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
   if (resume) opt.load(resume.optimizer);
@@ -103,15 +140,19 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
   const records: MetricRecord[] = resume ? readMetrics(outDir, step) : [];
   const evalBatches = source.evalBatches(o.batchSize, o.evalBatches);
   const started = performance.now();
+  const elapsed = () => (resume?.meta.seconds ?? 0) + (performance.now() - started) / 1000;
   // throughput counts the steps only, not evaluations and checkpoints
   let runTokens = 0, stepSeconds = 0;
   const tps = () => runTokens / Math.max(1e-9, stepSeconds);
-  const bar = trainProgress(o.steps, step, ctx.progress ?? true);
+  let checkpointedAt = performance.now();
+  const checkpointDue = () => ('steps' in o.checkpointEvery
+    ? step % o.checkpointEvery.steps === 0
+    : (performance.now() - checkpointedAt) / 1000 >= o.checkpointEvery.seconds);
 
   const summary = (status: TrainSummary['status']): TrainSummary => {
-    const last = records[records.length - 1];
+    const last = [...records].reverse().find((r) => r.loss !== undefined);
     const s: TrainSummary = {
-      status, step, tokens, seconds: (performance.now() - started) / 1000, tokensPerSecond: tps(),
+      status, step, tokens, seconds: elapsed(), tokensPerSecond: tps(),
       parameters: model.paramCount(), data: source.description,
       ...(last && { loss: last.loss, accuracy: last.accuracy, sequenceAccuracy: last.sequenceAccuracy }),
     };
@@ -119,36 +160,47 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
     return s;
   };
 
-  const record = async (): Promise<void> => {
-    const ev = await evaluate(model, evalBatches, source.scoresAnswers);
+  const record = async (withEvaluation: boolean): Promise<void> => {
+    const ev = withEvaluation ? await evaluate(model, evalBatches, source.scoresAnswers) : undefined;
     const r: MetricRecord = {
-      step, tokens, loss: ev.loss, ...(pending.count > 0 && { trainLoss: pending.sum / pending.count }),
-      ...(ev.accuracy !== undefined && { accuracy: ev.accuracy, sequenceAccuracy: ev.sequenceAccuracy }),
+      step, tokens, ...(ev && { loss: ev.loss }), ...(pending.count > 0 && { trainLoss: pending.sum / pending.count }),
+      ...(ev?.accuracy !== undefined && { accuracy: ev.accuracy, sequenceAccuracy: ev.sequenceAccuracy }),
       lr: step > 0 ? lrAt(step, schedule) : 0, tokensPerSecond: tps(),
     };
     pending = { sum: 0, count: 0 };
     records.push(r);
     writeReports(outDir, records);
-    bar.log(formatRecord(r, o.steps));
+    if (ev) bar.log(formatRecord(r, o.steps));
   };
 
   const checkpoint = async (): Promise<void> => {
     const host = new Map<string, HostTensor>();
     for (const [name, p] of params) host.set(name, { shape: [...p.shape], dtype: 'f32', data: await p.read() });
-    const meta: TrainMeta = { step, tokens, rng: rng.state, pendingLoss: pending, model: run.model, data: run.data, options: o };
+    const meta: TrainMeta = {
+      step, tokens, rng: rng.state, pendingLoss: pending, seconds: elapsed(), model: run.model, data: run.data, options: o,
+      ...(run.saveAs && { saveAs: run.saveAs }),
+    };
     try {
       writeTrainState(outDir, { meta, params: host, optimizer: await opt.state() });
-      writeCheckpoint(outDir, run.model, host);
+      writeCheckpoint(outDir, run.model, host, run.saveAs, { [MODEL_STEP_KEY]: String(step) });
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       const kept = lastCheckpoint !== undefined ? `the checkpoint of step ${lastCheckpoint} in ${outDir} is intact` : 'no earlier checkpoint exists';
       throw new UserError(`step ${step}: writing the checkpoint failed (${e.message}); ${kept}`);
     }
     lastCheckpoint = step;
+    checkpointedAt = performance.now();
   };
 
+  let loopStart = 0;
+  const firstStep = step;
+  const eta = () => ((performance.now() - loopStart) / 1000 / (step - firstStep)) * (o.steps - step);
   try {
-    if (!resume) await record();
+    bar.log(`mamba-ts: ${model.paramCount()} parameters, ${source.description}; checkpoints every ${formatInterval(o.checkpointEvery)} in ${outDir}`);
+    // the first forward pass builds every pipeline: say why the first second is quiet
+    if (be.name === 'webgpu') bar.log('mamba-ts: compiling shaders...');
+    if (!resume) await record(true);
+    loopStart = performance.now();
     while (step < o.steps && !ctx.signal?.aborted) {
       step++;
       const stepStart = performance.now();
@@ -187,15 +239,18 @@ export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSumm
       stepSeconds += (performance.now() - stepStart) / 1000;
       pending.sum += loss;
       pending.count++;
-      bar.update(step, { loss, tps: tps() });
+      bar.update(step, { loss, tps: tps(), etaSeconds: eta() });
       ctx.onStep?.(step, loss);
-      // a step never waits on a timer or I/O: let the bar redraw and a Ctrl-C (SIGINT) arrive
+      // a step never waits on a timer or I/O: let the bar redraw and a signal arrive, so that
+      // a Ctrl-C during this step stops the run at its end
       await new Promise((resolve) => setImmediate(resolve));
-      if (step % o.evalEvery === 0 || step === o.steps) await record();
-      if (step % o.checkpointEvery === 0 || step === o.steps || ctx.signal?.aborted) await checkpoint();
+      const evaluateNow = step % o.evalEvery === 0 || step === o.steps;
+      if (evaluateNow || step % o.logEvery === 0) await record(evaluateNow);
+      if (step < o.steps && !ctx.signal?.aborted && checkpointDue()) await checkpoint();
     }
+    // the end of the run, or a signal (also one during step 0's evaluation)
+    if (lastCheckpoint !== step) await checkpoint();
   } finally {
-    bar.stop();
     // the model and its optimizer die with the run: give their device memory back now
     opt.dispose();
     for (const p of params.values()) p.dispose();
@@ -214,8 +269,25 @@ function addInto(sum: Map<string, Tensor>, g: Map<string, Tensor>): Map<string, 
   return sum;
 }
 
+/**
+ * A checkpoint whose model.safetensors is not of the train state's step (killed between the two
+ * writes, or the model file lost) gets its model rewritten from the state, which is the commit point.
+ */
+function repairModel(run: TrainRun, outDir: string, state: TrainState, note: (line: string) => void): void {
+  const file = path.join(outDir, 'model.safetensors');
+  let step: string | undefined;
+  try {
+    step = readSafetensorsMetadata(file)[MODEL_STEP_KEY];
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+  }
+  if (step === String(state.meta.step)) return;
+  note(`mamba-ts: ${file} is not the model of step ${state.meta.step} (a checkpoint write was interrupted); rewriting it from ${STATE_FILE}`);
+  writeCheckpoint(outDir, run.model, state.params, run.saveAs, { [MODEL_STEP_KEY]: String(state.meta.step) });
+}
+
 function formatRecord(r: MetricRecord, total: number): string {
-  const parts = [`step ${r.step}/${total}`, `val loss ${r.loss.toFixed(4)}`];
+  const parts = [`step ${r.step}/${total}`, `val loss ${r.loss!.toFixed(4)}`];
   if (r.trainLoss !== undefined) parts.push(`train loss ${r.trainLoss.toFixed(4)}`);
   if (r.accuracy !== undefined) parts.push(`accuracy ${(100 * r.accuracy).toFixed(1)}%`);
   if (r.step > 0) parts.push(`${Math.round(r.tokensPerSecond)} tok/s`);

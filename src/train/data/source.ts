@@ -31,14 +31,16 @@ export function textSource(name: string, split: TokenSplit, vocabSize: number, l
       const starts = Array.from({ length: batch }, () => rng.int(split.train.length - length));
       return windows(split.train, starts, length);
     },
-    evalBatches: (batch, count) => {
-      // evenly spaced windows over the whole validation split, no randomness
-      const n = batch * count;
-      const span = split.validation.length - length - 1;
-      const starts = Array.from({ length: n }, (_, i) => Math.floor((i * span) / Math.max(1, n - 1)));
-      return Array.from({ length: count }, (_, k) => windows(split.validation, starts.slice(k * batch, (k + 1) * batch), length));
-    },
+    evalBatches: (batch, count) => spacedWindows(split.validation, length, batch, count),
   };
+}
+
+/** `count` batches of `batch` windows evenly spaced over all of `tokens`, no randomness. */
+export function spacedWindows(tokens: Int32Array, length: number, batch: number, count: number): Batch[] {
+  const n = batch * count;
+  const span = tokens.length - length - 1;
+  const starts = Array.from({ length: n }, (_, i) => Math.floor((i * span) / Math.max(1, n - 1)));
+  return Array.from({ length: count }, (_, k) => windows(tokens, starts.slice(k * batch, (k + 1) * batch), length));
 }
 
 /** inputs = tokens[s, s+L), targets = tokens[s+1, s+L+1) for each start s. */
