@@ -18,7 +18,7 @@ export function describeValue(v: unknown): string {
   }
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') return `a ${v.constructor?.name ?? 'plain'} object`;
+  if (typeof v === 'object') return v.constructor === Object || !v.constructor ? 'an object' : `a ${v.constructor.name}`;
   return `a ${typeof v} (${String(v).slice(0, 40)})`;
 }
 
