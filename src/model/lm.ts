@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import { checkIdValues, describeValue, expectTensor } from './args.js';
 import { paddedVocab, type ModelConfig } from './config.js';
 import { checkWeights } from './params.js';
+import { stateBytesOf } from './sizes.js';
 import { checkNotConsumed, consumeState, ModelState } from './state.js';
 
 /** KV cache positions an attention layer gets when initState is not told a maxLen. */
@@ -161,7 +162,7 @@ export class MambaLM {
 
   /** f32 bytes of one sequence's state: conv windows + SSM states + KV caches of `maxLen`. */
   stateBytesPerSequence(maxLen = DEFAULT_MAX_LEN): number {
-    return this.blocks.reduce((a, b) => a + b.mixer.stateBytesPerSequence(maxLen), 0);
+    return stateBytesOf(this.config, maxLen);
   }
 
   private checkIds(ids: Tensor, where: string, dims: string[]): Tensor {
