@@ -39,3 +39,9 @@ export function cliChild(args: readonly string[], env: NodeJS.ProcessEnv = proce
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'mamba-ts-cli-'));
 }
+
+/** `cli` with `input` on its stdin (a pipe, so not a terminal). */
+export function cliWithStdin(input: string, ...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, encoding: 'utf8', input });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -17,12 +17,12 @@ import { uploadWeights } from '../model/weights.js';
 import * as ops from '../ops/index.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
-import { readInputIds } from './logits.js';
+import { INPUT_FLAGS, inputIdsArg, wroteLine } from './input-ids.js';
 import { hubFlags, resolveModelPath } from './model-arg.js';
 
 const FLAGS = {
   model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder (config.json + weights) or Hub repo id' },
-  input: { kind: 'string', value: 'FILE', required: true, help: 'safetensors with input_ids, int32 or int64 [B, L], L >= 2' },
+  ...INPUT_FLAGS,
   out: { kind: 'string', value: 'FILE', required: true, help: 'safetensors to write loss (f32 [1]) and grad.<name> to' },
   device: deviceFlag,
   ...hubFlags,
@@ -33,15 +33,16 @@ const IGNORE = -1;
 
 export async function runGrads(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts grads --model DIR|ORG/NAME --input FILE.safetensors --out FILE.safetensors [--device cpu|webgpu]',
+    usage: 'mamba-ts grads --model DIR|ORG/NAME (--input FILE.safetensors | --prompt TEXT | --ids 1,2,3) --out FILE.safetensors [--device cpu|webgpu]',
     summary: 'Computes the mean cross-entropy of predicting input_ids[:, 1:] from input_ids[:, :-1] and its gradient for every parameter.',
-    notes: 'Gradients are named grad.<tensor name in the checkpoint> and shaped as stored there.',
+    notes: 'Gradients are named grad.<tensor name in the checkpoint> and shaped as stored there. The input needs L >= 2.\n' +
+      'Says on stderr what it wrote.',
   });
   if (!flags) return 0;
-  const ids = readInputIds(flags.input);
-  const [B, L] = ids.shape;
-  if (L < 2) throw new UserError(`${flags.input}: input_ids has length ${L}; the loss needs at least 2 tokens per sequence`);
   const dir = await resolveModelPath(flags.model, flags);
+  const { ids, source } = inputIdsArg(flags, dir);
+  const [B, L] = ids.shape;
+  if (L < 2) throw new UserError(`${source}: input_ids has length ${L}; the loss needs at least 2 tokens per sequence`);
   const dev = await openBackend(flags.device);
   try {
     const be = dev.backend;
@@ -49,7 +50,7 @@ export async function runGrads(argv: string[]): Promise<number> {
     const V = paddedVocab(ckpt.config);
     const bad = ids.data.findIndex((v) => !(v >= 0 && v < V));
     if (bad >= 0) {
-      throw new UserError(`${flags.input}: input_ids[${Math.floor(bad / L)}][${bad % L}] = ${ids.data[bad]} is outside the model's vocabulary [0, ${V})`);
+      throw new UserError(`${source}: input_ids[${Math.floor(bad / L)}][${bad % L}] = ${ids.data[bad]} is outside the model's vocabulary [0, ${V})`);
     }
     const model = new MambaLM(ckpt.config, uploadWeights(ckpt.weights, be), be);
     const targets = new Int32Array(B * L).fill(IGNORE);
@@ -65,6 +66,7 @@ export async function runGrads(argv: string[]): Promise<number> {
       out.set(`grad.${ckpt.checkpointNames.get(name)!}`, { shape, dtype: 'f32', data: (await g.read()) as Float32Array });
     }
     writeSafetensors(flags.out, out);
+    process.stderr.write(wroteLine(flags.out, out));
   } finally {
     dev.close();
   }

@@ -1,5 +1,5 @@
 /**
- * `mamba-ts logits`: input_ids [B, L] from a safetensors file -> logits [B, L, V] (V = padded
+ * `mamba-ts logits`: input_ids [B, L] (a safetensors file, text or ids) -> logits [B, L, V] (V = padded
  * vocabulary) into another, by `forward` or, with --recurrent, token by token with `step` (the
  * two must agree; external checks compare both against the reference).
  */
@@ -7,16 +7,18 @@ import { disposeExcept } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { decodeStep, prefill } from '../generate/steps.js';
 import type { HostTensor } from '../io/host-tensor.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import type { MambaLM } from '../model/lm.js';
 import type { Tensor } from '../tensor.js';
 import { deviceFlag, openBackend } from './device.js';
+import { loadModel } from '../model/load.js';
 import { parseFlags } from './flags.js';
-import { hubFlags, loadModelArg } from './model-arg.js';
+import { INPUT_FLAGS, inputIdsArg, wroteLine } from './input-ids.js';
+import { hubFlags, resolveModelPath } from './model-arg.js';
 
 const FLAGS = {
   model: { kind: 'string', value: 'DIR|ORG/NAME', required: true, help: 'model folder (config.json + weights) or Hub repo id' },
-  input: { kind: 'string', value: 'FILE', required: true, help: 'safetensors with input_ids, int32 or int64 [B, L]' },
+  ...INPUT_FLAGS,
   out: { kind: 'string', value: 'FILE', required: true, help: 'safetensors to write logits (f32 [B, L, V]) to' },
   recurrent: { kind: 'bool', help: 'compute token by token with step instead of forward' },
   device: deviceFlag,
@@ -25,32 +27,25 @@ const FLAGS = {
 
 export async function runLogits(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS, {
-    usage: 'mamba-ts logits --model DIR|ORG/NAME --input FILE.safetensors --out FILE.safetensors [--recurrent] [--device cpu|webgpu]',
-    summary: 'Computes the logits of every position of input_ids; V is the padded vocabulary.',
+    usage: 'mamba-ts logits --model DIR|ORG/NAME (--input FILE.safetensors | --prompt TEXT | --ids 1,2,3) --out FILE.safetensors [--recurrent] [--device cpu|webgpu]',
+    summary: 'Computes the logits of every position of input_ids; V is the padded vocabulary. Says on stderr what it wrote.',
   });
   if (!flags) return 0;
-  const ids = readInputIds(flags.input);
+  const dir = await resolveModelPath(flags.model, flags);
+  const { ids, source } = inputIdsArg(flags, dir);
   const dev = await openBackend(flags.device);
   try {
-    const model = await loadModelArg(flags.model, dev.backend, false, flags);
-    checkIdRange(ids, model.vocabPadded, flags.input);
+    const model = await loadModel(dir, dev.backend);
+    checkIdRange(ids, model.vocabPadded, source);
     const logits = flags.recurrent ? await recurrentLogits(model, ids) : await forwardLogits(model, ids);
     const [B, L] = ids.shape;
-    writeSafetensors(flags.out, new Map([['logits', { shape: [B, L, model.vocabPadded], dtype: 'f32', data: logits }]]));
+    const out = new Map<string, HostTensor>([['logits', { shape: [B, L, model.vocabPadded], dtype: 'f32', data: logits }]]);
+    writeSafetensors(flags.out, out);
+    process.stderr.write(wroteLine(flags.out, out));
   } finally {
     dev.close();
   }
   return 0;
-}
-
-/** input_ids of `file`: integer, [B, L] with B, L >= 1. */
-export function readInputIds(file: string): HostTensor & { data: Int32Array } {
-  const ids = readSafetensors(file).get('input_ids');
-  if (!ids) throw new UserError(`${file}: no tensor "input_ids"`);
-  if (ids.dtype !== 'i32') throw new UserError(`${file}: input_ids holds floats, expected int32 or int64 token ids`);
-  if (ids.shape.length !== 2) throw new UserError(`${file}: input_ids has shape [${ids.shape}], expected 2-D [batch, length]`);
-  if (ids.shape[0] === 0 || ids.shape[1] === 0) throw new UserError(`${file}: input_ids is empty (shape [${ids.shape}])`);
-  return ids as HostTensor & { data: Int32Array };
 }
 
 function checkIdRange(ids: HostTensor, vocab: number, file: string): void {

@@ -38,7 +38,7 @@ const FLAGS = {
   expand: { kind: 'int', value: 'N', default: 2, min: 1, help: 'SSM inner width / d-model for --layers' },
   'head-dim': { kind: 'int', value: 'N', default: 16, min: 1, help: 'Mamba-2 head dimension P for --layers' },
   heads: { kind: 'int', value: 'N', default: 4, min: 1, help: 'attention heads for --layers' },
-  'd-intermediate': { kind: 'int', value: 'N', default: 0, min: 0, help: 'gated MLP width after every mixer for --layers (0: none)' },
+  'd-intermediate': { kind: 'int', value: 'N', default: 0, min: 0, help: 'gated MLP width after every mixer for --layers (0: none), rounded up to a multiple of 128 as mamba_ssm does' },
   data: { kind: 'string', value: 'PATH', help: `text file, folder, .jsonl (a "text" field per line) or "${BROWN}" (default without --task)` },
   tokenizer: { kind: 'string', value: 'FILE', help: 'tokenizer.json for --data (default: that of --init, else byte-level, 256 ids)' },
   validation: { kind: 'number', value: 'F', default: 0.1, min: 0, max: 0.5, minExclusive: true, help: 'fraction of --data held out for validation' },

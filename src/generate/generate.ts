@@ -9,7 +9,8 @@
  */
 import { disposeExcept, greedyTokens } from '../backend/index.js';
 import { UserError } from '../errors.js';
-import type { MambaLM } from '../model/lm.js';
+import { describeValue } from '../model/args.js';
+import { MambaLM } from '../model/lm.js';
 import { ModelState } from '../model/state.js';
 import type { Tensor } from '../tensor.js';
 import { Rng } from './rng.js';
@@ -53,6 +54,13 @@ export class Generation implements AsyncIterable<GenerationStep> {
   private started = false;
 
   constructor(private readonly model: MambaLM, private readonly prompts: readonly (readonly number[])[], private readonly opts: GenerateOptions) {
+    if (!(model instanceof MambaLM)) throw new UserError(`generate(model): expected a MambaLM (loadModel), got ${describeValue(model)}`);
+    const given: unknown = prompts;
+    if (!Array.isArray(given) || !given.every((p: unknown): boolean => Array.isArray(p) || ArrayBuffer.isView(p))) {
+      const hint = Array.isArray(given) && typeof given[0] === 'number' ? ' (one prompt is [ids])' : '';
+      throw new UserError(`generate(prompts): expected an array of prompts, each an array of token ids, got ${describeValue(prompts)}${hint}`);
+    }
+    if (typeof opts !== 'object' || opts === null) throw new UserError(`generate(options): expected an object with maxNewTokens, got ${describeValue(opts)}`);
     checkSamplingOptions(opts);
     if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0)) {
       throw new RangeError(`generate: maxNewTokens ${opts.maxNewTokens} must be an integer >= 0`);

@@ -93,11 +93,6 @@ export class AttentionMixer implements Mixer<AttentionState> {
       lengths: new Int32Array(batch), conv: K > 0 ? be.zeros([batch, this.qkvDim, K - 1]) : undefined,
     };
   }
-
-  stateBytesPerSequence(maxLen: number): number {
-    const { nKvHeads: Hkv, headDim: E, dConv: K } = this.cfg;
-    return 4 * (2 * maxLen * Hkv * E + (K > 0 ? this.qkvDim * (K - 1) : 0) + 1);
-  }
 }
 
 /** mamba_ssm's MHA rounds mlp_dim up to a multiple of 256 (idempotent, so either form works). */

@@ -74,9 +74,4 @@ export class Mamba1Mixer implements Mixer<Mamba1State> {
     const be = this.inW.backend;
     return { kind: 'mamba1', conv: be.zeros([batch, D, K - 1]), ssm: be.zeros([batch, D, N]) };
   }
-
-  stateBytesPerSequence(): number {
-    const { dInner: D, dState: N, dConv: K } = this.cfg;
-    return 4 * D * (K - 1 + N);
-  }
 }

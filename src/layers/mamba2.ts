@@ -114,9 +114,4 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     const be = this.inW.backend;
     return { kind: 'mamba2', conv: be.zeros([batch, this.convDim, K - 1]), ssm: be.zeros([batch, H, P, N]) };
   }
-
-  stateBytesPerSequence(): number {
-    const { nHeads: H, headDim: P, dState: N, dConv: K } = this.cfg;
-    return 4 * (this.convDim * (K - 1) + H * P * N);
-  }
 }

@@ -26,7 +26,6 @@ export interface Mixer<S extends MixerState = MixerState> {
   stepResidual?(h: Tensor, norm: RmsNorm, state: S): { y: Tensor; state: S };
   /** zeros for `batch` sequences; `maxLen` sizes a KV cache */
   initState(batch: number, maxLen: number): S;
-  stateBytesPerSequence(maxLen: number): number;
 }
 
 /** The one-token path is the sequence path with L = 1: the kernels carry the state either way. */

@@ -1,12 +1,34 @@
+import { isRecording } from '../autograd/index.js';
+import { tidy } from '../backend/webgpu/index.js'; // not backend/index.js: that brings the CPU pool (worker_threads), which browsers lack
+import { UserError } from '../errors.js';
 import type { MixerState } from '../layers/mixer.js';
 import * as ops from '../ops/index.js';
+
+/**
+ * States already passed to forward/step. Their buffers may have been updated in place (KV
+ * caches, the fused Mamba-2 step's SSM state) or freed by a decode loop, so a second use would
+ * silently compute from a half-advanced state; it fails instead.
+ */
+const consumed = new WeakSet<ModelState>();
+
+/** Marks `state` as advanced by `where` (MambaLM.forward/step). */
+export function consumeState(state: ModelState): void {
+  consumed.add(state);
+}
+
+export function checkNotConsumed(state: ModelState, where: string): void {
+  if (consumed.has(state)) {
+    throw new UserError(`${where}: this state was already advanced by an earlier forward/step; continue from the state that call returned, or clone() a state before stepping it to branch`);
+  }
+}
 
 /**
  * The recurrent state of a whole model for a batch of sequences: one mixer state per layer
  * (Mamba-1: conv [B, D, K-1] + ssm [B, D, N]; Mamba-2: conv [B, convDim, K-1] + ssm
  * [B, H, P, N]; attention: k/v cache [B, maxLen, Hkv, E] + lengths [B] (+ conv)).
- * A state passed to forward/step is consumed (KV caches are appended to in place); use the
- * returned one.
+ * forward/step advance a state: the one passed in is consumed (its buffers may be updated in
+ * place and shared with the returned one) and cannot be passed again; `clone()` first to keep a
+ * copy, e.g. to branch a prompt into several continuations or for beam search.
  */
 export class ModelState {
   constructor(readonly batch: number, readonly layers: readonly MixerState[]) {}
@@ -17,6 +39,7 @@ export class ModelState {
    */
   static concatBatch(states: readonly ModelState[]): ModelState {
     if (states.length === 0) throw new Error('concatBatch: no states');
+    states.forEach((s, i) => checkNotConsumed(s, `ModelState.concatBatch(states[${i}])`));
     const nLayers = states[0].layers.length;
     if (states.some((s) => s.layers.length !== nLayers)) throw new Error('concatBatch: states of different models');
     const layers = states[0].layers.map((first, i) => {
@@ -43,6 +66,7 @@ export class ModelState {
 
   /** A new state of the sequences at `indices` (in that order; repeats allowed, e.g. for beams). */
   selectBatch(indices: readonly number[]): ModelState {
+    checkNotConsumed(this, 'ModelState.selectBatch');
     for (const i of indices) if (!(i >= 0 && i < this.batch)) throw new RangeError(`selectBatch: index ${i} outside batch ${this.batch}`);
     const layers = this.layers.map((s): MixerState => {
       if (s.kind === 'attention') {
@@ -54,5 +78,17 @@ export class ModelState {
       return { kind: s.kind, conv: ops.selectBatch(s.conv, indices), ssm: ops.selectBatch(s.ssm, indices) } as MixerState;
     });
     return new ModelState(indices.length, layers);
+  }
+
+  /**
+   * An independent copy (new buffers on the same backend): advancing one leaves the other as it
+   * was. On WebGPU the copy is the caller's to free, like any state (disposeExcept); made inside
+   * a `tidy` scope, it lives only as long as the scope unless returned from it.
+   */
+  clone(): ModelState {
+    checkNotConsumed(this, 'ModelState.clone');
+    const copy = () => this.selectBatch([...Array(this.batch).keys()]);
+    // while recording, the tape's backward still needs the copy's index tensor
+    return isRecording() ? copy() : tidy(copy);
   }
 }
