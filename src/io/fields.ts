@@ -3,6 +3,8 @@
  * file and the field (with its path, e.g. `ssm_cfg.headdim`).
  */
 import { UserError } from '../errors.js';
+import { MAX_DIM } from './config-limits.js';
+import { describe } from './json.js';
 
 export type Json = Record<string, unknown>;
 
@@ -18,7 +20,7 @@ export class Fields {
   }
 
   fail(key: string, what: string): never {
-    throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (got ${JSON.stringify(this.obj[key])})`);
+    throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (got ${describe(this.obj[key])})`);
   }
 
   private get<T>(key: string, fallback: T | undefined): unknown {
@@ -48,6 +50,20 @@ export class Fields {
   positiveInt(key: string, fallback?: number): number {
     const v = this.int(key, fallback);
     if (v === 0) this.fail(key, 'must be a positive integer');
+    return v;
+  }
+
+  /** A positive integer size of a model (a width, count or vocabulary) up to `max`. */
+  size(key: string, fallback?: number, max = MAX_DIM): number {
+    const v = this.positiveInt(key, fallback);
+    if (v > max) this.fail(key, `is beyond the limit of ${max}`);
+    return v;
+  }
+
+  /** A non-negative integer size (0 meaning none) up to `max`. */
+  sizeOrZero(key: string, fallback?: number, max = MAX_DIM): number {
+    const v = this.int(key, fallback);
+    if (v > max) this.fail(key, `is beyond the limit of ${max}`);
     return v;
   }
 
