@@ -26,7 +26,7 @@ const FLAGS = {
   'top-p': { kind: 'number', value: 'P', default: 1, min: 0, minExclusive: true, max: 1, help: 'nucleus: smallest set with probability mass P; 1 = off' },
   'min-p': { kind: 'number', value: 'P', default: 0, min: 0, max: 1, help: 'drop tokens below P times the top probability; 0 = off' },
   'repetition-penalty': { kind: 'number', value: 'R', default: 1, min: 0, minExclusive: true, help: 'penalty on ids already in the sequence; 1 = off' },
-  seed: { kind: 'int', value: 'S', default: 0, min: 0, help: 'random seed of the sampler' },
+  seed: { kind: 'int', value: 'S', default: 0, min: 0, max: 0xffffffff, help: 'random seed of the sampler' },
   'stop-ids': { kind: 'ids', value: 'A,B,...', help: 'stop after generating one of these ids' },
   'ids-only': { kind: 'bool', help: 'print only the new token ids, comma-separated, on one line' },
   device: deviceFlag,

@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { UserError } from '../errors.js';
+import { checkJsonDepth } from '../io/json.js';
 import type { Tokenizer } from './tokenizer.js';
+import { validateTokenizerJson } from './validate.js';
 
 export class HfTokenizer implements Tokenizer {
   readonly name: string;
@@ -26,6 +28,7 @@ export class HfTokenizer implements Tokenizer {
   /** `file`: a tokenizer.json; a tokenizer_config.json beside it supplies eos_token when present. */
   static fromFile(file: string): HfTokenizer {
     const json = readJson(file);
+    validateTokenizerJson(json, file);
     const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
     const config = fs.existsSync(configFile) ? readJson(configFile) : {};
     let impl: HfTokenizerImpl;
@@ -66,18 +69,20 @@ export class HfTokenizer implements Tokenizer {
   }
 }
 
-function readJson(file: string): object {
+function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  checkJsonDepth(text, file);
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v;
+    v = JSON.parse(text);
   } catch (e) {
     throw new UserError(`${file}: not valid JSON (${(e as Error).message})`);
   }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`${file}: not valid JSON (not a JSON object)`);
+  return v as Record<string, unknown>;
 }
