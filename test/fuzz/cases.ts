@@ -352,7 +352,7 @@ export function flagsCase(rng: FuzzRng): Case {
   const max = Number(flags.get('max-new-tokens'));
   if (Number.isFinite(max) && max > 8) flags.set('max-new-tokens', '8');
   const argv = ['--model', path.join(HF, 'mamba1-tiny'), '--ids-only', ...[...flags].map(([k, v]) => `--${k}=${v}`)];
-  const what = `generate ${argv.slice(3).join(' ')}`;
+  const what = `flags generate ${argv.slice(3).join(' ')}`;
   return {
     what,
     async run() {
