@@ -17,6 +17,12 @@ export const MAX_PARAMS = 2 ** 34;
 /** recurrent state of one sequence, all layers (conv windows + SSM states; 16 GiB of f32) */
 export const MAX_STATE = 2 ** 32;
 
+/**
+ * The lower clamp of Mamba-2's time step (time_step_limit / dt_limit). Published models use 0; a
+ * floor above this makes dt × x overflow f32 and every logit NaN.
+ */
+export const MAX_DT_FLOOR = 1e3;
+
 /** Throws a UserError naming `file` when a derived width, the parameter count or the state is beyond the limits. */
 export function checkModelSize(config: ModelConfig, file: string): void {
   const d = config.dModel;

@@ -88,6 +88,13 @@ export class Fields {
     return [v[0], v[1]];
   }
 
+  /** A [low, high] clamp: 0 <= low <= high, low at most `maxLow` (high may be Infinity). */
+  clamp(key: string, fallback: [number, number], maxLow: number): [number, number] {
+    const [lo, hi] = this.pair(key, fallback);
+    if (!(lo >= 0 && lo <= maxLow && lo <= hi)) this.fail(key, `must be [low, high] with 0 <= low <= high and low <= ${maxLow}`);
+    return [lo, hi];
+  }
+
   intList(key: string, fallback?: number[]): number[] {
     const v = this.get(key, fallback);
     if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) {

@@ -16,7 +16,7 @@
 import { UserError } from '../errors.js';
 import type { Mamba1Config, Mamba2Config, ModelConfig } from '../model/config.js';
 import { paddedVocab } from '../model/config.js';
-import { checkModelSize, MAX_LAYERS } from './config-limits.js';
+import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 import { describe } from './json.js';
 
@@ -104,7 +104,7 @@ function fromMamba2(f: Fields): ModelConfig {
     rmsNorm: true,
     normBeforeGate: false,
     dHasHdim: false,
-    dtLimit: f.pair('time_step_limit', [0, Infinity]),
+    dtLimit: f.clamp('time_step_limit', [0, Infinity], MAX_DT_FLOOR),
     dtMin: f.positive('time_step_min', 0.001),
     dtMax: f.positive('time_step_max', 0.1),
     dtInitFloor: f.positive('time_step_floor', 1e-4),

@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import type {
   AttentionConfig, LayerConfig, Mamba1Config, Mamba2Config, MixerConfig, ModelConfig,
 } from '../model/config.js';
-import { checkModelSize, MAX_LAYERS } from './config-limits.js';
+import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 
 const NORM_EPSILON = 1e-5;
@@ -121,7 +121,7 @@ function mamba2(s: Fields, dModel: number): Mamba2Config {
     rmsNorm: s.bool('rmsnorm', true),
     normBeforeGate: s.bool('norm_before_gate', false),
     dHasHdim: s.bool('D_has_hdim', false),
-    dtLimit: s.pair('dt_limit', [0, Infinity]),
+    dtLimit: s.clamp('dt_limit', [0, Infinity], MAX_DT_FLOOR),
     dtMin: s.positive('dt_min', 0.001),
     dtMax: s.positive('dt_max', 0.1),
     dtInitFloor: s.positive('dt_init_floor', 1e-4),

@@ -172,6 +172,15 @@ export const CORPUS: CorpusEntry[] = [
     build: (dir) => copyOf(MAMBA1, dir, { 'config.json': JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(MAMBA1, 'config.json'), 'utf8')), hidden_act: 'gelu' }) }),
   },
   {
+    name: 'config time_step_limit floor 1e308 (fuzz seed 2026, config case 3122: NaN logits)',
+    expect: /config\.json: field "time_step_limit" must be \[low, high\] with 0 <= low <= high/,
+    build: (dir) => {
+      const fixture = path.join(FIXTURES, 'hf/mamba2-tiny');
+      const text = fs.readFileSync(path.join(fixture, 'config.json'), 'utf8').replace(/"time_step_limit":\s*\[[^\]]*\]/, '"time_step_limit": [1e308, Infinity]');
+      return copyOf(fixture, dir, { 'config.json': text });
+    },
+  },
+  {
     name: 'config nested 10,000 levels',
     expect: /config\.json: JSON nests deeper than 64 levels/,
     build: (dir) => copyOf(MAMBA1, dir, { 'config.json': `{"model_type": "mamba", "hidden_size": ${'['.repeat(10000)}${']'.repeat(10000)}}` }),
