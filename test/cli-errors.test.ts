@@ -61,7 +61,7 @@ const CASES: [string, string[], RegExp][] = [
   ['input_ids of floats', logits().map((a) => (a === INPUT ? idsFloat : a)), /ids-float\.safetensors: input_ids holds floats/],
   ['empty input_ids', logits().map((a) => (a === INPUT ? idsEmpty : a)), /ids-empty\.safetensors: input_ids is empty/],
   ['input id out of range', logits().map((a) => (a === INPUT ? idsBig : a)), /ids-big\.safetensors: input_ids\[1\]\[1\] = 300 is outside the model's vocabulary \[0, 300\)/],
-  ['truncated safetensors header', logits().map((a) => (a === INPUT ? truncated : a)), /truncated\.safetensors: safetensors header length \d+ is absurd/],
+  ['truncated safetensors header', logits().map((a) => (a === INPUT ? truncated : a)), /truncated\.safetensors: safetensors header length \d+ does not fit in the file/],
   ['truncated safetensors data', logits().map((a) => (a === INPUT ? truncatedData : a)), /truncated-data\.safetensors: tensor ".*": data_offsets .* run past the end/],
   ['config.json not JSON', ['logits', '--model', badConfig, '--input', INPUT, '--out', out], /bad-config\/config\.json: .*JSON/],
   ['unknown device', gen('--prompt-ids', '1', '--device', 'tpu'), /--device: "tpu" is not one of cpu, webgpu/],

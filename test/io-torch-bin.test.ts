@@ -249,7 +249,8 @@ test('corrupt, truncated and unsupported files are UserErrors naming the file', 
   fs.writeFileSync(cut, good.subarray(0, Math.floor(good.length * 0.6)));
   throwsUser(() => readTorchBin(cut), cut, 'corrupt zip');
 
-  // The central directory claims more bytes for the last entry than the file holds.
+  // The central directory claims more bytes for the last entry than the file holds (and than the
+  // storage's declared elements, which is checked first, before anything is read).
   const long = Buffer.from(good);
   const lastEntry = long.lastIndexOf(Buffer.from('t/data/4'));
   const header = lastEntry - 46;
@@ -258,7 +259,7 @@ test('corrupt, truncated and unsupported files are UserErrors naming the file', 
   long.writeUInt32LE(0x7fffffff, header + 24);
   const longFile = path.join(tmp, 'long.bin');
   fs.writeFileSync(longFile, long);
-  throwsUser(() => readTorchBin(longFile), longFile, 'truncated', 't/data/4');
+  throwsUser(() => readTorchBin(longFile), longFile, 't/data/4', 'has 2147483647 bytes', 'are 16');
 
   const flipped = Buffer.from(good);
   const at = flipped.indexOf(Buffer.from(bytesOf(bf16)));

@@ -43,6 +43,15 @@ export interface CommandHelp {
   notes?: string;
 }
 
+/**
+ * An int flag without a `max` of its own counts something a command allocates or loops over
+ * (widths, tokens, steps, batch sizes): beyond 2^24 it could only exhaust the machine.
+ */
+export const MAX_INT_FLAG = 2 ** 24;
+/** The models compute in f32: a nonzero number flag must be a normal f32 in magnitude. */
+const F32_MIN_NORMAL = 2 ** -126;
+const F32_MAX = 3.4028234663852886e38;
+
 const INT = /^-?\d+$/;
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
@@ -102,9 +111,14 @@ function convert(name: string, spec: FlagSpec, text: string): string | number | 
     case 'int':
       if (!INT.test(text)) throw new UserError(`--${name}: expected an integer, got "${text}"`);
       return checkRange(name, spec, Number(text));
-    case 'number':
-      if (!NUMBER.test(text) || !Number.isFinite(Number(text))) throw new UserError(`--${name}: expected a number, got "${text}"`);
-      return checkRange(name, spec, Number(text));
+    case 'number': {
+      const v = Number(text);
+      if (!NUMBER.test(text) || !Number.isFinite(v)) throw new UserError(`--${name}: expected a number, got "${text}"`);
+      if (v !== 0 && !(Math.abs(v) >= F32_MIN_NORMAL && Math.abs(v) <= F32_MAX)) {
+        throw new UserError(`--${name}: ${text} is outside the range of f32 (nonzero magnitudes from 1.2e-38 to 3.4e38)`);
+      }
+      return checkRange(name, spec, v);
+    }
     case 'ids':
       return parseIds(name, text);
     case 'bool':
@@ -113,14 +127,14 @@ function convert(name: string, spec: FlagSpec, text: string): string | number | 
 }
 
 function checkRange(name: string, spec: FlagSpec, v: number): number {
-  const { min, max } = spec;
+  const { min } = spec;
+  const max = spec.max ?? (spec.kind === 'int' ? MAX_INT_FLAG : undefined);
   const belowMin = min !== undefined && (spec.minExclusive ? v <= min : v < min);
   if (belowMin || (max !== undefined && v > max)) {
     const lo = min === undefined ? '' : `${spec.minExclusive ? '>' : '>='} ${min}`;
     const hi = max === undefined ? '' : `<= ${max}`;
     throw new UserError(`--${name}: ${v} is out of range (must be ${[lo, hi].filter((s) => s).join(' and ')})`);
   }
-  if (spec.kind === 'int' && !Number.isSafeInteger(v)) throw new UserError(`--${name}: ${v} is too large`);
   return v;
 }
 

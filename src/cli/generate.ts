@@ -33,7 +33,7 @@ const FLAGS = {
   'top-p': { kind: 'number', value: 'P', min: 0, minExclusive: true, max: 1, help: 'nucleus: smallest set with probability mass P; 1 = off (default 1)' },
   'min-p': { kind: 'number', value: 'P', min: 0, max: 1, help: 'drop tokens below P times the top probability; 0 = off (default 0)' },
   'repetition-penalty': { kind: 'number', value: 'R', min: 0, minExclusive: true, help: 'penalty on ids already in the sequence; 1 = off (default 1)' },
-  seed: { kind: 'int', value: 'S', default: 0, min: 0, help: 'random seed of the sampler' },
+  seed: { kind: 'int', value: 'S', default: 0, min: 0, max: 0xffffffff, help: 'random seed of the sampler' },
   'stop-ids': { kind: 'ids', value: 'A,B,...', help: 'stop after generating one of these ids' },
   stop: { kind: 'string', value: 'TEXT', help: 'stop once the text contains TEXT (printed, see below)' },
   'ignore-eos': { kind: 'bool', help: 'do not stop at the end-of-text id (exact token counts)' },

@@ -8,6 +8,7 @@ import { valueAndGrad } from '../autograd/index.js';
 import { tidy } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { readCheckpoint } from '../io/checkpoint.js';
+import { expectedShapes } from '../model/params.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { isConvWeight } from '../io/names.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -46,7 +47,7 @@ export async function runGrads(argv: string[]): Promise<number> {
   const dev = await openBackend(flags.device);
   try {
     const be = dev.backend;
-    const ckpt = readCheckpoint(dir);
+    const ckpt = readCheckpoint(dir, expectedShapes);
     const V = paddedVocab(ckpt.config);
     const bad = ids.data.findIndex((v) => !(v >= 0 && v < V));
     if (bad >= 0) {

@@ -59,8 +59,17 @@ function version(): string {
   return pkg.version;
 }
 
+/** One line of at most a few hundred characters, whatever a message holds. */
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
+  const line = s.replace(/\s*\n\s*/g, ' ').trim();
+  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE)}…` : line;
+}
+
+const MAX_MESSAGE = 600;
+
+/** A failed allocation is the machine's limit, not a bug: say so plainly. */
+function isOutOfMemory(e: unknown): boolean {
+  return e instanceof RangeError && /Array buffer allocation failed|Invalid typed array length|Invalid array length/.test(e.message);
 }
 
 const debug = process.argv.includes('--debug');
@@ -78,8 +87,16 @@ main(process.argv.slice(2).filter((a) => a !== '--debug')).then(
     if (e instanceof UserError) {
       process.stderr.write(`mamba-ts: ${oneLine(e.message)}\n${debug && e.stack ? `${e.stack}\n` : ''}`);
       process.exitCode = e.exitCode;
+    } else if (isOutOfMemory(e)) {
+      process.stderr.write(`mamba-ts: out of memory (${oneLine((e as Error).message)}): a size given by a flag or file is too large for this machine\n`);
+      process.exitCode = 2;
     } else {
-      const msg = e instanceof Error ? e.message : String(e);
+      let msg: string;
+      try {
+        msg = e instanceof Error ? e.message : String(e);
+      } catch {
+        msg = 'an unprintable value was thrown';
+      }
       process.stderr.write(debug && e instanceof Error && e.stack
         ? `mamba-ts: internal error: ${e.stack}\n`
         : `mamba-ts: internal error: ${oneLine(msg)} (run with --debug for the stack trace)\n`);

@@ -10,8 +10,8 @@ import { UserError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
 import { asObject, type Json } from './fields.js';
 import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfConfig } from './hf-config.js';
-import type { HostTensor } from './host-tensor.js';
-import { readJsonFile, stringifyJson } from './json.js';
+import type { CheckEntry, HostTensor } from './host-tensor.js';
+import { describe, readJsonFile, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
 import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -37,12 +37,32 @@ export function readConfig(file: string): { config: ModelConfig; format: Checkpo
   throw new UserError(`${file}: neither a Hugging Face config (no "model_type") nor a mamba_ssm config (no "d_model" and "n_layer")`);
 }
 
-export function readCheckpoint(dir: string): Checkpoint {
+/** The parameter shapes a config implies, by canonical name (model/params.ts's expectedShapes). */
+export type ShapesOf = (config: ModelConfig) => ReadonlyMap<string, readonly number[]>;
+
+/**
+ * Reads a model folder. With `shapesOf`, every tensor's name, dtype and shape are compared with
+ * config.json before any tensor data is read, so a file that disagrees costs no memory.
+ */
+export function readCheckpoint(dir: string, shapesOf?: ShapesOf): Checkpoint {
   if (!fs.existsSync(dir)) throw new UserError(`${dir}: folder not found`);
   if (!fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: not a folder`);
   const { config, format } = readConfig(path.join(dir, 'config.json'));
-  const { tensors, source } = readWeights(dir);
   const expected = new Set(parameterNames(config));
+  const shapes = shapesOf?.(config);
+  const check = (source: string): CheckEntry => (key, shape, dtype) => {
+    let name = canonicalName(key, format);
+    if (name === 'lm_head.weight' && config.tieEmbeddings) name = 'embedding.weight';
+    if (name === undefined || !expected.has(name)) throw new UserError(`${source}: unknown tensor "${key}" for this config`);
+    if (dtype !== 'f32') throw new UserError(`${source}: tensor "${key}" holds integers; parameters are floating point`);
+    const want = shapes?.get(name);
+    const have = isConvWeight(name) && shape.length === 3 && shape[1] === 1 ? [shape[0], shape[2]] : shape;
+    if (want && (have.length !== want.length || have.some((d, i) => d !== want[i]))) {
+      const stored = isConvWeight(name) ? [want[0], 1, want[1]] : want;
+      throw new UserError(`${source}: tensor "${key}" has shape [${shape}], config.json implies [${stored}]`);
+    }
+  };
+  const { tensors, source } = readWeights(dir, check);
   const weights = new Map<string, HostTensor>();
   const checkpointNames = new Map<string, string>();
   for (const [key, t] of tensors) {
@@ -69,31 +89,38 @@ function squeezeConv(t: HostTensor, key: string, source: string): HostTensor {
   return { ...t, shape: [t.shape[0], t.shape[2]] };
 }
 
-function readWeights(dir: string): { tensors: Map<string, HostTensor>; source: string } {
-  const candidates: [string, (file: string) => Map<string, HostTensor>][] = [
+function readWeights(dir: string, check: (source: string) => CheckEntry): { tensors: Map<string, HostTensor>; source: string } {
+  const candidates: [string, (file: string, check: CheckEntry) => Map<string, HostTensor>][] = [
     ['model.safetensors', readSafetensors],
-    ['model.safetensors.index.json', (f) => readSharded(f, readSafetensors)],
+    ['model.safetensors.index.json', (f) => readSharded(f, readSafetensors, check)],
     ['pytorch_model.bin', readTorchBin],
-    ['pytorch_model.bin.index.json', (f) => readSharded(f, readTorchBin)],
+    ['pytorch_model.bin.index.json', (f) => readSharded(f, readTorchBin, check)],
   ];
   for (const [name, read] of candidates) {
     const file = path.join(dir, name);
-    if (fs.existsSync(file)) return { tensors: read(file), source: file };
+    if (fs.existsSync(file)) return { tensors: read(file, check(file)), source: file };
   }
   throw new UserError(`${dir}: no weights (model.safetensors, pytorch_model.bin or their .index.json)`);
 }
 
+type Reader = (file: string, check: CheckEntry) => Map<string, HostTensor>;
+
 /** `{"weight_map": {tensor: shard file}}`: reads each shard once, keeps the tensors it lists. */
-function readSharded(index: string, read: (file: string) => Map<string, HostTensor>): Map<string, HostTensor> {
+function readSharded(index: string, read: Reader, check: (source: string) => CheckEntry): Map<string, HostTensor> {
   const map = asObject(readJsonFile(index), index).weight_map;
   if (typeof map !== 'object' || map === null || !Object.values(map).every((v) => typeof v === 'string')) {
     throw new UserError(`${index}: field "weight_map" must map tensor names to shard files`);
   }
   const weightMap = map as Record<string, string>;
+  for (const shard of Object.values(weightMap)) {
+    if (shard !== path.basename(shard) || shard === '..' || shard.includes('\\')) {
+      throw new UserError(`${index}: shard ${describe(shard)} is not a file name in the model folder`);
+    }
+  }
   const out = new Map<string, HostTensor>();
   for (const shard of new Set(Object.values(weightMap))) {
     const file = path.join(path.dirname(index), shard);
-    for (const [key, t] of read(file)) if (weightMap[key] === shard) out.set(key, t);
+    for (const [key, t] of read(file, check(file))) if (weightMap[key] === shard) out.set(key, t);
   }
   for (const [key, shard] of Object.entries(weightMap)) {
     if (!out.has(key)) throw new UserError(`${index}: tensor "${key}" is not in shard ${shard}`);

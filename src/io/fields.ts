@@ -3,6 +3,8 @@
  * file and the field (with its path, e.g. `ssm_cfg.headdim`).
  */
 import { UserError } from '../errors.js';
+import { MAX_DIM } from './config-limits.js';
+import { describe } from './json.js';
 
 export type Json = Record<string, unknown>;
 
@@ -18,7 +20,7 @@ export class Fields {
   }
 
   fail(key: string, what: string): never {
-    throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (got ${JSON.stringify(this.obj[key])})`);
+    throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (got ${describe(this.obj[key])})`);
   }
 
   private get<T>(key: string, fallback: T | undefined): unknown {
@@ -51,6 +53,20 @@ export class Fields {
     return v;
   }
 
+  /** A positive integer size of a model (a width, count or vocabulary) up to `max`. */
+  size(key: string, fallback?: number, max = MAX_DIM): number {
+    const v = this.positiveInt(key, fallback);
+    if (v > max) this.fail(key, `is beyond the limit of ${max}`);
+    return v;
+  }
+
+  /** A non-negative integer size (0 meaning none) up to `max`. */
+  sizeOrZero(key: string, fallback?: number, max = MAX_DIM): number {
+    const v = this.int(key, fallback);
+    if (v > max) this.fail(key, `is beyond the limit of ${max}`);
+    return v;
+  }
+
   bool(key: string, fallback?: boolean): boolean {
     const v = this.get(key, fallback);
     if (typeof v !== 'boolean') this.fail(key, 'must be true or false');
@@ -70,6 +86,13 @@ export class Fields {
       this.fail(key, 'must be a pair of numbers');
     }
     return [v[0], v[1]];
+  }
+
+  /** A [low, high] clamp: 0 <= low <= high, low at most `maxLow` (high may be Infinity). */
+  clamp(key: string, fallback: [number, number], maxLow: number): [number, number] {
+    const [lo, hi] = this.pair(key, fallback);
+    if (!(lo >= 0 && lo <= maxLow && lo <= hi)) this.fail(key, `must be [low, high] with 0 <= low <= high and low <= ${maxLow}`);
+    return [lo, hi];
   }
 
   intList(key: string, fallback?: number[]): number[] {

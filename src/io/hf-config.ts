@@ -16,20 +16,28 @@
 import { UserError } from '../errors.js';
 import type { Mamba1Config, Mamba2Config, ModelConfig } from '../model/config.js';
 import { paddedVocab } from '../model/config.js';
+import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
-import { stringifyJson } from './json.js';
+import { describe, stringifyJson } from './json.js';
 
 export function fromHfConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
   const modelType = f.string('model_type');
-  if (modelType === 'mamba') return fromMamba(f);
-  if (modelType === 'mamba2') return fromMamba2(f);
-  throw new UserError(`${file}: model_type "${modelType}" is not supported (expected "mamba" or "mamba2")`);
+  if (modelType !== 'mamba' && modelType !== 'mamba2') {
+    throw new UserError(`${file}: model_type ${describe(modelType)} is not supported (expected "mamba" or "mamba2")`);
+  }
+  // transformers' MambaMixer / Mamba2Mixer take their activation from hidden_act (ACT2FN, where
+  // "swish" is SiLU too); the kernels here are SiLU only.
+  const act = f.string('hidden_act', 'silu');
+  if (act !== 'silu' && act !== 'swish') f.fail('hidden_act', 'must be "silu" or "swish": other activations are not supported');
+  const config = modelType === 'mamba' ? fromMamba(f) : fromMamba2(f);
+  checkModelSize(config, file);
+  return config;
 }
 
 function vocabFields(f: Fields, fallbackVocab: number, fallbackTie: boolean) {
-  const vocabSize = f.positiveInt('vocab_size', fallbackVocab);
-  const multiple = f.positiveInt('pad_vocab_size_multiple', 1);
+  const vocabSize = f.size('vocab_size', fallbackVocab);
+  const multiple = f.size('pad_vocab_size_multiple', 1);
   return {
     vocabSize,
     padVocabSizeMultiple: vocabSize % multiple === 0 ? multiple : 1,
@@ -40,19 +48,19 @@ function vocabFields(f: Fields, fallbackVocab: number, fallbackTie: boolean) {
 }
 
 function fromMamba(f: Fields): ModelConfig {
-  const dModel = f.positiveInt('hidden_size', 768);
+  const dModel = f.size('hidden_size', 768);
   const expand = f.positive('expand', 2);
   const dInner = Math.trunc(expand * dModel);
-  if (f.has('intermediate_size') && f.positiveInt('intermediate_size') !== dInner) {
+  if (f.has('intermediate_size') && f.size('intermediate_size') !== dInner) {
     f.fail('intermediate_size', `disagrees with expand * hidden_size = ${dInner}`);
   }
   const dtRank = f.has('time_step_rank') && f.obj.time_step_rank === 'auto'
     ? Math.ceil(dModel / 16)
-    : f.positiveInt('time_step_rank', Math.ceil(dModel / 16));
+    : f.size('time_step_rank', Math.ceil(dModel / 16));
   const mixer: Mamba1Config = {
     kind: 'mamba1',
-    dState: f.positiveInt('state_size', 16),
-    dConv: f.positiveInt('conv_kernel', 4),
+    dState: f.size('state_size', 16),
+    dConv: f.size('conv_kernel', 4),
     expand,
     dInner,
     dtRank,
@@ -62,7 +70,7 @@ function fromMamba(f: Fields): ModelConfig {
     dtMax: f.positive('time_step_max', 0.1),
     dtInitFloor: f.positive('time_step_floor', 1e-4),
   };
-  const nLayers = f.positiveInt('num_hidden_layers', 32);
+  const nLayers = f.size('num_hidden_layers', 32, MAX_LAYERS);
   return {
     dModel,
     ...vocabFields(f, 50280, true),
@@ -71,11 +79,11 @@ function fromMamba(f: Fields): ModelConfig {
 }
 
 function fromMamba2(f: Fields): ModelConfig {
-  const dModel = f.positiveInt('hidden_size', 4096);
+  const dModel = f.size('hidden_size', 4096);
   const expand = f.positive('expand', 2);
-  const nHeads = f.positiveInt('num_heads', 128);
-  const headDim = f.positiveInt('head_dim', 64);
-  const nGroups = f.positiveInt('n_groups', 8);
+  const nHeads = f.size('num_heads', 128);
+  const headDim = f.size('head_dim', 64);
+  const nGroups = f.size('n_groups', 8);
   const dSsm = nHeads * headDim;
   if (expand * dModel !== dSsm) {
     f.fail('num_heads', `times head_dim ${headDim} must equal expand * hidden_size = ${expand * dModel}`);
@@ -83,26 +91,26 @@ function fromMamba2(f: Fields): ModelConfig {
   if (nHeads % nGroups !== 0) f.fail('n_groups', `must divide num_heads = ${nHeads}`);
   const mixer: Mamba2Config = {
     kind: 'mamba2',
-    dState: f.positiveInt('state_size', 128),
-    dConv: f.positiveInt('conv_kernel', 4),
+    dState: f.size('state_size', 128),
+    dConv: f.size('conv_kernel', 4),
     expand,
     headDim,
     dSsm,
     nHeads,
     nGroups,
-    chunkSize: f.positiveInt('chunk_size', 256),
+    chunkSize: f.size('chunk_size', 256),
     convBias: f.bool('use_conv_bias', true),
     bias: f.bool('use_bias', false),
     rmsNorm: true,
     normBeforeGate: false,
     dHasHdim: false,
-    dtLimit: f.pair('time_step_limit', [0, Infinity]),
+    dtLimit: f.clamp('time_step_limit', [0, Infinity], MAX_DT_FLOOR),
     dtMin: f.positive('time_step_min', 0.001),
     dtMax: f.positive('time_step_max', 0.1),
     dtInitFloor: f.positive('time_step_floor', 1e-4),
     dMlp: 0,
   };
-  const nLayers = f.positiveInt('num_hidden_layers', 64);
+  const nLayers = f.size('num_hidden_layers', 64, MAX_LAYERS);
   return {
     dModel,
     ...vocabFields(f, 32768, false),

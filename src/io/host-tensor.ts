@@ -10,6 +10,12 @@ export interface HostTensor {
   data: HostArray;
 }
 
+/**
+ * Called by a reader for every tensor of a file, with the dtype it will come back as, before any
+ * tensor data is read or allocated; throws to refuse the file (e.g. a shape config.json rules out).
+ */
+export type CheckEntry = (name: string, shape: readonly number[], dtype: DType) => void;
+
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -10,6 +10,65 @@ import { UserError } from '../errors.js';
 
 const FLOAT_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
 
+/**
+ * Nesting beyond this is refused before parsing: no config or tokenizer comes near it, and
+ * revivers, validators and error messages all recurse into the value.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Throws a UserError naming `source` when arrays/objects nest deeper than MAX_JSON_DEPTH. */
+export function checkJsonDepth(text: string, source: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) throw new UserError(`${source}: JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+}
+
+/**
+ * A short preview of any value for an error message: bounded in depth and length whatever the
+ * value is (deep, cyclic, huge, BigInt, Symbol), so that reporting bad input never fails itself.
+ */
+export function describe(v: unknown, budget = 60): string {
+  const out: string[] = [];
+  let left = budget;
+  const put = (s: string): boolean => {
+    out.push(s.length > left ? s.slice(0, Math.max(0, left)) + '…' : s);
+    left -= s.length;
+    return left > 0;
+  };
+  const walk = (x: unknown, depth: number): boolean => {
+    if (typeof x === 'string') return put(JSON.stringify(x.length > budget ? x.slice(0, budget) : x));
+    if (typeof x === 'bigint') return put(`${x.toString().length > 30 ? 'a huge integer' : x.toString()}`);
+    if (typeof x === 'number' || typeof x === 'boolean' || x === null || x === undefined) return put(String(x));
+    if (typeof x !== 'object') return put(typeof x);
+    if (x instanceof Uint8Array) return put(`bytes[${x.length}]`);
+    const isArray = Array.isArray(x);
+    const items: [string | undefined, unknown][] = isArray ? x.map((v) => [undefined, v])
+      : x instanceof Map ? [...x].map(([k, v]) => [typeof k === 'string' ? k : describe(k, 20), v])
+      : Object.entries(x);
+    const [open, close] = isArray ? ['[', ']'] : ['{', '}'];
+    if (depth >= 3) return put(`${open}…${close}`);
+    if (!put(open)) return false;
+    for (const [i, [k, v]] of items.entries()) {
+      if ((i > 0 && !put(', ')) || (k !== undefined && !put(`${JSON.stringify(k)}: `)) || !walk(v, depth + 1)) return false;
+    }
+    return put(close);
+  };
+  walk(v, 0);
+  return out.join('');
+}
+
 /** Rewrites bare non-finite tokens outside strings into `{"__float__": ...}` objects. */
 function quoteNonFinite(text: string): string {
   let out = '';
@@ -47,6 +106,7 @@ function reviveFloat(_key: string, value: unknown): unknown {
 
 /** Parses JSON text; `source` names it in the error. */
 export function parseJson(text: string, source: string): unknown {
+  checkJsonDepth(text, source);
   try {
     return JSON.parse(quoteNonFinite(text), reviveFloat);
   } catch (e) {

@@ -13,6 +13,7 @@ import { UserError } from '../errors.js';
 import type {
   AttentionConfig, LayerConfig, Mamba1Config, Mamba2Config, MixerConfig, ModelConfig,
 } from '../model/config.js';
+import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 
 const NORM_EPSILON = 1e-5;
@@ -43,9 +44,9 @@ export function fromMambaSsmConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
   f.onlyKnown(TOP_FIELDS);
   if (!f.bool('rms_norm', true)) f.fail('rms_norm', 'is false: LayerNorm models are not supported, only RMSNorm');
-  const dModel = f.positiveInt('d_model', 2560);
-  const nLayer = f.positiveInt('n_layer', 64);
-  const attnIdx = f.intList('attn_layer_idx', []);
+  const dModel = f.size('d_model', 2560);
+  const nLayer = f.size('n_layer', 64, MAX_LAYERS);
+  const attnIdx = new Set(f.intList('attn_layer_idx', []));
   for (const i of attnIdx) if (i >= nLayer) f.fail('attn_layer_idx', `has layer ${i} but n_layer is ${nLayer}`);
 
   const ssm = f.object('ssm_cfg');
@@ -54,35 +55,37 @@ export function fromMambaSsmConfig(json: Json, file: string): ModelConfig {
   ssm.onlyKnown(layerKind === 'Mamba1' ? MAMBA1_FIELDS : MAMBA2_FIELDS);
   const attn = f.object('attn_cfg');
   attn.onlyKnown(MHA_FIELDS);
-  const ssmMixer = attnIdx.length < nLayer ? (layerKind === 'Mamba1' ? mamba1(ssm, dModel) : mamba2(ssm, dModel)) : undefined;
-  const attnMixer = attnIdx.length > 0 ? attention(attn, dModel) : undefined;
+  const ssmMixer = attnIdx.size < nLayer ? (layerKind === 'Mamba1' ? mamba1(ssm, dModel) : mamba2(ssm, dModel)) : undefined;
+  const attnMixer = attnIdx.size > 0 ? attention(attn, dModel) : undefined;
 
-  const dIntermediate = f.int('d_intermediate', 0);
+  const dIntermediate = f.sizeOrZero('d_intermediate', 0);
   const layers: LayerConfig[] = [];
   for (let i = 0; i < nLayer; i++) {
-    const mixer = structuredClone((attnIdx.includes(i) ? attnMixer : ssmMixer) as MixerConfig);
+    const mixer = structuredClone((attnIdx.has(i) ? attnMixer : ssmMixer) as MixerConfig);
     layers.push(dIntermediate > 0 ? { mixer, mlp: { dIntermediate: roundUp(dIntermediate, MLP_MULTIPLE), bias: false } } : { mixer });
   }
-  return {
+  const config: ModelConfig = {
     dModel,
-    vocabSize: f.positiveInt('vocab_size', 50277),
-    padVocabSizeMultiple: f.positiveInt('pad_vocab_size_multiple', 8),
+    vocabSize: f.size('vocab_size', 50277),
+    padVocabSizeMultiple: f.size('pad_vocab_size_multiple', 8),
     tieEmbeddings: f.bool('tie_embeddings', true),
     normEpsilon: NORM_EPSILON,
     residualInFp32: f.bool('residual_in_fp32', true),
     layers,
   };
+  checkModelSize(config, file);
+  return config;
 }
 
 function mamba1(s: Fields, dModel: number): Mamba1Config {
   const expand = s.positive('expand', 2);
   return {
     kind: 'mamba1',
-    dState: s.positiveInt('d_state', 16),
-    dConv: s.positiveInt('d_conv', 4),
+    dState: s.size('d_state', 16),
+    dConv: s.size('d_conv', 4),
     expand,
     dInner: Math.trunc(expand * dModel),
-    dtRank: s.has('dt_rank') && s.obj.dt_rank === 'auto' ? Math.ceil(dModel / 16) : s.positiveInt('dt_rank', Math.ceil(dModel / 16)),
+    dtRank: s.has('dt_rank') && s.obj.dt_rank === 'auto' ? Math.ceil(dModel / 16) : s.size('dt_rank', Math.ceil(dModel / 16)),
     convBias: s.bool('conv_bias', true),
     bias: s.bool('bias', false),
     dtMin: s.positive('dt_min', 0.001),
@@ -96,29 +99,29 @@ function mamba2(s: Fields, dModel: number): Mamba2Config {
   const expand = s.positive('expand', 2);
   const dInner = expand * dModel;
   if (!Number.isInteger(dInner)) s.fail('expand', `times d_model ${dModel} must be an integer`);
-  const dSsm = s.positiveInt('d_ssm', dInner);
+  const dSsm = s.size('d_ssm', dInner);
   if (dSsm > dInner) s.fail('d_ssm', `must be at most expand * d_model = ${dInner}`);
-  const headDim = s.positiveInt('headdim', 64);
+  const headDim = s.size('headdim', 64);
   if (dSsm % headDim !== 0) s.fail('headdim', `must divide d_ssm = ${dSsm}`);
   const nHeads = dSsm / headDim;
-  const nGroups = s.positiveInt('ngroups', 1);
+  const nGroups = s.size('ngroups', 1);
   if (nHeads % nGroups !== 0) s.fail('ngroups', `must divide the number of heads ${nHeads}`);
   return {
     kind: 'mamba2',
-    dState: s.positiveInt('d_state', 128),
-    dConv: s.positiveInt('d_conv', 4),
+    dState: s.size('d_state', 128),
+    dConv: s.size('d_conv', 4),
     expand,
     headDim,
     dSsm,
     nHeads,
     nGroups,
-    chunkSize: s.positiveInt('chunk_size', 256),
+    chunkSize: s.size('chunk_size', 256),
     convBias: s.bool('conv_bias', true),
     bias: s.bool('bias', false),
     rmsNorm: s.bool('rmsnorm', true),
     normBeforeGate: s.bool('norm_before_gate', false),
     dHasHdim: s.bool('D_has_hdim', false),
-    dtLimit: s.pair('dt_limit', [0, Infinity]),
+    dtLimit: s.clamp('dt_limit', [0, Infinity], MAX_DT_FLOOR),
     dtMin: s.positive('dt_min', 0.001),
     dtMax: s.positive('dt_max', 0.1),
     dtInitFloor: s.positive('dt_init_floor', 1e-4),
@@ -127,23 +130,23 @@ function mamba2(s: Fields, dModel: number): Mamba2Config {
 }
 
 function attention(a: Fields, dModel: number): AttentionConfig {
-  const nHeads = a.positiveInt('num_heads');
-  const nKvHeads = a.positiveInt('num_heads_kv', nHeads);
+  const nHeads = a.size('num_heads');
+  const nKvHeads = a.size('num_heads_kv', nHeads);
   if (nHeads % nKvHeads !== 0) a.fail('num_heads_kv', `must divide num_heads = ${nHeads}`);
   if (!a.has('head_dim') && dModel % nHeads !== 0) a.fail('num_heads', `must divide d_model = ${dModel} (or set head_dim)`);
   const config: AttentionConfig = {
     kind: 'attention',
     nHeads,
     nKvHeads,
-    headDim: a.positiveInt('head_dim', dModel / nHeads),
-    rotaryEmbDim: a.int('rotary_emb_dim', 0),
+    headDim: a.size('head_dim', dModel / nHeads),
+    rotaryEmbDim: a.sizeOrZero('rotary_emb_dim', 0),
     rotaryBase: a.positive('rotary_emb_base', 10000),
     rotaryInterleaved: a.bool('rotary_emb_interleaved', false),
     causal: a.bool('causal', false),
     qkvProjBias: a.bool('qkv_proj_bias', true),
     outProjBias: a.bool('out_proj_bias', true),
-    dConv: a.int('d_conv', 0),
-    mlpDim: roundUp(a.int('mlp_dim', 0), MHA_MLP_MULTIPLE),
+    dConv: a.sizeOrZero('d_conv', 0),
+    mlpDim: roundUp(a.sizeOrZero('mlp_dim', 0), MHA_MLP_MULTIPLE),
   };
   if (a.has('softmax_scale')) config.softmaxScale = a.positive('softmax_scale');
   return config;

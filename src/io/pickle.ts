@@ -27,6 +27,9 @@ export interface UnpickleHooks {
 
 const MARK = Symbol('mark');
 
+/** Sizes, offsets and strides fit in 8 bytes; an integer this long is never a checkpoint's. */
+const MAX_LONG_BYTES = 64;
+
 export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   const fail = (what: string): never => {
     throw new UserError(`${hooks.source}: bad pickle (${what})`);
@@ -59,8 +62,9 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
     pos = end + 1;
     return s;
   };
-  const pop = () => (stack.length === 0 ? fail('stack underflow') : stack.pop());
-  const top = () => (stack.length === 0 ? fail('stack underflow') : stack[stack.length - 1]);
+  // Python keeps marks on a stack of their own: a MARK is never a value.
+  const pop = () => (stack.length === 0 || stack[stack.length - 1] === MARK ? fail('stack underflow') : stack.pop());
+  const top = () => (stack.length === 0 || stack[stack.length - 1] === MARK ? fail('stack underflow') : stack[stack.length - 1]);
   const popMark = (): unknown[] => {
     const at = stack.lastIndexOf(MARK);
     if (at < 0) fail('MARK missing');
@@ -81,7 +85,8 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   };
   const append = (list: unknown, items: unknown[]) => {
     if (!Array.isArray(list)) fail('APPEND on a non-list');
-    (list as unknown[]).push(...items);
+    // one by one: spreading a long item list into push() overflows the stack
+    for (const item of items) (list as unknown[]).push(item);
   };
 
   for (;;) {
@@ -105,7 +110,12 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
       case 0x8a: stack.push(long(take(u8()))); break; // LONG1
-      case 0x8b: stack.push(long(take(u32()))); break; // LONG4
+      case 0x8b: { // LONG4
+        const n = u32();
+        if (n > MAX_LONG_BYTES) fail(`LONG4 integer of ${n} bytes at byte ${at}`);
+        stack.push(long(take(n)));
+        break;
+      }
       case 0x47: need(8); stack.push(dv.getFloat64(pos, false)); pos += 8; break; // BINFLOAT (big-endian)
       case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
       case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
@@ -162,11 +172,17 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   }
 }
 
-/** Little-endian two's-complement integer of any length. */
+/**
+ * Little-endian two's-complement integer, read in one pass (through a hex string: shifting a
+ * BigInt byte by byte is quadratic).
+ */
 function long(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let hex = '';
+  for (let i = b.length - 1; i >= 0; i--) hex += HEX[b[i]];
+  let v = BigInt(`0x${hex}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -6,9 +6,12 @@
 import { UserError } from '../errors.js';
 import { decodeElements, SOURCE_BYTES, isFloatSource, type SourceDType } from './dtypes.js';
 import { openRead, closeRead, readAt, readBytes, writeAtomic, writeAll, type ReadFile } from './files.js';
-import { numel, type HostTensor } from './host-tensor.js';
+import { numel, type CheckEntry, type HostTensor } from './host-tensor.js';
+import { checkJsonDepth, describe } from './json.js';
 
 const MAX_HEADER = 100 * 1024 * 1024;
+/** No checkpoint tensor has more dimensions; a longer list is corruption. */
+const MAX_RANK = 16;
 
 interface Entry {
   name: string;
@@ -18,18 +21,22 @@ interface Entry {
   end: number;
 }
 
-/** Reads every tensor; floats come back as f32, integers and bools as i32. */
-export function readSafetensors(file: string): Map<string, HostTensor> {
-  return readSafetensorsWithMetadata(file).tensors;
+/**
+ * Reads every tensor; floats come back as f32, integers and bools as i32. `check` sees every
+ * tensor's name and shape before any data is read.
+ */
+export function readSafetensors(file: string, check?: CheckEntry): Map<string, HostTensor> {
+  return readSafetensorsWithMetadata(file, check).tensors;
 }
 
-export function readSafetensorsWithMetadata(file: string): {
+export function readSafetensorsWithMetadata(file: string, check?: CheckEntry): {
   tensors: Map<string, HostTensor>;
   metadata: Record<string, string>;
 } {
   const f = openRead(file);
   try {
     const { entries, metadata, dataStart } = readHeader(f);
+    for (const e of entries) check?.(e.name, e.shape, isFloatSource(e.type) ? 'f32' : 'i32');
     const tensors = new Map<string, HostTensor>();
     for (const e of entries) tensors.set(e.name, readEntry(f, e, dataStart));
     return { tensors, metadata };
@@ -51,13 +58,18 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
 function readHeader(f: ReadFile): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   const file = f.path;
   if (f.size < 8) throw new UserError(`${file}: not a safetensors file (only ${f.size} bytes)`);
-  const n = Number(Buffer.from(readBytes(f, 0, 8)).readBigUInt64LE(0));
-  if (n > MAX_HEADER || n > f.size - 8) {
-    throw new UserError(`${file}: safetensors header length ${n} is absurd (file has ${f.size} bytes)`);
+  const length = Buffer.from(readBytes(f, 0, 8)).readBigUInt64LE(0);
+  if (length > BigInt(Math.min(MAX_HEADER, f.size - 8))) {
+    throw new UserError(`${file}: safetensors header length ${length} does not fit in the file (${f.size} bytes)`);
   }
+  const n = Number(length);
+  const text = Buffer.from(readBytes(f, 8, n)).toString('utf8');
+  // The reference reader (Rust) insists that the header is a JSON object starting at byte 8.
+  if (!text.startsWith('{')) throw new UserError(`${file}: safetensors header does not start with "{" (header length ${n} is wrong?)`);
+  checkJsonDepth(text, `${file}: safetensors header`);
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(readBytes(f, 8, n)).toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
     throw new UserError(`${file}: safetensors header is not JSON (${(e as Error).message})`);
   }
@@ -70,7 +82,7 @@ function readHeader(f: ReadFile): { entries: Entry[]; metadata: Record<string, s
   const entries: Entry[] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof v !== 'object' || v === null || !Object.values(v).every((x) => typeof x === 'string')) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
         throw new UserError(`${file}: __metadata__ is not an object of strings`);
       }
       metadata = v as Record<string, string>;
@@ -78,30 +90,44 @@ function readHeader(f: ReadFile): { entries: Entry[]; metadata: Record<string, s
     }
     entries.push(parseEntry(file, name, v, dataSize));
   }
-  // Tensors may be listed in any order but their byte ranges must not overlap.
-  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < byOffset.length; i++) {
-    const prev = byOffset[i - 1];
-    const cur = byOffset[i];
-    if (cur.begin < prev.end) {
-      throw new UserError(`${file}: tensor "${cur.name}" overlaps tensor "${prev.name}" (data_offsets)`);
-    }
-  }
+  checkCoverage(file, entries, dataSize);
   return { entries, metadata, dataStart };
+}
+
+/**
+ * Tensors may be listed in any order, but their byte ranges, sorted, must tile the data section
+ * exactly: a gap, an overlap or trailing bytes mean the header and the data disagree (a wrong
+ * header length shifts every tensor), as the reference reader also refuses.
+ */
+function checkCoverage(file: string, entries: readonly Entry[], dataSize: number): void {
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let prev: Entry | undefined;
+  for (const e of byOffset) {
+    if (e.begin < at) throw new UserError(`${file}: tensor "${e.name}" overlaps tensor "${prev?.name}" (data_offsets)`);
+    if (e.begin > at) {
+      throw new UserError(`${file}: tensor "${e.name}" starts at data byte ${e.begin}, but the tensors before it end at ${at} (a hole in data_offsets)`);
+    }
+    at = e.end;
+    prev = e;
+  }
+  if (at !== dataSize) {
+    throw new UserError(`${file}: the tensors cover ${at} data bytes but the file has ${dataSize} after the header (trailing bytes or a wrong header length)`);
+  }
 }
 
 function parseEntry(file: string, name: string, v: unknown, dataSize: number): Entry {
   const where = `${file}: tensor "${name}"`;
-  if (typeof v !== 'object' || v === null) throw new UserError(`${where}: header entry is not an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`${where}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof dtype !== 'string' || !Object.hasOwn(SOURCE_BYTES, dtype)) {
-    throw new UserError(`${where}: unsupported dtype ${JSON.stringify(dtype)}`);
+    throw new UserError(`${where}: unsupported dtype ${describe(dtype)}`);
   }
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new UserError(`${where}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+  if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new UserError(`${where}: shape ${describe(shape)} is not a list of sizes`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    throw new UserError(`${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+    throw new UserError(`${where}: data_offsets ${describe(offsets)} is not [begin, end]`);
   }
   const [begin, end] = offsets as number[];
   if (end < begin) throw new UserError(`${where}: data_offsets [${begin}, ${end}] end before they begin`);
@@ -109,8 +135,9 @@ function parseEntry(file: string, name: string, v: unknown, dataSize: number): E
     throw new UserError(`${where}: data_offsets [${begin}, ${end}] run past the end of the file (${dataSize} data bytes)`);
   }
   const type = dtype as SourceDType;
-  const want = numel(shape) * SOURCE_BYTES[type];
-  if (end - begin !== want) {
+  // numel can exceed 2^53 for absurd shapes; comparing sizes in BigInt keeps the check exact.
+  const want = shape.reduce((n: bigint, d: number) => n * BigInt(d), 1n) * BigInt(SOURCE_BYTES[type]);
+  if (BigInt(end - begin) !== want) {
     throw new UserError(`${where}: has ${end - begin} bytes but shape [${shape}] of ${type} needs ${want}`);
   }
   return { name, type, shape: shape as number[], begin, end };

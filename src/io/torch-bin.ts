@@ -9,10 +9,15 @@
 import { UserError } from '../errors.js';
 import type { HostArray } from '../tensor.js';
 import { decodeElements, isFloatSource, SOURCE_BYTES, type SourceDType } from './dtypes.js';
-import { numel, type HostTensor } from './host-tensor.js';
+import { numel, type CheckEntry, type HostTensor } from './host-tensor.js';
+import { describe } from './json.js';
 import { unpickle, PyGlobal } from './pickle.js';
 import { openZip, closeZip, readZipEntry, type Zip } from './zip.js';
 import { openRead, closeRead, readBytes } from './files.js';
+
+/** data.pkl of a state dict is kilobytes; its size limits what the pickle machine allocates. */
+const MAX_PICKLE = 256 * 1024 * 1024;
+const MAX_RANK = 16;
 
 const STORAGE_TYPES: Record<string, SourceDType> = {
   FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64',
@@ -33,11 +38,12 @@ class TensorRef {
   ) {}
 }
 
-export function readTorchBin(path: string): Map<string, HostTensor> {
+/** `check` sees every tensor's name and shape before any storage is read. */
+export function readTorchBin(path: string, check?: CheckEntry): Map<string, HostTensor> {
   checkMagic(path);
   const zip = openZip(path);
   try {
-    return readArchive(zip, path);
+    return readArchive(zip, path, check);
   } finally {
     closeZip(zip);
   }
@@ -57,7 +63,7 @@ function checkMagic(path: string): void {
   }
 }
 
-function readArchive(zip: Zip, path: string): Map<string, HostTensor> {
+function readArchive(zip: Zip, path: string, check: CheckEntry | undefined): Map<string, HostTensor> {
   const pkl = [...zip.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl) throw new UserError(`${path}: no <archive>/data.pkl in the zip: not a torch.save checkpoint`);
   const prefix = pkl.slice(0, -'data.pkl'.length);
@@ -66,7 +72,9 @@ function readArchive(zip: Zip, path: string): Map<string, HostTensor> {
     throw new UserError(`${path}: big-endian checkpoints are not supported`);
   }
 
-  const root = unpickle(readZipEntry(zip, zip.entries.get(pkl)!), {
+  const pklEntry = zip.entries.get(pkl)!;
+  if (pklEntry.size > MAX_PICKLE) throw new UserError(`${path}: ${pkl} claims ${pklEntry.size} bytes; a state dict's pickle is far smaller`);
+  const root = unpickle(readZipEntry(zip, pklEntry), {
     source: `${path}: ${pkl}`,
     findGlobal: (module, name) => findGlobal(module, name, path),
     persistentLoad: (pid) => storageRef(pid, path),
@@ -74,10 +82,17 @@ function readArchive(zip: Zip, path: string): Map<string, HostTensor> {
   if (!(root instanceof Map)) throw new UserError(`${path}: the checkpoint is not a dict of tensors`);
   const refs = new Map<string, TensorRef>();
   const uses = new Map<string, number>();
+  const storageOf = new Map<string, StorageRef>();
   for (const [name, value] of root) {
     if (typeof name !== 'string' || !(value instanceof TensorRef)) {
-      throw new UserError(`${path}: entry ${JSON.stringify(String(name))} is not a tensor`);
+      throw new UserError(`${path}: entry ${describe(name)} is not a tensor`);
     }
+    check?.(name, value.shape, isFloatSource(value.storage.type) ? 'f32' : 'i32');
+    const seen = storageOf.get(value.storage.key);
+    if (seen && (seen.type !== value.storage.type || seen.numel !== value.storage.numel)) {
+      throw new UserError(`${path}: storage "${seen.key}" is declared as ${seen.numel} × ${seen.type} and as ${value.storage.numel} × ${value.storage.type}`);
+    }
+    storageOf.set(value.storage.key, value.storage);
     refs.set(name, value);
     uses.set(value.storage.key, (uses.get(value.storage.key) ?? 0) + 1);
   }
@@ -104,7 +119,7 @@ function findGlobal(module: string, name: string, path: string): PyGlobal | unde
   const qualified = `${module}.${name}`;
   switch (qualified) {
     case 'collections.OrderedDict':
-      return new PyGlobal(module, name, (args) => new Map(Array.isArray(args[0]) ? (args[0] as [unknown, unknown][]) : []));
+      return new PyGlobal(module, name, (args) => orderedDict(args, path));
     case 'torch._utils._rebuild_tensor':
     case 'torch._utils._rebuild_tensor_v2':
       return new PyGlobal(module, name, (args) => rebuildTensor(args, path));
@@ -116,9 +131,18 @@ function findGlobal(module: string, name: string, path: string): PyGlobal | unde
   return undefined;
 }
 
+function orderedDict(args: unknown[], path: string): Map<unknown, unknown> {
+  if (args.length === 0 || (Array.isArray(args[0]) && args[0].length === 0)) return new Map();
+  const items = args[0];
+  if (!Array.isArray(items) || !items.every((kv) => Array.isArray(kv) && kv.length === 2)) {
+    throw new UserError(`${path}: bad arguments to collections.OrderedDict: ${describe(args)}`);
+  }
+  return new Map(items as [unknown, unknown][]);
+}
+
 function storageRef(pid: unknown, path: string): StorageRef {
   const bad = (): never => {
-    throw new UserError(`${path}: bad storage reference ${JSON.stringify(pid, (_k, v) => (v instanceof PyGlobal ? `${v.module}.${v.name}` : v))}`);
+    throw new UserError(`${path}: bad storage reference ${describe(pid instanceof PyGlobal ? `${pid.module}.${pid.name}` : pid)}`);
   };
   if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== 'storage') return bad();
   const [, type, key, , count] = pid;
@@ -131,9 +155,9 @@ const isSizeList = (v: unknown): v is number[] =>
 
 function rebuildTensor(args: unknown[], path: string): TensorRef {
   const [storage, offset, shape, stride] = args;
-  if (!(storage instanceof StorageRef) || !Number.isSafeInteger(offset) || !isSizeList(shape) || !isSizeList(stride) ||
-      shape.length !== stride.length) {
-    throw new UserError(`${path}: bad arguments to torch._utils._rebuild_tensor_v2`);
+  if (!(storage instanceof StorageRef) || !Number.isSafeInteger(offset) || (offset as number) < 0 || !isSizeList(shape) ||
+      !isSizeList(stride) || shape.length !== stride.length || shape.length > MAX_RANK) {
+    throw new UserError(`${path}: bad arguments to torch._utils._rebuild_tensor_v2: ${describe(args.slice(1, 4))}`);
   }
   return new TensorRef(storage, offset as number, shape, stride);
 }
@@ -142,16 +166,21 @@ function loadStorage(zip: Zip, prefix: string, s: StorageRef, where: string): Ho
   const name = `${prefix}data/${s.key}`;
   const entry = zip.entries.get(name);
   if (!entry) throw new UserError(`${where}: storage "${name}" is missing from the archive`);
-  const bytes = readZipEntry(zip, entry);
+  // torch.save writes a storage's bytes and nothing else; checked before anything is read
   const want = s.numel * SOURCE_BYTES[s.type];
-  if (bytes.length < want) throw new UserError(`${where}: storage "${name}" has ${bytes.length} bytes, needs ${want}`);
-  return decodeElements(bytes, s.type, s.numel, where);
+  if (entry.size !== want) throw new UserError(`${where}: storage "${name}" has ${entry.size} bytes, but ${s.numel} elements of ${s.type} are ${want}`);
+  return decodeElements(readZipEntry(zip, entry), s.type, s.numel, where);
 }
 
 /** The tensor's elements in row-major order, honoring its storage offset and strides. */
 function materialize(src: HostArray, t: TensorRef, shared: boolean, where: string): HostArray {
   const n = numel(t.shape);
   if (n === 0) return src instanceof Float32Array ? new Float32Array(0) : new Int32Array(0);
+  // Only views that repeat elements (stride 0, overlapping strides) are larger than their
+  // storage; no state dict holds one, and expanding it is how a small file fills the memory.
+  if (n > src.length) {
+    throw new UserError(`${where}: shape [${t.shape}] has ${n} elements, more than its storage of ${src.length} (a broadcast view: save it with .contiguous())`);
+  }
   let last = t.offset;
   for (let d = 0; d < t.shape.length; d++) last += (t.shape[d] - 1) * t.stride[d];
   if (last >= src.length) {

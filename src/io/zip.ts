@@ -3,6 +3,7 @@
  * zip64 records for archives over 4 GiB, stored and deflated entries. Entries are read on demand
  * with positioned reads, so the archive is never held in memory whole.
  */
+import * as buffer from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { UserError } from '../errors.js';
 import { openRead, closeRead, readBytes, type ReadFile } from './files.js';
@@ -13,6 +14,7 @@ const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const U32_MAX = 0xffffffff;
+const MAX_ENTRY = buffer.constants.MAX_LENGTH;
 
 export interface ZipEntry {
   name: string;
@@ -141,20 +143,23 @@ export function readZipEntry(zip: Zip, entry: ZipEntry): Uint8Array {
   if (dataAt + entry.compressedSize > f.size) {
     throw new UserError(`${f.path}: file is truncated (zip entry "${entry.name}" runs past its end)`);
   }
+  if (entry.size > MAX_ENTRY) throw new UserError(`${f.path}: zip entry "${entry.name}" claims ${entry.size} bytes, more than one buffer holds`);
   let data: Uint8Array;
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.size) corrupt(f, `stored entry "${entry.name}" has two sizes`);
     data = readBytes(f, dataAt, entry.size);
   } else if (entry.method === 8) {
     const packed = readBytes(f, dataAt, entry.compressedSize);
+    // The directory's size is a hard limit: a few MB of deflate stream can expand a thousandfold.
+    let out: Buffer;
     try {
-      const out = zlib.inflateRawSync(packed);
-      data = new Uint8Array(out.length);
-      data.set(out);
+      out = zlib.inflateRawSync(packed, { maxOutputLength: Math.max(1, entry.size) });
     } catch {
-      corrupt(f, `entry "${entry.name}" does not inflate`);
+      corrupt(f, `entry "${entry.name}" does not inflate to the ${entry.size} bytes its directory entry says`);
     }
-    if (data.length !== entry.size) corrupt(f, `entry "${entry.name}" inflates to ${data.length} bytes, not ${entry.size}`);
+    if (out.length !== entry.size) corrupt(f, `entry "${entry.name}" inflates to ${out.length} bytes, not ${entry.size}`);
+    // Large outputs own their memory at offset 0; small pooled ones are copied to be aligned.
+    data = out.byteOffset % 8 === 0 ? new Uint8Array(out.buffer, out.byteOffset, out.length) : Uint8Array.from(out);
   } else {
     throw new UserError(`${f.path}: zip entry "${entry.name}" uses unsupported compression method ${entry.method}`);
   }

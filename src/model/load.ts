@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { readCheckpoint } from '../io/checkpoint.js';
 import { describeValue } from './args.js';
 import { MambaLM } from './lm.js';
+import { expectedShapes } from './params.js';
 import { uploadWeights } from './weights.js';
 
 /**
@@ -14,6 +15,6 @@ export async function loadModel(dir: string, backend: Backend): Promise<MambaLM>
   if (typeof (backend as Partial<Backend> | undefined)?.uploadWeight !== 'function') {
     throw new UserError(`loadModel(dir, backend): expected a backend (await createBackend('cpu' | 'webgpu')), got ${describeValue(backend)}`);
   }
-  const { config, weights } = readCheckpoint(dir);
+  const { config, weights } = readCheckpoint(dir, expectedShapes);
   return new MambaLM(config, uploadWeights(weights, backend), backend);
 }
