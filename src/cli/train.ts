@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { readConfig } from '../io/checkpoint.js';
+import { checkModelSize } from '../io/config-limits.js';
 import { hfUnsupportedReason } from '../io/hf-config.js';
 import { mambaSsmUnsupportedReason } from '../io/mamba-ssm-config.js';
 import type { ModelConfig } from '../model/config.js';
@@ -178,6 +179,7 @@ function modelConfig(flags: Flags, given: Set<string>, vocabSize: number): Model
       heads: flags.heads, dIntermediate: flags['d-intermediate'], vocabSize,
     });
   }
+  checkModelSize(config, flags.preset !== undefined ? `--preset ${flags.preset}` : flags.config ?? `--layers ${flags.layers} --d-model ${flags['d-model']}`);
   if (hfUnsupportedReason(config) !== undefined) {
     const reason = mambaSsmUnsupportedReason(config);
     if (reason) throw new UserError(`this architecture could not be saved in any checkpoint format: ${reason}`);

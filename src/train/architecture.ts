@@ -65,5 +65,5 @@ export function layerStackConfig(s: LayerStack): ModelConfig {
     attn_cfg: { num_heads: s.heads, head_dim: headDim, causal: true, rotary_emb_dim: headDim },
     pad_vocab_size_multiple: 8,
     tie_embeddings: true,
-  }, '--layers');
+  }, 'the architecture flags (--layers, --d-model, --d-state, --expand, --head-dim, --heads, --d-intermediate)');
 }
