@@ -18,7 +18,7 @@
  *   those parts, the copy bandwidth always)
  */
 import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
+import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/selective-scan.js';
 import { Tensor } from '../src/tensor.js';
 import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 

@@ -11,7 +11,7 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend, WebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { GpuTensor } from '../src/backend/webgpu/index.js';
 import { batchedMatmul } from '../src/backend/webgpu/kernels/matmul.js';
-import { selectiveScan } from '../src/backend/webgpu/kernels/scan.js';
+import { selectiveScan } from '../src/backend/webgpu/kernels/selective-scan.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
 import { openTestGpu } from './webgpu-util.js';
 

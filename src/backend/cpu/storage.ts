@@ -1,5 +1,6 @@
 import type { Backend } from '../backend.js';
-import { Tensor } from '../../tensor.js';
+import { Tensor, type DType, type HostArray } from '../../tensor.js';
+import { pinWeight } from './gemm.js';
 
 /** The CPU keeps every tensor's data as one contiguous typed array in `storage`. */
 export function f32(t: Tensor): Float32Array {
@@ -16,18 +17,29 @@ export function wrapF32(backend: Backend, shape: readonly number[], data: Float3
   return new Tensor(shape, 'f32', data, backend);
 }
 
+export function upload(be: Backend, data: HostArray, shape: readonly number[]): Tensor {
+  const dtype: DType = data instanceof Int32Array ? 'i32' : 'f32';
+  return new Tensor(shape, dtype, data.slice(), be);
+}
+
+export function uploadWeight(be: Backend, data: Float32Array, shape: readonly number[]): Tensor {
+  return wrapF32(be, shape, pinWeight(data));
+}
+
+export function zeros(be: Backend, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor(shape, dtype, dtype === 'f32' ? new Float32Array(n) : new Int32Array(n), be);
+}
+
+/** A copy, so that callers never alias a tensor the backend may still use. */
+export function read(t: Tensor): HostArray {
+  return t.dtype === 'f32' ? f32(t).slice() : i32(t).slice();
+}
+
 /** The last dimension and the number of rows before it. */
 export function rowsOf(t: Tensor): { rows: number; cols: number } {
   const cols = t.shape[t.shape.length - 1] ?? 1;
   return { rows: cols === 0 ? 0 : t.size / cols, cols };
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-export function expectShape(what: string, t: Tensor, shape: readonly number[]): void {
-  if (!sameShape(t.shape, shape)) throw new Error(`${what}: expected [${shape}], got [${t.shape}]`);
 }
 
 const scratch = new Map<string, Float64Array>();

@@ -4,7 +4,7 @@
  *   param, grad, m, v [...] (same shape) -> param, m, v updated
  */
 import type { AdamWStep } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
 

@@ -11,7 +11,7 @@
  * Query i of sequence b sits at position kvLen[b] − Lq + i and (if causal) sees keys j ≤ that.
  *   q, dout [B, Lq, Hq, E], k/v [B, S, Hkv, E] -> dq, dk, dv (zero for keys past kvLen)
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 

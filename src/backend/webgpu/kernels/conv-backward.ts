@@ -9,12 +9,12 @@
  * initial state's), and the two column sums.
  *   x, dy [B, L, C], weight [C, K], state, dstate [B, C, K−1] -> dx, dweight [C, K], dbias [C], dstate
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { inputAt } from './conv.js';
 import { GRAD_FNS } from './elementwise-backward.js';
-import { columnSum, sumRows, type ColumnSum } from './reduce-backward.js';
+import { columnSum, sumRows, type ColumnSum } from './reduce.js';
 
 const WG = 256;
 const FIELDS = 'n: u32, L: u32, C: u32, K: u32';

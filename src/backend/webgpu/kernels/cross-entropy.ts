@@ -7,7 +7,7 @@
  * device; it makes the loss NaN, which a trainer stops on.
  *   logits [..., V], targets i32 [...] -> loss [], dlogits [..., V]
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type KernelHost } from '../runtime.js';
 import { rowKernel } from './norms.js';
 

@@ -3,7 +3,7 @@
  * add, mul and exp need only the forward kernels (see ops/elementwise.ts).
  *   x, dy [...] -> dx [...];  x [...], s [] -> s·x
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
 

@@ -3,7 +3,7 @@
  * One invocation per element; these are bandwidth-bound, so nothing is tiled.
  */
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
 
 const WG = 256;

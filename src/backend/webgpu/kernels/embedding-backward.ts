@@ -5,7 +5,7 @@
  * ids add up varies from run to run, so the last bits may too.
  *   dy [...S, C], ids i32 [...S] -> dtable [V, C]; an id outside [0, V) adds nothing
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
 

@@ -18,7 +18,7 @@
  * B transposed = the Linear weight [N, K]) or R-contiguous. Loads use vec4 when the contiguous
  * dimension is a multiple of 4, and every load and store is bounds-checked, so any M, N, K work.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { header } from '../wgsl.js';
 import { gemv, GEMV_ROWS } from './gemv.js';

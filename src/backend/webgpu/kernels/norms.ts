@@ -3,7 +3,7 @@
  * RMSNorm, softmax and logSoftmax. Each invocation strides over the row, then the workgroup
  * combines its partials (subgroup operations when the device has them).
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { blockReduce, ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';

@@ -35,12 +35,12 @@
  *   x, dy [B, L, H, P], dt [B, L, H], A [H], B/C [B, L, G, N], D [H] or [H, P], states [B, H, P, N]
  */
 import type { SsdArgs, SsdGrads } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
-import { columnSum } from './reduce-backward.js';
+import { columnSum } from './reduce.js';
 import { cached, CB_KERNEL as TILED_CB, CHUNK, FIELDS, HEAD, LOWER_TILE, pairCBTimes, pairRowsByStates, pairRowsTimesStates, pairStates,
   scaledRows, ssdBatched, TILE_ORIGIN } from './ssd.js';
 import { tiledSource } from './tiles.js';

@@ -25,7 +25,7 @@
  *   -> y [B, L, D], state [B, D, N]
  */
 import type { SelectiveScanArgs } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { binary, unary } from './elementwise.js';
 import { header, type BufferDecl } from '../wgsl.js';

@@ -21,12 +21,12 @@
  *   u, delta, z, dy [B, L, D], A [D, N], B/C [B, L, N], D/deltaBias [D], state, dstate [B, D, N]
  */
 import type { SelectiveScanArgs, SelectiveScanGrads } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
-import { columnSum, sumRows } from './reduce-backward.js';
+import { columnSum, sumRows } from './reduce.js';
 
 const WG = 256;
 /** steps between checkpoints (and states each lane keeps while walking back) */
