@@ -152,3 +152,12 @@ test('linear, matmul with transposes, embedding, split, concat, writeAt', () => 
   assert.deepEqual([...host(dst)], [1, 2, 0, 0, 0, 0, 3, 4]);
   assert.throws(() => cpu.writeAt(dst, t(new Float32Array([1, 2, 3, 4]), [2, 2, 1]), new Int32Array([3, 0])), /outside/);
 });
+
+test('argmax: first of ties, NaN never wins, columns past vocab ignored, a row of -inf gives 0; sumOfSquares per tensor', () => {
+  const z = Float32Array.from([1, 3, 3, 0, NaN, 2, -1, 5, -Infinity, -Infinity, -Infinity, 7]);
+  assert.deepEqual([...host(cpu.argmax(t(z, [3, 4]), 3))], [1, 1, 0]);
+  assert.deepEqual([...host(cpu.argmax(t(z, [3, 4])))], [1, 3, 3]);
+  assert.throws(() => cpu.argmax(t(z, [3, 4]), 5), /vocab 5/);
+  const sq = host(cpu.sumOfSquares([t(Float32Array.from([1, -2]), [2]), t(Float32Array.from([3]), [1, 1])]));
+  assert.deepEqual([...sq], [5, 9]);
+});
