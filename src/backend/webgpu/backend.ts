@@ -25,7 +25,7 @@ import { gatedRmsNorm, rmsNorm, softmax } from './kernels/norms.js';
 import { sumOfSquares } from './kernels/reduce.js';
 import { selectiveScan } from './kernels/selective-scan.js';
 import { argmax } from './kernels/argmax.js';
-import { ssdChunked } from './kernels/ssd.js';
+import { ssdChunked } from './kernels/ssd/ssd.js';
 import { mamba2Step, stepBindings, type StepArgs } from './kernels/mamba2-step.js';
 
 /** Training kernels (GradKernels) come from the base class, see grad-kernels.ts. */

@@ -19,7 +19,7 @@ import { rotary } from './kernels/rotary.js';
 import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './kernels/norms-backward.js';
 import { sumRows } from './kernels/reduce.js';
 import { selectiveScanBackward } from './kernels/selective-scan-backward.js';
-import { ssdChunkedBackward } from './kernels/ssd-backward.js';
+import { ssdChunkedBackward } from './kernels/ssd/ssd-backward.js';
 
 export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
   abstract readonly rt: GpuRuntime;
