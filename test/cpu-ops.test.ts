@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
+import { gatedRmsNormRef, rmsNormRef } from './reference/norms.js';
 
 test('causalConv1d = direct convolution over [state, x]; chaining carries the window', () => {
   const r = rng(10);
@@ -58,38 +59,19 @@ test('causalConv1d SIMD kernel: widths K 1, 2, 3, 5, channels 5 and 8 (padding),
   }
 });
 
-function gatedRef(x: Float32Array, z: Float32Array, w: Float32Array, C: number, gs: number, before: boolean, eps: number) {
-  const out = new Float64Array(x.length);
-  for (let r0 = 0; r0 < x.length; r0 += gs) {
-    const v = Array.from({ length: gs }, (_, i) => (before ? x[r0 + i] : x[r0 + i] * silu64(z[r0 + i])));
-    const rms = Math.sqrt(v.reduce((a, b) => a + b * b, 0) / gs + eps);
-    for (let i = 0; i < gs; i++) {
-      const n = (v[i] / rms) * w[(r0 + i) % C];
-      out[r0 + i] = before ? n * silu64(z[r0 + i]) : n;
-    }
-  }
-  return out;
-}
-
 test('gatedRmsNorm per group, gate before and after the norm; rmsNorm', () => {
   const r = rng(11);
   const rows = 5, C = 12;
   const x = randn(r, rows * C, -2, 2), z = randn(r, rows * C, -2, 2), w = randn(r, C, 0.5, 1.5);
   for (const gs of [12, 4]) for (const before of [false, true]) {
     const got = cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, gs, before);
-    assert.ok(maxAbsDiff(host(got), gatedRef(x, z, w, C, gs, before, 1e-5)) < 1e-6, `group ${gs} before ${before}`);
+    assert.ok(maxAbsDiff(host(got), gatedRmsNormRef(x, z, w, C, gs, before, 1e-5)) < 1e-6, `group ${gs} before ${before}`);
   }
   // grouping matters: group 4 differs from the full width
   const g4 = host(cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, 4, false));
   const g12 = host(cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, 12, false));
   assert.ok(maxAbsDiff(g4, g12) > 1e-3);
-  const rmsRef = new Float64Array(rows * C);
-  for (let i = 0; i < rows; i++) {
-    const v = x.subarray(i * C, (i + 1) * C);
-    const rms = Math.sqrt(v.reduce((a, b) => a + b * b, 0) / C + 1e-5);
-    for (let c = 0; c < C; c++) rmsRef[i * C + c] = (v[c] / rms) * w[c];
-  }
-  assert.ok(maxAbsDiff(host(cpu.rmsNorm(t(x, [rows, C]), t(w, [C]), 1e-5)), rmsRef) < 1e-6);
+  assert.ok(maxAbsDiff(host(cpu.rmsNorm(t(x, [rows, C]), t(w, [C]), 1e-5)), rmsNormRef(x, w, C, 1e-5)) < 1e-6);
 });
 
 test('softmax / logSoftmax along the last dim, stable for large inputs', () => {
