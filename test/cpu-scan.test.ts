@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, t } from './cpu-util.js';
 import { selectiveScanRef } from './reference/selective-scan.js';
+import { selectiveScanLoops } from '../src/backend/cpu/selective-scan.js';
 import { ssdRef } from './reference/ssd.js';
 
 // ---- Mamba-1 selective scan: sequential float64 recurrence --------------------------------------
@@ -40,6 +41,21 @@ test('selectiveScan matches the sequential recurrence (initial state, D, z gate,
   const got = runScan(c, 0, c.L, c.h0);
   assert.ok(maxAbsDiff(host(got.y), ref.y) < 1e-5, `y err ${maxAbsDiff(host(got.y), ref.y)}`);
   assert.ok(maxAbsDiff(host(got.state), ref.h) < 1e-5, `h err ${maxAbsDiff(host(got.state), ref.h)}`);
+});
+
+test('selectiveScan SIMD kernel = its plain loops: D and N not multiples of 4, L 300 (two kernel calls), with and without the gate', () => {
+  for (const [seed, B, L, D, N] of [[5, 2, 7, 5, 3], [6, 1, 300, 6, 16], [7, 3, 2, 1, 1]]) {
+    const c = scanCase(seed, B, L, D, N);
+    for (const gate of [true, false]) {
+      const args = {
+        u: t(c.u, [B, L, D]), delta: t(c.delta, [B, L, D]), A: t(c.A, [D, N]), Bmat: t(c.Bm, [B, L, N]), Cmat: t(c.Cm, [B, L, N]),
+        Dskip: t(c.Dskip, [D]), z: gate ? t(c.z, [B, L, D]) : undefined, deltaBias: t(c.bias, [D]), deltaSoftplus: true, state: t(c.h0, [B, D, N]),
+      };
+      const got = cpu.selectiveScan(args), want = selectiveScanLoops(args);
+      const e = Math.max(maxAbsDiff(host(got.y), host(want.y)), maxAbsDiff(host(got.state), host(want.state)));
+      assert.ok(e < 1e-5, `B ${B} L ${L} D ${D} N ${N} gate ${gate}: err ${e}`);
+    }
+  }
 });
 
 test('selectiveScan chained over a split sequence equals one pass', () => {
