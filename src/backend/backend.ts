@@ -3,6 +3,7 @@ import type { DType, HostArray, Tensor } from '../tensor.js';
 /**
  * The one interface every compute backend implements (CPU reference, WebGPU). Models never call
  * a backend directly: they call the differentiable ops in `ops/`, which call these kernels.
+ * docs/ops.md indexes every op: its CPU and WGSL kernels, its backward and its tests.
  *
  * Conventions
  * - Row-major, contiguous. Sequence activations are [B, L, C]; a "row" op treats all leading
