@@ -13,7 +13,7 @@ export function siluScalar(x: number): number {
 /**
  * One loop per op, not one loop calling a function argument: V8 optimizes a shared loop for the
  * first function it sees (A = -exp(A_log) is a mul at load time) and deoptimizes on the next, and
- * the residual add of every decode step then ran ~5x slower.
+ * the residual add of every decode step then ran several times slower.
  */
 function operands(a: Tensor, b: Tensor): [Float32Array, Float32Array, Float32Array] {
   return [f32(a), f32(b), new Float32Array(a.size)];

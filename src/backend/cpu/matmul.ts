@@ -13,8 +13,8 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
 
 /**
  * a [R, C] -> aᵀ [C, R], in 32 × 32 tiles so that both the reads and the writes stay within a few
- * cache lines (the plain loop wrote with a stride of R floats: a weight gradient's dyᵀ of
- * 512 × 1934 took about a quarter of the time of its matmul).
+ * cache lines (the plain loop wrote with a stride of R floats, and a weight gradient's dyᵀ took
+ * a good part of the time of its matmul).
  */
 function transpose(a: Float32Array, R: number, C: number): Float32Array {
   const t = new Float32Array(R * C);

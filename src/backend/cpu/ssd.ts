@@ -34,8 +34,8 @@ export const TINY_DECAY = 1e-30;
  * The chunk length the CPU runs: the model's (256 for mamba_ssm's) up to 64. SSD's result does not
  * depend on the chunking (only float rounding does), and on the CPU the intra-chunk work,
  * O(L Q (N + H P)), is the GEMM time that shrinks with Q, while the state passes, O(L H P N), do
- * not grow; 64 was the fastest of 32-256 for a 14-head layer at length 512 (forward 16 -> 11 ms,
- * backward 36 -> 28 ms against 256).
+ * not grow; 64 was the fastest of 32-256 for a 14-head layer at length 512, forward and backward
+ * (see bench/RESULTS.md).
  */
 export function cpuChunk(chunkSize: number): number {
   return Math.min(chunkSize, 64);
