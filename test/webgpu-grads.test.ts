@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { valueAndGrad } from '../src/autograd/index.js';
 import type { Backend, GradKernels } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
-import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import type { ModelConfig } from '../src/model/config.js';

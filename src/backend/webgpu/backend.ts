@@ -10,6 +10,8 @@ import { check, expect, last } from '../checks.js';
 import { tidy } from '../scope.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { openDevice, type DeviceInfo, type WebGpuOptions } from './device.js';
+
+export type { WebGpuOptions };
 import { WebGpuGradKernels } from './grad-kernels.js';
 import { GpuTensor } from './buffer-pool.js';
 import { bytesOf, GpuRuntime, storageOf, type KernelHost } from './runtime.js';
