@@ -42,7 +42,18 @@ export function rowsOf(t: Tensor): { rows: number; cols: number } {
   return { rows: cols === 0 ? 0 : t.size / cols, cols };
 }
 
-const scratch = new Map<string, Float64Array>();
+type Scratch = Float64Array | Float32Array;
+const scratch = new Map<string, Scratch>();
+
+/** The buffer `owner` keeps in `make`'s type, grown (doubling) to at least n. */
+function scratchOf<T extends Scratch>(make: new (n: number) => T, owner: string, n: number): T {
+  let buf = scratch.get(owner) as T | undefined;
+  if (!buf || buf.length < n) {
+    buf = new make(Math.max(n, (buf?.length ?? 0) * 2));
+    scratch.set(owner, buf);
+  }
+  return buf;
+}
 
 /**
  * A float64 work buffer owned by one kernel (`owner`), reused across calls: kernels are
@@ -50,22 +61,10 @@ const scratch = new Map<string, Float64Array>();
  * (which V8 counts as external memory and answers with full GCs) are avoided. Not zeroed.
  */
 export function scratchF64(owner: string, n: number): Float64Array {
-  let buf = scratch.get(owner);
-  if (!buf || buf.length < n) {
-    buf = new Float64Array(Math.max(n, (buf?.length ?? 0) * 2));
-    scratch.set(owner, buf);
-  }
-  return buf;
+  return scratchOf(Float64Array, owner, n);
 }
 
-const scratch32 = new Map<string, Float32Array>();
-
-/** As scratchF64, in float32 (operands for sgemm). Not zeroed. */
+/** As scratchF64, in float32 (operands for sgemm); owners name one type each. Not zeroed. */
 export function scratchF32(owner: string, n: number): Float32Array {
-  let buf = scratch32.get(owner);
-  if (!buf || buf.length < n) {
-    buf = new Float32Array(Math.max(n, (buf?.length ?? 0) * 2));
-    scratch32.set(owner, buf);
-  }
-  return buf;
+  return scratchOf(Float32Array, owner, n);
 }

@@ -30,6 +30,14 @@ export function flatId(wg: number): string {
   return `((wid.y * nwg.x + wid.x) * ${wg}u + lid)`;
 }
 
+/** The entry point of a kernel of one invocation per element: `id` its index; those at p.n or past it return. */
+export function flatMain(wg: number, id = 'i'): string {
+  return `@compute @workgroup_size(${wg})
+fn main(${ENTRY_ARGS}) {
+  let ${id} = ${flatId(wg)};
+  if (${id} >= p.n) { return; }`;
+}
+
 /** Linear id of this workgroup on a 2-D grid. */
 export const GROUP_ID = `(wid.y * nwg.x + wid.x)`;
 

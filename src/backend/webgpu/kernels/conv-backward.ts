@@ -11,7 +11,7 @@
  */
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../wgsl.js';
 import { inputAt } from './conv.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum, sumRows, type ColumnSum } from './reduce.js';
@@ -39,10 +39,7 @@ function dpreKernel(hasBias: boolean, hasState: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${GRAD_FNS}
 ${inputAt(hasState)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let c = i % p.C;
   let t = (i / p.C) % p.L;
   let b = i / (p.C * p.L);
@@ -61,10 +58,7 @@ fn main(${ENTRY_ARGS}) {
  */
 const DIN = cached('conv backward din', () => `${header(FIELDS, [['dpre', 'read', 'f32'], ['w', 'read', 'f32'], ['dnext', 'read', 'f32'],
   ['dx', 'read_write', 'f32'], ['dstate', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let W = p.K - 1u;
   let c = i % p.C;
   let e = (i / p.C) % (p.L + W);

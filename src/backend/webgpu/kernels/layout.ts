@@ -5,7 +5,7 @@
  */
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -13,10 +13,7 @@ const WG = 256;
 const COLUMNS: Kernel = {
   label: 'copy columns',
   source: `${header('n: u32, width: u32, srcW: u32, srcOff: u32, dstW: u32, dstOff: u32', [['src', 'read', 'u32'], ['dst', 'read_write', 'u32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let r = i / p.width;
   let c = i % p.width;
   dst[r * p.dstW + p.dstOff + c] = src[r * p.srcW + p.srcOff + c];
@@ -44,10 +41,7 @@ function splitKernel(k: number): Kernel {
     kernel = {
       label: `split ${k}`,
       source: `${header(fields, [['x', 'read', 'u32'], ...outs])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let r = i / p.W;
   let c = i % p.W;
   if (c < p.o0) { return; }
@@ -99,10 +93,7 @@ export function concat(h: KernelHost, xs: readonly GpuTensor[]): GpuTensor {
 const EMBEDDING: Kernel = {
   label: 'embedding',
   source: `${header('n: u32, C: u32, V: u32', [['table', 'read', 'f32'], ['ids', 'read', 'i32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let id = ids[i / p.C];
   var v = 0.0;
   if (id >= 0 && u32(id) < p.V) { v = table[u32(id) * p.C + i % p.C]; }
@@ -121,10 +112,7 @@ export function embedding(h: KernelHost, table: GpuTensor, ids: GpuTensor): GpuT
 const WRITE_AT: Kernel = {
   label: 'writeAt',
   source: `${header('n: u32, S: u32, Ls: u32, R: u32', [['src', 'read', 'u32'], ['offset', 'read', 'i32'], ['dst', 'read_write', 'u32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let b = i / (p.Ls * p.R);
   let rest = i % (p.Ls * p.R);
   dst[(b * p.S + u32(offset[b])) * p.R + rest] = src[i];

@@ -3,7 +3,7 @@
  */
 import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -15,10 +15,7 @@ const WG = 256;
 const ROTARY = (interleaved: boolean): Kernel => ({
   label: `rotary${interleaved ? ' interleaved' : ''}`,
   source: `${header('n: u32, H: u32, E: u32, half: u32, sign: f32', [['x', 'read', 'f32'], ['cs', 'read', 'f32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let e = i % p.E;
   if (e >= 2u * p.half) { out[i] = x[i]; return; }
   let base = i - e;

@@ -23,7 +23,7 @@
 import type { SelectiveScanArgs, SelectiveScanGrads } from '../../backend.js';
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum, sumRows } from './reduce.js';
@@ -49,10 +49,7 @@ function prepKernel(bias: boolean, softplus: boolean, z: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let v = delta[i]${bias ? ' + deltaBias[i % p.D]' : ''};
   chan[i] = vec4<f32>(${softplus ? 'softplus(v)' : 'v'}, u[i], ${softplus ? 'softplusGrad(v)' : '1.0'}, ${z ? 'z[i]' : '0.0'});
 }`;
@@ -65,10 +62,7 @@ function checkpointKernel(init: boolean): Kernel {
     if (init) buffers.push(['state0', 'read', 'f32']);
     buffers.push(['dnext', 'read', 'f32'], ['ck', 'read_write', 'f32']);
     return `${header(FIELDS, buffers)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let n = i % p.N;
   let d = (i / p.N) % p.D;
   let b = i / (p.N * p.D);
@@ -185,10 +179,7 @@ function channelKernel(D: boolean, z: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let c = chan[i];
   let dsk = ${D ? 'Dskip[i % p.D]' : '0.0'};
   du[i] = fma(dy[i]${z ? ' * silu(c.w)' : ''}, dsk, qrs[i * 3u + 1u]);

@@ -8,21 +8,13 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../../wgsl.js';
+import { flatMain, header } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
 import { chunkCB } from './chunk-cb.js';
 import { cached, CHUNK, FIELDS, HEAD, LOWER_TILE, TILE_ORIGIN, WG, type SsdDims } from './fields.js';
 
-/**
- * CB[i, j] = C_i·B_j and dCB[i, j] = Σ_heads (dY_i·X_j) E_ij Δ_j for j ≤ i, zero above the
- * diagonal (the dC and dB tiles read whole rows), one invocation per entry.
- */
-const CB_KERNEL = cached('ssd backward CB dCB', () => `${header(FIELDS, [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['Bm', 'read', 'f32'],
-  ['Cm', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['CB', 'read_write', 'f32'], ['dCB', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
+/** the entry point of a kernel over [B, nC, G, Q, Q], invocation o at (b, ch, g, i, j); only i, j < Qc go on */
+const CB_ENTRY = `${flatMain(WG, 'o')}
   let j = o % p.Q;
   let i = (o / p.Q) % p.Q;
   let g = (o / (p.Q * p.Q)) % p.G;
@@ -30,7 +22,15 @@ fn main(${ENTRY_ARGS}) {
   let b = o / (p.Q * p.Q * p.G * p.nC);
   let l0 = ch * p.Q;
   let Qc = min(p.Q, p.L - l0);
-  if (i >= Qc || j >= Qc) { return; }
+  if (i >= Qc || j >= Qc) { return; }`;
+
+/**
+ * CB[i, j] = C_i·B_j and dCB[i, j] = Σ_heads (dY_i·X_j) E_ij Δ_j for j ≤ i, zero above the
+ * diagonal (the dC and dB tiles read whole rows), one invocation per entry.
+ */
+const CB_KERNEL = cached('ssd backward CB dCB', () => `${header(FIELDS, [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['Bm', 'read', 'f32'],
+  ['Cm', 'read', 'f32'], ['dtv', 'read', 'f32'], ['acum', 'read', 'f32'], ['CB', 'read_write', 'f32'], ['dCB', 'read_write', 'f32']])}
+${CB_ENTRY}
   if (j > i) {
     CB[o] = 0.0;
     dCB[o] = 0.0;
@@ -84,18 +84,7 @@ const GE_KERNEL = cached('ssd backward GE', () => tiledSource({
 
 /** dCB[i, j] = Σ_heads K_ij Δ_j for j ≤ i, zero above the diagonal (the dC and dB tiles read whole rows) */
 const DCB_KERNEL = cached('ssd backward dCB', () => `${header(FIELDS, [['K', 'read', 'f32'], ['dtv', 'read', 'f32'], ['dCB', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
-  let j = o % p.Q;
-  let i = (o / p.Q) % p.Q;
-  let g = (o / (p.Q * p.Q)) % p.G;
-  let ch = (o / (p.Q * p.Q * p.G)) % p.nC;
-  let b = o / (p.Q * p.Q * p.G * p.nC);
-  let l0 = ch * p.Q;
-  let Qc = min(p.Q, p.L - l0);
-  if (i >= Qc || j >= Qc) { return; }
+${CB_ENTRY}
   var dcb = 0.0;
   if (j <= i) {
     let hpg = p.H / p.G;

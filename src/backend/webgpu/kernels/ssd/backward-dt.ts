@@ -2,7 +2,7 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { SCALAR_FNS } from '../elementwise.js';
 import { GRAD_FNS } from '../elementwise-backward.js';
 import { columnSum } from '../reduce.js';
@@ -22,10 +22,7 @@ function dtGradKernel(bias: boolean, softplus: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
+${flatMain(WG, 'o')}
   let ch = o % p.nC;
   let h = (o / p.nC) % p.H;
   let b = o / (p.nC * p.H);

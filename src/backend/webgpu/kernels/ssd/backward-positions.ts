@@ -1,7 +1,7 @@
 /** The SSD backward's per-position sums: dcs, dΔ and the w x·Tm term, one invocation per (b, h, l). */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { cached, FIELDS, WG, type SsdDims } from './fields.js';
 
 /**
@@ -35,10 +35,7 @@ function positionsKernel(tiled: boolean): Kernel {
     colSum = fma(dm * CB[(cbBase + m) * p.Q + i], exp(acum[hb + m] - ai), colSum);
   }`;
     return `${header(FIELDS, buffers)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
+${flatMain(WG, 'o')}
   let l = o % p.L;
   let h = (o / p.L) % p.H;
   let b = o / (p.L * p.H);

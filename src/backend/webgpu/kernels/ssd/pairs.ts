@@ -6,7 +6,7 @@
  */
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { batchedMatmul } from '../matmul.js';
 import { cached, FIELDS, WG, type SsdDims } from './fields.js';
 
@@ -62,10 +62,7 @@ function scaledRowsKernel(mode: RowScale, V: 1 | 4): Kernel {
     if (mode === 'state') buffers.push(['dtv', 'read', 'f32']);
     buffers.push(['out', 'read_write', T]);
     return `${header(FIELDS, buffers)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let bl = i / (p.H * p.P / ${V}u);  // b * L + l
   let h = (i / (p.P / ${V}u)) % p.H;
   let l = bl % p.L;

@@ -9,7 +9,7 @@
  */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../../wgsl.js';
+import { flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { cached, FIELDS, WG, type SsdDims } from './fields.js';
 
 function passKernel(init: boolean, reverse: boolean): Kernel {
@@ -23,10 +23,7 @@ fn decay(ac: u32, c: u32) -> f32 {
   return exp(acum[ac + min(p.L, (c + 1u) * p.Q) - 1u]);
 }
 
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let n = i % p.N;
   let pp = (i / p.N) % p.P;
   let h = (i / (p.N * p.P)) % p.H;
