@@ -24,11 +24,7 @@ const MAX_STEPS = 256;
 export function causalConv1d(
   x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean,
 ): { y: Tensor; state: Tensor } {
-  const [B, L, C] = x.shape;
-  const K = weight.shape[1];
-  const W = K - 1;
-  const y = new Float32Array(B * L * C);
-  const next = new Float32Array(B * C * W);
+  const { B, L, C, K, W, y, next, done } = outputs(x, weight);
   const Cp = roundUp(C, 4);
   const Lc = Math.min(L, MAX_STEPS);
   // weight, bias for the call; the state for one sequence; the window [state rows, x] and y for
@@ -47,7 +43,18 @@ export function causalConv1d(
     }
     unstageRows(H, oState, next, b * C * W, C, W, W);
   }
-  return { y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) };
+  return done();
+}
+
+/** a conv's sizes (W = K-1, the window), its output arrays, and `done` wrapping them as tensors */
+function outputs(x: Tensor, weight: Tensor) {
+  const [B, L, C] = x.shape;
+  const K = weight.shape[1];
+  const W = K - 1;
+  const y = new Float32Array(B * L * C);
+  const next = new Float32Array(B * C * W);
+  const done = () => ({ y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) });
+  return { B, L, C, K, W, y, next, done };
 }
 
 /**
@@ -57,12 +64,8 @@ export function causalConv1d(
 export function causalConv1dLoops(
   x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean,
 ): { y: Tensor; state: Tensor } {
-  const [B, L, C] = x.shape;
-  const K = weight.shape[1];
-  const W = K - 1;
+  const { B, L, C, K, W, y, next, done } = outputs(x, weight);
   const xs = f32(x), ws = f32(weight);
-  const y = new Float32Array(B * L * C);
-  const next = new Float32Array(B * C * W);
   // input position t of sequence b, channel c; t < 0 reads the carried window
   const at = (b: number, t: number, c: number): number =>
     t >= 0 ? xs[(b * L + t) * C + c] : state ? f32(state)[(b * C + c) * W + W + t] : 0;
@@ -74,5 +77,5 @@ export function causalConv1dLoops(
     }
     for (let k = 0; k < W; k++) next[(b * C + c) * W + k] = at(b, L - W + k, c);
   }
-  return { y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) };
+  return done();
 }

@@ -1,8 +1,18 @@
 /**
  * Pieces of WGSL that many kernels share: the binding header, the flat invocation index of a
  * 2-D grid, and workgroup reductions (subgroup operations when the device has them, a shared
- * memory tree otherwise).
+ * memory tree otherwise), and the cache of kernels by label.
  */
+import type { Kernel } from './runtime.js';
+
+const kernels = new Map<string, Kernel>();
+
+/** The kernel labelled `label` (labels name one source each), its WGSL made on first use. */
+export function cached(label: string, make: () => string): Kernel {
+  let k = kernels.get(label);
+  if (!k) kernels.set(label, (k = { label, source: make() }));
+  return k;
+}
 
 export type Access = 'read' | 'read_write';
 /** [name, access, element type] of a storage binding; bindings are numbered 1, 2, ... */

@@ -13,18 +13,11 @@
  */
 import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { flatMain, header, type BufferDecl } from '../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
 
 const WG = 64;
 const FIELDS = 'n: u32, Lq: u32, S: u32, Hq: u32, Hkv: u32, causal: u32, scale: f32';
 const INPUTS: BufferDecl[] = [['q', 'read', 'f32'], ['k', 'read', 'f32'], ['v', 'read', 'f32'], ['dout', 'read', 'f32'], ['kvLen', 'read', 'i32']];
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 /** Σ_e a[ao + e] b[bo + e] over the head dim; `a` may be a private array */
 const dot = (E: number, a: string, b: string) => `fn ${a}Dot${b}(ao: u32, bo: u32) -> f32 {

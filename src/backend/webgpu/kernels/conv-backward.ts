@@ -11,20 +11,13 @@
  */
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { flatMain, header, type BufferDecl } from '../wgsl.js';
-import { inputAt } from './conv.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
+import { inputAt, preActivation } from './conv.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum, sumRows, type ColumnSum } from './reduce.js';
 
 const WG = 256;
 const FIELDS = 'n: u32, L: u32, C: u32, K: u32';
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 function inputs(hasState: boolean): BufferDecl[] {
   return hasState ? [['x', 'read', 'f32'], ['state', 'read', 'f32']] : [['x', 'read', 'f32']];
@@ -39,15 +32,9 @@ function dpreKernel(hasBias: boolean, hasState: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${GRAD_FNS}
 ${inputAt(hasState)}
+${preActivation(hasBias)}
 ${flatMain(WG)}
-  let c = i % p.C;
-  let t = (i / p.C) % p.L;
-  let b = i / (p.C * p.L);
-  var pre = ${hasBias ? 'bias[c]' : '0.0'};
-  for (var k = 0u; k < p.K; k++) {
-    pre = fma(w[c * p.K + k], inputAt(b, i32(t) - i32(p.K - 1u) + i32(k), c), pre);
-  }
-  dpre[i] = dy[i] * siluGrad(pre);
+  dpre[i] = dy[i] * siluGrad(preActivation(i / (p.C * p.L), (i / p.C) % p.L, i % p.C));
 }`;
   });
 }

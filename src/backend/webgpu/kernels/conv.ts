@@ -21,6 +21,17 @@ export function inputAt(hasState: boolean): string {
 }`;
 }
 
+/** WGSL `preActivation(b, t, c)`: the conv's output at time t before the SiLU, bias included (after inputAt). */
+export function preActivation(hasBias: boolean): string {
+  return `fn preActivation(b: u32, t: u32, c: u32) -> f32 {
+  var acc = ${hasBias ? 'bias[c]' : '0.0'};
+  for (var k = 0u; k < p.K; k++) {
+    acc = fma(w[c * p.K + k], inputAt(b, i32(t) - i32(p.K - 1u) + i32(k), c), acc);
+  }
+  return acc;
+}`;
+}
+
 function convKernel(hasBias: boolean, hasState: boolean, silu: boolean): Kernel {
   const key = `conv ${hasBias} ${hasState} ${silu}`;
   let k = cache.get(key);
@@ -34,17 +45,13 @@ function convKernel(hasBias: boolean, hasState: boolean, silu: boolean): Kernel 
     source: `${header('n: u32, nNext: u32, L: u32, C: u32, K: u32', buffers)}
 ${SCALAR_FNS}
 ${inputAt(hasState)}
+${preActivation(hasBias)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   let i = ${flatId(WG)};
   if (i < p.n) {
     let c = i % p.C;
-    let l = (i / p.C) % p.L;
-    let b = i / (p.C * p.L);
-    var acc = ${hasBias ? 'bias[c]' : '0.0'};
-    for (var k = 0u; k < p.K; k++) {
-      acc = fma(w[c * p.K + k], inputAt(b, i32(l) - i32(p.K - 1u) + i32(k), c), acc);
-    }
+    let acc = preActivation(i / (p.C * p.L), (i / p.C) % p.L, c);
     y[i] = ${silu ? 'silu(acc)' : 'acc'};
   } else if (i - p.n < p.nNext) {
     // next[b, c, j] = input at time L - (K-1) + j

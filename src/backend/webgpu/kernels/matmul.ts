@@ -19,8 +19,8 @@
  * dimension is a multiple of 4, and every load and store is bounds-checked, so any M, N, K work.
  */
 import type { GpuTensor } from '../buffer-pool.js';
-import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { header } from '../wgsl.js';
+import { storageOf, type KernelHost } from '../runtime.js';
+import { cached, header } from '../wgsl.js';
 import { gemv, GEMV_ROWS } from './gemv.js';
 
 /** How the tiled kernel runs; `matmul` picks one, benchmarks may compare others. */
@@ -186,13 +186,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-const kernels = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 /**
  * C[M, N] = op(A) op(B) + bias. a is [M, K] (or [K, M] when transA), b is [K, N] (or [N, K]

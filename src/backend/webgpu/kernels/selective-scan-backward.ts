@@ -23,7 +23,7 @@
 import type { SelectiveScanArgs, SelectiveScanGrads } from '../../backend.js';
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { flatMain, header, type BufferDecl } from '../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
 import { columnSum, sumRows } from './reduce.js';
@@ -32,13 +32,6 @@ const WG = 256;
 /** steps between checkpoints (and states each lane keeps while walking back) */
 const T = 16;
 const FIELDS = 'n: u32, L: u32, D: u32, N: u32, nT: u32, nBlk: u32';
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 function prepKernel(bias: boolean, softplus: boolean, z: boolean): Kernel {
   return cached(`scan backward prep bias=${bias} softplus=${softplus} z=${z}`, () => {

@@ -8,10 +8,10 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type KernelHost } from '../../runtime.js';
-import { flatMain, header } from '../../wgsl.js';
+import { cached, flatMain, header } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
 import { chunkCB } from './chunk-cb.js';
-import { cached, CHUNK, FIELDS, HEAD, LOWER_TILE, TILE_ORIGIN, WG, type SsdDims } from './fields.js';
+import { CHUNK, FIELDS, HEAD, LOWER_TILE, TILE_ORIGIN, WG, type SsdDims } from './fields.js';
 
 /** the entry point of a kernel over [B, nC, G, Q, Q], invocation o at (b, ch, g, i, j); only i, j < Qc go on */
 const CB_ENTRY = `${flatMain(WG, 'o')}

@@ -6,8 +6,9 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { storageOf, type KernelHost } from '../../runtime.js';
+import { cached } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, GROUP, tileOf, type SsdDims } from './fields.js';
+import { CHUNK, FIELDS, GROUP, tileOf, type SsdDims } from './fields.js';
 import { pairCBTimes, pairRowsByStates } from './pairs.js';
 
 /** dC = dCB B + Σ_heads diag(exp cs) dY S0, per chunk and group; k of phase 2 runs over (head, p) */

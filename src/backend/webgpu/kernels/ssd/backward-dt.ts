@@ -2,11 +2,11 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../../runtime.js';
-import { flatMain, header, type BufferDecl } from '../../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { SCALAR_FNS } from '../elementwise.js';
 import { GRAD_FNS } from '../elementwise-backward.js';
 import { columnSum } from '../reduce.js';
-import { cached, FIELDS, WG, type SsdDims } from './fields.js';
+import { FIELDS, WG, type SsdDims } from './fields.js';
 
 /**
  * Per (b, h, chunk), last position first: run = Σ_{i≥k} dcs_i, dΔ_k += A run, dA += Δ_k run;

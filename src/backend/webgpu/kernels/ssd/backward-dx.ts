@@ -1,9 +1,9 @@
 /** The SSD backward's dX per chunk and head, a tiled kernel. */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import type { Kernel, KernelHost } from '../../runtime.js';
-import type { BufferDecl } from '../../wgsl.js';
+import { cached, type BufferDecl } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, HEAD, tileOf, type DMode, type SsdDims } from './fields.js';
+import { FIELDS, POSITION_TILE, skipTerm, type DMode, type SsdDims } from './fields.js';
 
 /** dX[i] = Σ_{j≥i} M_ji dY_j + w_i Tm_i + D dY_i for one chunk and head */
 function dxKernel(d: DMode): Kernel {
@@ -11,18 +11,13 @@ function dxKernel(d: DMode): Kernel {
     const buffers: BufferDecl[] = [['CB', 'read', 'f32'], ['acum', 'read', 'f32'], ['dtv', 'read', 'f32'], ['dy', 'read', 'f32'], ['Tm', 'read', 'f32']];
     if (d !== 'none') buffers.push(['Dskip', 'read', 'f32']);
     buffers.push(['dx', 'read_write', 'f32']);
-    const skip = d === 'head' ? ' + Dskip[h] * dy[o]' : d === 'headDim' ? ' + Dskip[h * p.P + oC] * dy[o]' : '';
+    const skip = skipTerm(d, 'dy');
     return tiledSource({
       label: `ssd backward dx D=${d}`,
       fields: FIELDS,
       buffers,
-      setup: `
-  ${CHUNK}
-  ${HEAD}
-  ${tileOf('Qc', 'p.P')}
-  if (r0 >= Qc) { return; }
-  let aLast = acum[hb + l0 + Qc - 1u];
-  let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;`,
+      setup: `${POSITION_TILE}
+  let aLast = acum[hb + l0 + Qc - 1u];`,
       phases: [{
         // M_ji = 0 for j < i, so k starts at this row tile
         kBegin: 'r0',

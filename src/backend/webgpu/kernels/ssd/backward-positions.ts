@@ -1,8 +1,8 @@
 /** The SSD backward's per-position sums: dcs, dΔ and the w x·Tm term, one invocation per (b, h, l). */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { flatMain, header, type BufferDecl } from '../../wgsl.js';
-import { cached, FIELDS, WG, type SsdDims } from './fields.js';
+import { cached, flatMain, header, type BufferDecl } from '../../wgsl.js';
+import { FIELDS, WG, type SsdDims } from './fields.js';
 
 /**
  * Per (b, h, l), i = l's index in its chunk, with g_ij = (dY_i·X_j) CB_ij E_ij Δ_j:

@@ -4,8 +4,9 @@
  */
 import type { GpuTensor } from '../../buffer-pool.js';
 import { storageOf, type KernelHost } from '../../runtime.js';
+import { cached } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, LOWER_TILE, TILE_ORIGIN, type SsdDims } from './fields.js';
+import { CHUNK, FIELDS, LOWER_TILE, TILE_ORIGIN, type SsdDims } from './fields.js';
 
 const CB_KERNEL = cached('ssd CB', () => tiledSource({
   label: 'ssd CB',

@@ -6,9 +6,9 @@
  */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import type { Kernel, KernelHost } from '../../runtime.js';
-import type { BufferDecl } from '../../wgsl.js';
+import { cached, type BufferDecl } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, HEAD, tileOf, type DMode, type SsdDims } from './fields.js';
+import { FIELDS, POSITION_TILE, skipTerm, type DMode, type SsdDims } from './fields.js';
 
 function outKernel(d: DMode, stateInY: boolean): Kernel {
   return cached(`ssd output D=${d}${stateInY ? ' intra' : ''}`, () => {
@@ -16,7 +16,7 @@ function outKernel(d: DMode, stateInY: boolean): Kernel {
     if (!stateInY) buffers.push(['Cm', 'read', 'f32'], ['S', 'read', 'f32']);
     if (d !== 'none') buffers.push(['Dskip', 'read', 'f32']);
     buffers.push(['y', 'read_write', 'f32']);
-    const skip = d === 'head' ? ' + Dskip[h] * x[o]' : d === 'headDim' ? ' + Dskip[h * p.P + oC] * x[o]' : '';
+    const skip = skipTerm(d, 'x');
     const fromState = stateInY ? ' + exp(acum[hb + l0 + oR]) * y[o]' : '';
     const intra = {
       // intra-chunk: only j <= i contributes, so k stops at the end of this row tile
@@ -39,12 +39,7 @@ function outKernel(d: DMode, stateInY: boolean): Kernel {
       label: 'ssd output',
       fields: FIELDS,
       buffers,
-      setup: `
-  ${CHUNK}
-  ${HEAD}
-  ${tileOf('Qc', 'p.P')}
-  if (r0 >= Qc) { return; }
-  let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;`,
+      setup: POSITION_TILE,
       phases: stateInY ? [intra] : [intra, state],
       store: (i, pp, acc) => `let o = ((b * p.L + l0 + ${i}) * p.H + h) * p.P + ${pp};
     y[o] = ${acc}${fromState}${skip};`,

@@ -8,9 +8,9 @@
  */
 import type { GpuTensor } from '../../buffer-pool.js';
 import { storageOf, type Kernel, type KernelHost } from '../../runtime.js';
-import type { BufferDecl } from '../../wgsl.js';
+import { cached, type BufferDecl } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, HEAD, tileOf, type SsdDims } from './fields.js';
+import { CHUNK, FIELDS, HEAD, tileOf, type SsdDims } from './fields.js';
 import { pairStates, rowScale, type RowScale } from './pairs.js';
 
 function statesKernel(mode: RowScale): Kernel {

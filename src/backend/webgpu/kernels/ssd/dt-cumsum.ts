@@ -6,9 +6,9 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../../wgsl.js';
+import { ENTRY_ARGS, GROUP_ID, cached, header, type BufferDecl } from '../../wgsl.js';
 import { SCALAR_FNS } from '../elementwise.js';
-import { cached, FIELDS, WG, type SsdDims } from './fields.js';
+import { FIELDS, WG, type SsdDims } from './fields.js';
 
 /**
  * One workgroup per (b, h, chunk): each invocation takes a contiguous run of the chunk's steps,

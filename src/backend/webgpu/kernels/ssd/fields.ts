@@ -1,9 +1,9 @@
 /**
  * What every SSD kernel shares, forward and backward: the uniform fields, the sizes they hold,
- * the WGSL snippets that place a tile in its chunk and head, and the kernel cache.
+ * and the WGSL snippets that place a tile in its chunk and head.
  */
 import type { SsdArgs } from '../../../backend.js';
-import { f32Bits, type Kernel } from '../../runtime.js';
+import { f32Bits } from '../../runtime.js';
 import { MAX_MATMUL_BATCH } from '../matmul.js';
 
 export const WG = 256;
@@ -31,14 +31,10 @@ export type DMode = 'none' | 'head' | 'headDim';
 
 export const dModeOf = (a: SsdArgs): DMode => (!a.Dskip ? 'none' : a.Dskip.shape.length === 2 ? 'headDim' : 'head');
 
-const cache = new Map<string, Kernel>();
+/** the WGSL term D·v[o] of a tile's output o (head h, column oC), '' without D */
+export const skipTerm = (d: DMode, v: string): string =>
+  d === 'head' ? ` + Dskip[h] * ${v}[o]` : d === 'headDim' ? ` + Dskip[h * p.P + oC] * ${v}[o]` : '';
 
-/** the kernel of this label, its WGSL made once */
-export function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 /** MAMBA_TS_SSD=tiled keeps every stage in its tiled kernel (to compare both in one run). */
 const tiledOnly = typeof process !== 'undefined' && process.env?.MAMBA_TS_SSD === 'tiled';
@@ -94,3 +90,11 @@ export const tileOf = (rowsOf: string, colsOf: string): string => `
   let c0 = (wid.x % tC) * 64u;
   let rows = ${rowsOf};
   let cols = ${colsOf};`;
+
+/** a [Qc, P] 64-tile of one chunk and head (rows: the chunk's positions), with its CB block's first row cbBase */
+export const POSITION_TILE = `
+  ${CHUNK}
+  ${HEAD}
+  ${tileOf('Qc', 'p.P')}
+  if (r0 >= Qc) { return; }
+  let cbBase = ((b * p.nC + ch) * p.G + g) * p.Q;`;

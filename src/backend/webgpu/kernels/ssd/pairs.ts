@@ -6,9 +6,9 @@
  */
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { flatMain, header, type BufferDecl } from '../../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../../wgsl.js';
 import { batchedMatmul } from '../matmul.js';
-import { cached, FIELDS, WG, type SsdDims } from './fields.js';
+import { FIELDS, WG, type SsdDims } from './fields.js';
 
 /** out_c = rows_cᵀ bc_c: [H·P, Q] · [Q, N] per pair, into states `out` (chunk states, dS0 terms) */
 export function pairStates(h: KernelHost, rows: GpuTensor, bc: GpuTensor, out: GpuTensor): void {

@@ -5,9 +5,9 @@
 import type { SsdArgs } from '../../../backend.js';
 import type { GpuTensor } from '../../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../../runtime.js';
-import { ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../../wgsl.js';
+import { ENTRY_ARGS, GROUP_ID, cached, header, type BufferDecl } from '../../wgsl.js';
 import { SCALAR_FNS } from '../elementwise.js';
-import { cached, dModeOf, FIELDS, WG, type DMode, type SsdDims } from './fields.js';
+import { dModeOf, FIELDS, WG, type DMode, type SsdDims } from './fields.js';
 
 /** At most this many steps run through the recurrence instead of the chunked stages. */
 export const RECURRENT_MAX_L = 4;

@@ -5,19 +5,16 @@
  */
 import type { GpuTensor } from '../../buffer-pool.js';
 import { storageOf, type KernelHost } from '../../runtime.js';
+import { cached } from '../../wgsl.js';
 import { tiledSource } from '../tiles.js';
-import { cached, CHUNK, FIELDS, HEAD, tileOf, type SsdDims } from './fields.js';
+import { FIELDS, POSITION_TILE, type SsdDims } from './fields.js';
 import { pairRowsTimesStates } from './pairs.js';
 
 const ROWS_STATE = cached('ssd rows times states', () => tiledSource({
   label: 'ssd rows times states',
   fields: FIELDS,
   buffers: [['rowsM', 'read', 'f32'], ['st', 'read', 'f32'], ['out', 'read_write', 'f32']],
-  setup: `
-  ${CHUNK}
-  ${HEAD}
-  ${tileOf('Qc', 'p.P')}
-  if (r0 >= Qc) { return; }`,
+  setup: POSITION_TILE,
   phases: [{
     kBegin: '0u',
     kEnd: 'p.N',

@@ -9,8 +9,8 @@
  */
 import type { GpuStorage, GpuTensor } from '../../buffer-pool.js';
 import { grid, type Kernel, type KernelHost } from '../../runtime.js';
-import { flatMain, header, type BufferDecl } from '../../wgsl.js';
-import { cached, FIELDS, WG, type SsdDims } from './fields.js';
+import { cached, flatMain, header, type BufferDecl } from '../../wgsl.js';
+import { FIELDS, WG, type SsdDims } from './fields.js';
 
 function passKernel(init: boolean, reverse: boolean): Kernel {
   return cached(`ssd state passing ${init}${reverse ? ' reverse' : ''}`, () => {
