@@ -13,8 +13,9 @@
  *
  *   node dist/bench/gpu-decode.js [--tokens 64] [--depth 4] [--vendor vendor-peer]
  */
-import { disposeExcept, greedyTokens, tidy } from '../src/backend/index.js';
-import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { greedyTokens } from '../src/backend/index.js';
+import { disposeExcept, tidy } from '../src/backend/scope.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { MambaLM } from '../src/model/lm.js';
 import { preset, randomWeights } from '../src/model/presets.js';
 import type { ModelState } from '../src/model/state.js';

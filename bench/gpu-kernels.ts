@@ -17,8 +17,8 @@
  *   also times the Triton SSD with TRITON_F32_DEFAULT=ieee, i.e. without TF32; --only runs just
  *   those parts, the copy bandwidth always)
  */
-import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/scan.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/backend.js';
+import { scanChunks, selectiveScan, type ScanTuning } from '../src/backend/webgpu/kernels/selective-scan.js';
 import { Tensor } from '../src/tensor.js';
 import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 

@@ -10,7 +10,8 @@
  * matvecs x [M, n]·Wᵀ, W [n, n], M = 1 and 8, in GB/s of W read. The n³ results are
  * spot-checked against float64 dot products. Ends with a per-kernel GPU profile of one n³ call.
  */
-import { createWebGpuBackend, type MatmulTuning, type WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/backend.js';
+import type { MatmulTuning } from '../src/backend/webgpu/kernels/matmul.js';
 import type { Tensor } from '../src/tensor.js';
 import { flag, profile, random, ratio, runPeer, timeGpu } from './gpu-util.js';
 

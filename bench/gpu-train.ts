@@ -17,7 +17,7 @@
  *   smoke run on a software GPU: --layers 1 --vocab 256 --batch 1 --seq-len 64 --steps 1 --warmup 1 --no-peer
  */
 import { valueAndGrad } from '../src/autograd/index.js';
-import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { MambaLM } from '../src/model/lm.js';
 import { preset, randomWeights } from '../src/model/presets.js';
 import { uploadWeights } from '../src/model/weights.js';

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/backend.js';
 
 export function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);

@@ -5,7 +5,8 @@
  */
 export { Tensor, type DType, type HostArray } from './tensor.js';
 export type { Backend } from './backend/backend.js';
-export { createWebGpuBackend, WebGpuBackend, keep, tidy, type WebGpuOptions } from './backend/webgpu/index.js';
+export { createWebGpuBackend, WebGpuBackend, type WebGpuOptions } from './backend/webgpu/backend.js';
+export { keep, tidy } from './backend/scope.js';
 export { UserError } from './errors.js';
 export { paddedVocab, type ModelConfig } from './model/config.js';
 export type { HostTensor } from './io/host-tensor.js';

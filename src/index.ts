@@ -2,9 +2,10 @@
 export { Tensor, type DType, type HostArray } from './tensor.js';
 export type { Backend, SelectiveScanArgs, SsdArgs } from './backend/backend.js';
 export { CpuBackend } from './backend/cpu/index.js';
-export { createWebGpuBackend, WebGpuBackend, type WebGpuOptions } from './backend/webgpu/index.js';
+export { createWebGpuBackend, WebGpuBackend, type WebGpuOptions } from './backend/webgpu/backend.js';
 export { createBackend, releaseBackend, describeBackend, DEVICE_NAMES, type DeviceName } from './backend/open.js';
-export { disposeExcept, greedyTokens, keep, tidy } from './backend/index.js';
+export { greedyTokens } from './backend/index.js';
+export { disposeExcept, keep, tidy } from './backend/scope.js';
 export { UserError } from './errors.js';
 
 export {

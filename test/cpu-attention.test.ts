@@ -1,33 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpu, host, maxAbsDiff, randn, rng, t } from './cpu-util.js';
-
-/** Attention written the plain way: KV heads repeated, full score matrix, explicit mask. */
-function attentionRef(q: Float32Array, k: Float32Array, v: Float32Array, B: number, Lq: number, S: number,
-  Hq: number, Hkv: number, E: number, scale: number, causal: boolean, kvLen: number[]): Float64Array {
-  const out = new Float64Array(B * Lq * Hq * E);
-  for (let b = 0; b < B; b++) for (let h = 0; h < Hq; h++) {
-    const kh = Math.floor(h / (Hq / Hkv));
-    for (let i = 0; i < Lq; i++) {
-      const pos = kvLen[b] - Lq + i;
-      const s: number[] = [];
-      for (let j = 0; j < S; j++) {
-        let d = 0;
-        for (let e = 0; e < E; e++) d += q[((b * Lq + i) * Hq + h) * E + e] * k[((b * S + j) * Hkv + kh) * E + e];
-        s.push(j < kvLen[b] && (!causal || j <= pos) ? d * scale : -Infinity);
-      }
-      const m = Math.max(...s);
-      const p = s.map((x) => Math.exp(x - m));
-      const z = p.reduce((a, c) => a + c, 0);
-      for (let e = 0; e < E; e++) {
-        let acc = 0;
-        for (let j = 0; j < S; j++) acc += p[j] * v[((b * S + j) * Hkv + kh) * E + e];
-        out[((b * Lq + i) * Hq + h) * E + e] = acc / z;
-      }
-    }
-  }
-  return out;
-}
+import { attentionRef } from './reference/attention.js';
 
 test('attention: causal, GQA 6 query / 2 KV heads, per-sequence kvLen', () => {
   const r = rng(20);

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
+import { gatedRmsNormRef, rmsNormRef } from './reference/norms.js';
+import { causalConv1dLoops } from '../src/backend/cpu/conv.js';
 
 test('causalConv1d = direct convolution over [state, x]; chaining carries the window', () => {
   const r = rng(10);
@@ -36,40 +38,19 @@ test('causalConv1d = direct convolution over [state, x]; chaining carries the wi
   assert.ok(Math.abs(host(plain.y)[1 * C + 1] - (w[1 * K + 2] * x0 + w[1 * K + 3] * x1)) < 1e-6);
 });
 
-test('causalConv1d SIMD kernel: widths K 1, 2, 3, 5, channels 5 and 8 (padding), L below and above the window, L 600 (3 kernel calls)', () => {
+test('causalConv1d SIMD kernel = its plain loops: widths K 1, 2, 3, 5, channels 5 and 8 (padding), L below and above the window, L 600 (3 kernel calls)', () => {
   const r = rng(12);
   for (const [B, L, C, K] of [[2, 7, 5, 2], [1, 1, 8, 5], [2, 3, 5, 5], [1, 4, 6, 1], [3, 1, 5, 3], [2, 600, 5, 4]]) {
     const W = K - 1;
     const x = randn(r, B * L * C), w = randn(r, C * K), bias = randn(r, C), st = randn(r, B * C * W);
-    const at = (b: number, pos: number, c: number) => (pos >= 0 ? x[(b * L + pos) * C + c] : st[(b * C + c) * W + W + pos]);
-    const ref = new Float64Array(B * L * C);
-    const refState = new Float32Array(B * C * W);
-    for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) {
-      for (let l = 0; l < L; l++) {
-        let s = bias[c];
-        for (let k = 0; k < K; k++) s += w[c * K + k] * at(b, l - W + k, c);
-        ref[(b * L + l) * C + c] = silu64(s);
-      }
-      for (let k = 0; k < W; k++) refState[(b * C + c) * W + k] = at(b, L - W + k, c);
-    }
-    const got = cpu.causalConv1d(t(x, [B, L, C]), t(w, [C, K]), t(bias, [C]), t(st, [B, C, W]), true);
+    const args = [t(x, [B, L, C]), t(w, [C, K]), t(bias, [C]), t(st, [B, C, W])] as const;
+    const got = cpu.causalConv1d(...args, true);
+    const want = causalConv1dLoops(...args, true);
+    const ref = host(want.y), refState = host(want.state);
     assert.ok(maxAbsDiff(host(got.y), ref) < 1e-6, `B ${B} L ${L} C ${C} K ${K}: y err ${maxAbsDiff(host(got.y), ref)}`);
     assert.deepEqual([...host(got.state)], [...refState], `B ${B} L ${L} C ${C} K ${K}: state`);
   }
 });
-
-function gatedRef(x: Float32Array, z: Float32Array, w: Float32Array, C: number, gs: number, before: boolean, eps: number) {
-  const out = new Float64Array(x.length);
-  for (let r0 = 0; r0 < x.length; r0 += gs) {
-    const v = Array.from({ length: gs }, (_, i) => (before ? x[r0 + i] : x[r0 + i] * silu64(z[r0 + i])));
-    const rms = Math.sqrt(v.reduce((a, b) => a + b * b, 0) / gs + eps);
-    for (let i = 0; i < gs; i++) {
-      const n = (v[i] / rms) * w[(r0 + i) % C];
-      out[r0 + i] = before ? n * silu64(z[r0 + i]) : n;
-    }
-  }
-  return out;
-}
 
 test('gatedRmsNorm per group, gate before and after the norm; rmsNorm', () => {
   const r = rng(11);
@@ -77,19 +58,13 @@ test('gatedRmsNorm per group, gate before and after the norm; rmsNorm', () => {
   const x = randn(r, rows * C, -2, 2), z = randn(r, rows * C, -2, 2), w = randn(r, C, 0.5, 1.5);
   for (const gs of [12, 4]) for (const before of [false, true]) {
     const got = cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, gs, before);
-    assert.ok(maxAbsDiff(host(got), gatedRef(x, z, w, C, gs, before, 1e-5)) < 1e-6, `group ${gs} before ${before}`);
+    assert.ok(maxAbsDiff(host(got), gatedRmsNormRef(x, z, w, C, gs, before, 1e-5)) < 1e-6, `group ${gs} before ${before}`);
   }
   // grouping matters: group 4 differs from the full width
   const g4 = host(cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, 4, false));
   const g12 = host(cpu.gatedRmsNorm(t(x, [rows, C]), t(z, [rows, C]), t(w, [C]), 1e-5, 12, false));
   assert.ok(maxAbsDiff(g4, g12) > 1e-3);
-  const rmsRef = new Float64Array(rows * C);
-  for (let i = 0; i < rows; i++) {
-    const v = x.subarray(i * C, (i + 1) * C);
-    const rms = Math.sqrt(v.reduce((a, b) => a + b * b, 0) / C + 1e-5);
-    for (let c = 0; c < C; c++) rmsRef[i * C + c] = (v[c] / rms) * w[c];
-  }
-  assert.ok(maxAbsDiff(host(cpu.rmsNorm(t(x, [rows, C]), t(w, [C]), 1e-5)), rmsRef) < 1e-6);
+  assert.ok(maxAbsDiff(host(cpu.rmsNorm(t(x, [rows, C]), t(w, [C]), 1e-5)), rmsNormRef(x, w, C, 1e-5)) < 1e-6);
 });
 
 test('softmax / logSoftmax along the last dim, stable for large inputs', () => {
@@ -151,4 +126,13 @@ test('linear, matmul with transposes, embedding, split, concat, writeAt', () => 
   cpu.writeAt(dst, t(new Float32Array([1, 2, 3, 4]), [2, 2, 1]), new Int32Array([0, 2]));
   assert.deepEqual([...host(dst)], [1, 2, 0, 0, 0, 0, 3, 4]);
   assert.throws(() => cpu.writeAt(dst, t(new Float32Array([1, 2, 3, 4]), [2, 2, 1]), new Int32Array([3, 0])), /outside/);
+});
+
+test('argmax: first of ties, NaN never wins, columns past vocab ignored, a row of -inf gives 0; sumOfSquares per tensor', () => {
+  const z = Float32Array.from([1, 3, 3, 0, NaN, 2, -1, 5, -Infinity, -Infinity, -Infinity, 7]);
+  assert.deepEqual([...host(cpu.argmax(t(z, [3, 4]), 3))], [1, 1, 0]);
+  assert.deepEqual([...host(cpu.argmax(t(z, [3, 4])))], [1, 3, 3]);
+  assert.throws(() => cpu.argmax(t(z, [3, 4]), 5), /vocab 5/);
+  const sq = host(cpu.sumOfSquares([t(Float32Array.from([1, -2]), [2]), t(Float32Array.from([3]), [1, 1])]));
+  assert.deepEqual([...sq], [5, 9]);
 });

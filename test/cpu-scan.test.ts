@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
+import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, t } from './cpu-util.js';
+import { selectiveScanRef } from './reference/selective-scan.js';
+import { selectiveScanLoops } from '../src/backend/cpu/selective-scan.js';
+import { ssdRef } from './reference/ssd.js';
 
 // ---- Mamba-1 selective scan: sequential float64 recurrence --------------------------------------
 
@@ -16,25 +19,10 @@ function scanCase(seed: number, B: number, L: number, D: number, N: number): Sca
     h0: randn(r, B * D * N, -0.5, 0.5) };
 }
 
-function scanRef(c: ScanCase, softplus = true, gate = softplus): { y: Float64Array; h: Float64Array } {
-  const { B, L, D, N } = c;
-  const y = new Float64Array(B * L * D);
-  const hAll = new Float64Array(B * D * N);
-  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
-    const h = Array.from({ length: N }, (_, n) => c.h0[(b * D + d) * N + n]);
-    for (let l = 0; l < L; l++) {
-      const i = (b * L + l) * D + d;
-      const dt = softplus ? softplus64(c.delta[i] + c.bias[d]) : c.delta[i] + c.bias[d];
-      let out = 0;
-      for (let n = 0; n < N; n++) {
-        h[n] = Math.exp(dt * c.A[d * N + n]) * h[n] + dt * c.Bm[(b * L + l) * N + n] * c.u[i];
-        out += h[n] * c.Cm[(b * L + l) * N + n];
-      }
-      y[i] = (out + c.Dskip[d] * c.u[i]) * (gate ? silu64(c.z[i]) : 1);
-    }
-    for (let n = 0; n < N; n++) hAll[(b * D + d) * N + n] = h[n];
-  }
-  return { y, h: hAll };
+function scanCaseRef(c: ScanCase, softplus = true): { y: Float64Array; h: Float64Array } {
+  const [y, h] = selectiveScanRef({ u: c.u, delta: c.delta, A: c.A, Bm: c.Bm, Cm: c.Cm, Dskip: c.Dskip, z: softplus ? c.z : undefined,
+    bias: c.bias, state: c.h0 }, c.B, c.L, c.D, c.N, softplus);
+  return { y, h };
 }
 
 function runScan(c: ScanCase, lo: number, hi: number, h0: Float32Array) {
@@ -49,10 +37,25 @@ function runScan(c: ScanCase, lo: number, hi: number, h0: Float32Array) {
 
 test('selectiveScan matches the sequential recurrence (initial state, D, z gate, softplus bias)', () => {
   const c = scanCase(1, 2, 23, 6, 5);
-  const ref = scanRef(c);
+  const ref = scanCaseRef(c);
   const got = runScan(c, 0, c.L, c.h0);
   assert.ok(maxAbsDiff(host(got.y), ref.y) < 1e-5, `y err ${maxAbsDiff(host(got.y), ref.y)}`);
   assert.ok(maxAbsDiff(host(got.state), ref.h) < 1e-5, `h err ${maxAbsDiff(host(got.state), ref.h)}`);
+});
+
+test('selectiveScan SIMD kernel = its plain loops: D and N not multiples of 4, L 300 (two kernel calls), with and without the gate', () => {
+  for (const [seed, B, L, D, N] of [[5, 2, 7, 5, 3], [6, 1, 300, 6, 16], [7, 3, 2, 1, 1]]) {
+    const c = scanCase(seed, B, L, D, N);
+    for (const gate of [true, false]) {
+      const args = {
+        u: t(c.u, [B, L, D]), delta: t(c.delta, [B, L, D]), A: t(c.A, [D, N]), Bmat: t(c.Bm, [B, L, N]), Cmat: t(c.Cm, [B, L, N]),
+        Dskip: t(c.Dskip, [D]), z: gate ? t(c.z, [B, L, D]) : undefined, deltaBias: t(c.bias, [D]), deltaSoftplus: true, state: t(c.h0, [B, D, N]),
+      };
+      const got = cpu.selectiveScan(args), want = selectiveScanLoops(args);
+      const e = Math.max(maxAbsDiff(host(got.y), host(want.y)), maxAbsDiff(host(got.state), host(want.state)));
+      assert.ok(e < 1e-5, `B ${B} L ${L} D ${D} N ${N} gate ${gate}: err ${e}`);
+    }
+  }
 });
 
 test('selectiveScan chained over a split sequence equals one pass', () => {
@@ -72,7 +75,7 @@ test('selectiveScan chained over a split sequence equals one pass', () => {
 test('selectiveScan SIMD kernel on shapes that pad: D 4k+1..4k+3, N 1..7, B 3, L 1 (a decode step), L 600 (3 kernel calls)', () => {
   for (const [seed, B, L, D, N] of [[11, 3, 9, 7, 1], [12, 1, 1, 13, 6], [13, 2, 4, 9, 7], [14, 3, 1, 10, 16], [15, 1, 33, 3, 4], [17, 2, 600, 5, 3]]) {
     const c = scanCase(seed, B, L, D, N);
-    const ref = scanRef(c);
+    const ref = scanCaseRef(c);
     const got = runScan(c, 0, L, c.h0);
     const ey = maxAbsDiff(host(got.y), ref.y), eh = maxAbsDiff(host(got.state), ref.h);
     assert.ok(ey < 1e-5 && eh < 1e-5, `B ${B} L ${L} D ${D} N ${N}: y err ${ey}, h err ${eh}`);
@@ -85,7 +88,7 @@ test('selectiveScan without z, D, bias, softplus or an initial state', () => {
   c.delta = c.delta.map(Math.abs); // Δ ≥ 0 without softplus, or the state grows as e^(|Δ A| L)
   const got = cpu.selectiveScan({ u: t(c.u, [B, L, D]), delta: t(c.delta, [B, L, D]), A: t(c.A, [D, N]), Bmat: t(c.Bm, [B, L, N]),
     Cmat: t(c.Cm, [B, L, N]), deltaSoftplus: false });
-  const ref = scanRef({ ...c, h0: new Float32Array(B * D * N), Dskip: new Float32Array(D), bias: new Float32Array(D) }, false);
+  const ref = scanCaseRef({ ...c, h0: new Float32Array(B * D * N), Dskip: new Float32Array(D), bias: new Float32Array(D) }, false);
   const ey = maxAbsDiff(host(got.y), ref.y), eh = maxAbsDiff(host(got.state), ref.h);
   assert.ok(ey < 1e-5 && eh < 1e-5, `y err ${ey}, h err ${eh}`);
 });
@@ -139,31 +142,10 @@ function ssdCase(seed: number, B: number, L: number, H: number, P: number, G: nu
     D: randn(r, dHasHdim ? H * P : H), dtBias: randn(r, H, -3, -1), h0: randn(r, B * H * P * N, -0.5, 0.5) };
 }
 
-function ssdRef(c: SsdCase, dtLimit: [number, number]): { y: Float64Array; h: Float64Array } {
-  const { B, L, H, P, G, N } = c;
-  const y = new Float64Array(B * L * H * P);
-  const hOut = new Float64Array(B * H * P * N);
-  for (let b = 0; b < B; b++) for (let hd = 0; hd < H; hd++) {
-    const g = Math.floor(hd / (H / G));
-    const h = Array.from({ length: P * N }, (_, i) => c.h0[(b * H + hd) * P * N + i]);
-    for (let l = 0; l < L; l++) {
-      const dt = Math.min(Math.max(softplus64(c.dt[(b * L + l) * H + hd] + c.dtBias[hd]), dtLimit[0]), dtLimit[1]);
-      const decay = Math.exp(dt * c.A[hd]);
-      const bc = ((b * L + l) * G + g) * N;
-      for (let p = 0; p < P; p++) {
-        const xi = c.x[((b * L + l) * H + hd) * P + p];
-        let out = 0;
-        for (let n = 0; n < N; n++) {
-          h[p * N + n] = decay * h[p * N + n] + dt * xi * c.Bm[bc + n];
-          out += h[p * N + n] * c.Cm[bc + n];
-        }
-        const d = c.D.length === H ? c.D[hd] : c.D[hd * P + p];
-        y[((b * L + l) * H + hd) * P + p] = out + d * xi;
-      }
-    }
-    for (let i = 0; i < P * N; i++) hOut[(b * H + hd) * P * N + i] = h[i];
-  }
-  return { y, h: hOut };
+function ssdCaseRef(c: SsdCase, limit: [number, number]): { y: Float64Array; h: Float64Array } {
+  const [y, h] = ssdRef({ x: c.x, dt: c.dt, A: c.A, Bm: c.Bm, Cm: c.Cm, Dskip: c.D, bias: c.dtBias, state: c.h0 },
+    { B: c.B, L: c.L, H: c.H, P: c.P, G: c.G, N: c.N, limit, dPerChannel: c.D.length !== c.H });
+  return { y, h };
 }
 
 function runSsd(c: SsdCase, lo: number, hi: number, h0: Float32Array | undefined, chunkSize: number, dtLimit: [number, number]) {
@@ -181,7 +163,7 @@ const noLimit: [number, number] = [0, Infinity];
 
 test('ssdChunked = sequential recurrence: L 37 not a multiple of chunk 8, ngroups 2, initial state', () => {
   const c = ssdCase(3, 2, 37, 4, 3, 2, 5, false);
-  const ref = ssdRef(c, noLimit);
+  const ref = ssdCaseRef(c, noLimit);
   const got = runSsd(c, 0, c.L, c.h0, 8, noLimit);
   const ey = maxAbsDiff(host(got.y), ref.y);
   const eh = maxAbsDiff(host(got.state), ref.h);
@@ -191,7 +173,7 @@ test('ssdChunked = sequential recurrence: L 37 not a multiple of chunk 8, ngroup
 test('ssdChunked: chunk sizes 1, 5, 64 agree; D per channel; dt limit clamps', () => {
   const c = ssdCase(4, 1, 21, 6, 2, 3, 4, true);
   const limit: [number, number] = [0.05, 0.4];
-  const ref = ssdRef(c, limit);
+  const ref = ssdCaseRef(c, limit);
   for (const q of [1, 5, 64]) {
     const got = runSsd(c, 0, c.L, c.h0, q, limit);
     const e = Math.max(maxAbsDiff(host(got.y), ref.y), maxAbsDiff(host(got.state), ref.h));
@@ -203,7 +185,7 @@ test('ssdChunked chained (zero start, split mid-chunk) equals one pass', () => {
   const c = ssdCase(5, 2, 30, 2, 4, 1, 3, false);
   const zero = new Float32Array(c.B * c.H * c.P * c.N);
   const whole = runSsd(c, 0, c.L, undefined, 8, noLimit);
-  const ref = ssdRef({ ...c, h0: zero }, noLimit);
+  const ref = ssdCaseRef({ ...c, h0: zero }, noLimit);
   assert.ok(maxAbsDiff(host(whole.y), ref.y) < 1e-5);
   const first = runSsd(c, 0, 11, undefined, 8, noLimit);
   const second = runSsd(c, 11, c.L, host(first.state), 8, noLimit);
@@ -215,7 +197,7 @@ test('ssdChunked stays finite and exact when the decay within a chunk underflows
   const c = ssdCase(6, 1, 300, 2, 2, 1, 3, false);
   c.A.fill(-16);
   c.dtBias.fill(4);   // Δ ≈ 4: the cumulative log-decay reaches about -19000 inside a 256-chunk
-  const ref = ssdRef(c, noLimit);
+  const ref = ssdCaseRef(c, noLimit);
   const got = runSsd(c, 0, c.L, c.h0, 256, noLimit);
   assert.ok(host(got.y).every(Number.isFinite));
   assert.ok(maxAbsDiff(host(got.y), ref.y) < 1e-4, `err ${maxAbsDiff(host(got.y), ref.y)}`);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as ops from '../src/ops/index.js';
 import { rng } from './cpu-util.js';
 import { checkGrad, formatErrors, input } from './grad-util.js';
+import { attentionRef } from './reference/attention.js';
 
 const rand = rng(5);
 
@@ -13,23 +14,7 @@ for (const causal of [true, false]) {
     const e = checkGrad({
       inputs: { q: input(rand, [B, Lq, Hq, E], -2, 2), k: input(rand, [B, S, Hkv, E], -2, 2), v: input(rand, [B, S, Hkv, E]) },
       ours: ({ q, k, v }) => [ops.attention(q, k, v, { causal, scale, kvLen })],
-      ref: ({ q, k, v }) => {
-        const out = new Float64Array(B * Lq * Hq * E);
-        for (let b = 0; b < B; b++) for (let i = 0; i < Lq; i++) for (let h = 0; h < Hq; h++) {
-          const pos = kvLen[b] - Lq + i;
-          const keys = causal ? Math.min(pos + 1, kvLen[b]) : kvLen[b];
-          const kh = Math.floor(h / (Hq / Hkv));
-          const qo = ((b * Lq + i) * Hq + h) * E;
-          const s = Array.from({ length: keys }, (_, j) => {
-            let d = 0;
-            for (let c = 0; c < E; c++) d += q[qo + c] * k[((b * S + j) * Hkv + kh) * E + c];
-            return Math.exp(scale * d);
-          });
-          const total = s.reduce((a, x) => a + x, 0);
-          for (let j = 0; j < keys; j++) for (let c = 0; c < E; c++) out[qo + c] += (s[j] / total) * v[((b * S + j) * Hkv + kh) * E + c];
-        }
-        return [out];
-      },
+      ref: ({ q, k, v }) => [attentionRef(q, k, v, B, Lq, S, Hq, Hkv, E, scale, causal, kvLen)],
     });
     t.diagnostic(formatErrors(e));
   });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as ops from '../src/ops/index.js';
 import { cpu, rng, silu64, softplus64 } from './cpu-util.js';
 import { checkGrad, formatErrors, input } from './grad-util.js';
+import { gatedRmsNormRef, rmsNormRef } from './reference/norms.js';
 
 const rand = rng(7);
 
@@ -96,21 +97,12 @@ test('split and concat (one piece unused, concat reorders)', (t) => {
   t.diagnostic(formatErrors(e));
 });
 
-function rmsRef(v: Float64Array, eps: number): Float64Array {
-  const ms = v.reduce((s, a) => s + a * a, 0) / v.length;
-  return v.map((a) => a / Math.sqrt(ms + eps));
-}
-
 test('rmsNorm: dx, dweight', (t) => {
   const [R, C, eps] = [5, 6, 1e-5];
   const e = checkGrad({
     inputs: { x: input(rand, [R, C]), w: input(rand, [C], 0.5, 1.5) },
     ours: ({ x, w }) => [ops.rmsNorm(x, w, eps)],
-    ref: ({ x, w }) => {
-      const y = new Float64Array(R * C);
-      for (let r = 0; r < R; r++) rmsRef(x.slice(r * C, r * C + C), eps).forEach((v, c) => (y[r * C + c] = v * w[c]));
-      return [y];
-    },
+    ref: ({ x, w }) => [rmsNormRef(x, w, C, eps)],
   });
   t.diagnostic(formatErrors(e));
 });
@@ -122,14 +114,7 @@ for (const normBeforeGate of [false, true]) {
     const e = checkGrad({
       inputs: { x: input(rand, [R, C]), z: input(rand, [R, C], -2, 2), w: input(rand, [C], 0.5, 1.5) },
       ours: ({ x, z, w }) => [ops.gatedRmsNorm(x, z, w, eps, gs, normBeforeGate)],
-      ref: ({ x, z, w }) => {
-        const y = new Float64Array(R * C);
-        for (let o = 0; o < R * C; o += gs) {
-          const v = Float64Array.from({ length: gs }, (_, c) => (normBeforeGate ? x[o + c] : x[o + c] * silu64(z[o + c])));
-          rmsRef(v, eps).forEach((n, c) => (y[o + c] = n * w[(o + c) % C] * (normBeforeGate ? silu64(z[o + c]) : 1)));
-        }
-        return [y];
-      },
+      ref: ({ x, z, w }) => [gatedRmsNormRef(x, z, w, C, gs, normBeforeGate, eps)],
     });
     t.diagnostic(formatErrors(e));
   });

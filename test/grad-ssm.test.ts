@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import * as ops from '../src/ops/index.js';
-import { rng, silu64, softplus64 } from './cpu-util.js';
+import { rng, silu64 } from './cpu-util.js';
 import { checkGrad, formatErrors, input } from './grad-util.js';
+import { selectiveScanRef } from './reference/selective-scan.js';
+import { ssdRef } from './reference/ssd.js';
 
 const rand = rng(11);
 
@@ -34,31 +36,6 @@ for (const [L, silu] of [[7, true], [2, false]] as const) {
   });
 }
 
-/** Mamba-1 S6 in float64, step by step. */
-function scanRef(
-  v: Record<string, Float64Array>, B: number, L: number, D: number, N: number, softplus: boolean,
-): Float64Array[] {
-  const { u, delta, A, Bm, Cm, Dskip, z, bias, state } = v;
-  const y = new Float64Array(B * L * D);
-  const h = new Float64Array(B * D * N);
-  if (state) h.set(state);
-  for (let b = 0; b < B; b++) for (let tt = 0; tt < L; tt++) for (let d = 0; d < D; d++) {
-    const i = (b * L + tt) * D + d;
-    const raw = delta[i] + (bias ? bias[d] : 0);
-    const dt = softplus ? softplus64(raw) : raw;
-    let acc = 0;
-    for (let n = 0; n < N; n++) {
-      const k = (b * D + d) * N + n;
-      h[k] = Math.exp(dt * A[d * N + n]) * h[k] + dt * Bm[(b * L + tt) * N + n] * u[i];
-      acc += Cm[(b * L + tt) * N + n] * h[k];
-    }
-    if (Dskip) acc += Dskip[d] * u[i];
-    if (z) acc *= silu64(z[i]);
-    y[i] = acc;
-  }
-  return [y, h];
-}
-
 test('selectiveScan: u, delta, A, B, C, D, z, deltaBias, initial state; final state in the loss', (t) => {
   const [B, L, D, N] = [2, 9, 5, 3];
   const e = checkGrad({
@@ -71,7 +48,7 @@ test('selectiveScan: u, delta, A, B, C, D, z, deltaBias, initial state; final st
       const out = ops.selectiveScan({ u, delta, A, Bmat: Bm, Cmat: Cm, Dskip, z, deltaBias: bias, deltaSoftplus: true, state });
       return [out.y, out.state];
     },
-    ref: (v) => scanRef(v, B, L, D, N, true),
+    ref: (v) => selectiveScanRef(v, B, L, D, N, true),
   });
   t.diagnostic(formatErrors(e));
 });
@@ -84,39 +61,10 @@ test('selectiveScan without z, D, bias or softplus', (t) => {
       Bm: input(rand, [B, L, N]), Cm: input(rand, [B, L, N]),
     },
     ours: ({ u, delta, A, Bm, Cm }) => [ops.selectiveScan({ u, delta, A, Bmat: Bm, Cmat: Cm, deltaSoftplus: false }).y],
-    ref: (v) => scanRef(v, B, L, D, N, false).slice(0, 1),
+    ref: (v) => selectiveScanRef(v, B, L, D, N, false).slice(0, 1),
   });
   t.diagnostic(formatErrors(e));
 });
-
-/** Mamba-2 SSD in float64 by the plain recurrence (no chunks). */
-function ssdRef(
-  v: Record<string, Float64Array>, s: { B: number; L: number; H: number; P: number; G: number; N: number; limit: [number, number]; dPerChannel: boolean },
-): Float64Array[] {
-  const { x, dt, A, Bm, Cm, Dskip, bias, state } = v;
-  const { B, L, H, P, G, N, limit, dPerChannel } = s;
-  const y = new Float64Array(B * L * H * P);
-  const S = new Float64Array(B * H * P * N);
-  if (state) S.set(state);
-  for (let b = 0; b < B; b++) for (let tt = 0; tt < L; tt++) for (let h = 0; h < H; h++) {
-    const g = Math.floor(h / (H / G));
-    const d = Math.min(Math.max(softplus64(dt[(b * L + tt) * H + h] + (bias ? bias[h] : 0)), limit[0]), limit[1]);
-    const decay = Math.exp(d * A[h]);
-    const bc = ((b * L + tt) * G + g) * N;
-    for (let p = 0; p < P; p++) {
-      const xi = x[((b * L + tt) * H + h) * P + p];
-      let acc = 0;
-      for (let n = 0; n < N; n++) {
-        const k = ((b * H + h) * P + p) * N + n;
-        S[k] = decay * S[k] + d * xi * Bm[bc + n];
-        acc += S[k] * Cm[bc + n];
-      }
-      if (Dskip) acc += (dPerChannel ? Dskip[h * P + p] : Dskip[h]) * xi;
-      y[((b * L + tt) * H + h) * P + p] = acc;
-    }
-  }
-  return [y, S];
-}
 
 const ssdCases = [
   { name: 'L 13, chunk 5 (last chunk short), 2 groups, D per head, dt clamped to [0.05, 0.8]', L: 13, Q: 5, G: 2, dPerChannel: false, limit: [0.05, 0.8] as [number, number] },

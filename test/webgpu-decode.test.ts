@@ -7,11 +7,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { disposeExcept, greedyTokens, tidy } from '../src/backend/index.js';
+import { greedyTokens } from '../src/backend/index.js';
+import { disposeExcept, tidy } from '../src/backend/scope.js';
 import type { HostTensor } from '../src/io/host-tensor.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadModel } from '../src/model/load.js';
-import type { GpuTensor } from '../src/backend/webgpu/index.js';
+import type { GpuTensor } from '../src/backend/webgpu/buffer-pool.js';
 import type { Tensor } from '../src/tensor.js';
 import { cpu } from './cpu-util.js';
 import { FIXTURES } from './model-util.js';

@@ -8,10 +8,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend, SelectiveScanArgs } from '../src/backend/backend.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
-import { createWebGpuBackend, WebGpuBackend } from '../src/backend/webgpu/index.js';
-import type { GpuTensor } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend, WebGpuBackend } from '../src/backend/webgpu/backend.js';
+import type { GpuTensor } from '../src/backend/webgpu/buffer-pool.js';
 import { batchedMatmul } from '../src/backend/webgpu/kernels/matmul.js';
-import { selectiveScan } from '../src/backend/webgpu/kernels/scan.js';
+import { selectiveScan } from '../src/backend/webgpu/kernels/selective-scan.js';
 import type { HostArray, Tensor } from '../src/tensor.js';
 import { openTestGpu } from './webgpu-util.js';
 
@@ -313,6 +313,28 @@ for (const gradScale of [undefined, 0.25]) {
     },
   });
 }
+// ---- reductions ------------------------------------------------------------------------------
+// rows of 700 (several strided passes of the 256-lane workgroup): an ordinary row, a tie (the
+// first wins), NaN first (never chosen), the max in the padding past vocab 640, nothing finite
+const argmaxRows = [
+  (i: number) => Math.sin(i * 0.37),
+  (i: number) => (i === 5 || i === 600 ? 3 : 0),
+  (i: number) => (i === 0 ? NaN : i === 300 ? 2 : 1),
+  (i: number) => (i === 650 ? 9 : -Infinity),
+  () => -Infinity,
+];
+cases.push({
+  name: 'argmax of the first 640 of 700 and of all 700 (ties, NaN, padding, rows of -inf)',
+  inputs: { z: [Float32Array.from({ length: argmaxRows.length * 700 }, (_, k) => argmaxRows[Math.floor(k / 700)](k % 700)), [argmaxRows.length, 700]] },
+  run: (be, t) => [be.argmax(t.z, 640), be.argmax(t.z)],
+});
+cases.push({
+  name: 'sumOfSquares of [1], [3, 37, 45], [2100, 1001] (all 512 partials, each over 16 lanes) and [1000, 5]',
+  inputs: { a: r([1], 1), x: r([3, 37, 45], 2), big: r([2100, 1001], 3, -2, 2), y: r([1000, 5], 4) },
+  run: (be, t) => [be.sumOfSquares([t.a, t.x, t.big, t.y]), be.sumOfSquares([t.big])],
+  tol: 1e-4,
+  reduces: true,
+});
 cases.push({
   name: 'writeAt (KV cache append, in place)',
   inputs: { dst: r([2, 10, 3, 4], 54), src: r([2, 3, 3, 4], 55) },

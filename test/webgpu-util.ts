@@ -3,8 +3,7 @@
  * CI (CI=true), where a missing adapter is a broken runner (.ci/run installs SwiftShader) and
  * must fail, not pass silently as skipped.
  */
-import { createWebGpuBackend, type WebGpuBackend } from '../src/backend/webgpu/index.js';
-import type { WebGpuOptions } from '../src/backend/webgpu/index.js';
+import { createWebGpuBackend, type WebGpuBackend, type WebGpuOptions } from '../src/backend/webgpu/backend.js';
 
 export async function openTestGpu(options: WebGpuOptions = {}): Promise<{ gpu: WebGpuBackend | undefined; skip: string | false }> {
   try {

@@ -3,6 +3,7 @@ import type { DType, HostArray, Tensor } from '../tensor.js';
 /**
  * The one interface every compute backend implements (CPU reference, WebGPU). Models never call
  * a backend directly: they call the differentiable ops in `ops/`, which call these kernels.
+ * docs/ops.md indexes every op: its CPU and WGSL kernels, its backward and its tests.
  *
  * Conventions
  * - Row-major, contiguous. Sequence activations are [B, L, C]; a "row" op treats all leading
@@ -111,6 +112,20 @@ export interface Backend {
    */
   mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor };
 
+  // ---- reductions -------------------------------------------------------------------------------
+  /**
+   * logits [..., V] -> ids i32 [...]: per row, the index of the largest of the first `vocab`
+   * (default V; the padded columns of an embedding are never chosen), the first on ties, NaN never
+   * winning. Greedy decoding: the ids stay on the backend, where the next step's embedding reads them.
+   */
+  argmax(logits: Tensor, vocab?: number): Tensor;
+  /**
+   * xs (any shapes) -> [xs.length]: element i is the sum of xs[i]'s elements squared, for the
+   * global gradient norm (torch's clip_grad_norm_), so that clipping reads back one small vector
+   * per step instead of every gradient. The CPU accumulates in float64.
+   */
+  sumOfSquares(xs: readonly Tensor[]): Tensor;
+
   // ---- training -----------------------------------------------------------------------------------
   /**
    * One AdamW update of param with its moments m and v, in place on all three; see `AdamWStep`.
@@ -212,18 +227,12 @@ export interface Mamba2StepArgs {
 /**
  * What training needs beyond `Backend`: the backward of each op (given what the forward was given
  * and the gradient of its output, the gradients of its inputs) and the fused cross-entropy loss.
- * A separate interface so that a backend gains training without breaking inference: the CPU has
- * it; `hasGradKernels` tells the autograd whether a backend does.
+ * A separate interface so that a backend gains training without breaking inference (both the CPU
+ * and WebGPU have it); `hasGradKernels` tells the autograd whether a backend does.
  */
 export interface GradKernels {
   /** x [..., C] -> [C]: the sum over all rows (a bias's gradient). */
   sumRows(x: Tensor): Tensor;
-  /**
-   * xs (any shapes) -> [xs.length]: element i is the sum of xs[i]'s elements squared, for the
-   * global gradient norm (torch's clip_grad_norm_), so that clipping reads back one small vector
-   * per step instead of every gradient. The CPU accumulates in float64.
-   */
-  sumOfSquares(xs: readonly Tensor[]): Tensor;
   /** dy [...S, C], ids i32 [...S] -> dtable [V, C]: row i of dy added into row ids[i]. */
   embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor;
   /** x the input of silu / softplus, dy [same] -> dx */

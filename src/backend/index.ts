@@ -1,5 +1,6 @@
 /**
- * What a decode loop needs to run well on any backend (opening one by name: ./open.ts):
+ * What a decode loop needs to run well on any backend (opening one by name: ./open.ts; the tidy
+ * scopes: ./scope.ts):
  *
  *   const be = await createBackend('webgpu');   // or 'cpu'
  *   try {
@@ -20,40 +21,12 @@
  * records while the GPU runs.
  */
 import type { Tensor } from '../tensor.js';
-import { tensorsIn, WebGpuBackend } from './webgpu/index.js';
-
-export { keep, tidy } from './webgpu/index.js';
-
-/**
- * Disposes every tensor reachable from `value` that `keep` does not reach, e.g. the state a step
- * consumed (an attention layer's KV cache is appended in place and lives on in the new state).
- */
-export function disposeExcept(value: unknown, keep: unknown): void {
-  const kept = tensorsIn(keep);
-  for (const t of tensorsIn(value)) if (!kept.has(t)) t.dispose();
-}
 
 /**
  * Greedy next tokens: logits [B, V] -> ids i32 [B] on the same backend, each the first index of
  * the row's largest value among its first `vocab` (the tokenizer's vocabulary; padded rows are
- * never chosen), NaN never winning. On WebGPU the argmax runs on the device and resolves at once;
- * on the CPU it reads the logits.
+ * never chosen), NaN never winning: `Backend.argmax`, which resolves at once.
  */
 export async function greedyTokens(logits: Tensor, vocab: number): Promise<Tensor> {
-  const be = logits.backend;
-  if (be instanceof WebGpuBackend) return be.argmax(logits, vocab);
-  const V = logits.shape[logits.shape.length - 1];
-  if (!(Number.isInteger(vocab) && vocab >= 1 && vocab <= V)) throw new RangeError(`greedyTokens: vocab ${vocab} for rows of ${V}`);
-  const z = await logits.read();
-  const rows = z.length / V;
-  const ids = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = -1;
-    for (let i = 0; i < vocab; i++) {
-      const v = z[r * V + i];
-      if (!Number.isNaN(v) && (best < 0 || v > z[r * V + best])) best = i;
-    }
-    ids[r] = Math.max(best, 0);
-  }
-  return be.upload(ids, logits.shape.slice(0, -1));
+  return logits.backend.argmax(logits, vocab);
 }

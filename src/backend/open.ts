@@ -5,7 +5,7 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/index.js';
-import { createWebGpuBackend, WebGpuBackend } from './webgpu/index.js';
+import { createWebGpuBackend, WebGpuBackend } from './webgpu/backend.js';
 
 export type DeviceName = 'cpu' | 'webgpu';
 export const DEVICE_NAMES: readonly DeviceName[] = ['cpu', 'webgpu'];

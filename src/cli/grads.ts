@@ -5,7 +5,7 @@
  * conv weights [C, 1, K] as stored (a tied head's gradient is inside the embedding's).
  */
 import { valueAndGrad } from '../autograd/index.js';
-import { tidy } from '../backend/index.js';
+import { tidy } from '../backend/scope.js';
 import { UserError } from '../errors.js';
 import { readCheckpoint } from '../io/checkpoint.js';
 import { expectedShapes } from '../model/params.js';

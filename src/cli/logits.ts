@@ -3,7 +3,7 @@
  * vocabulary) into another, by `forward` or, with --recurrent, token by token with `step` (the
  * two must agree; external checks compare both against the reference).
  */
-import { disposeExcept } from '../backend/index.js';
+import { disposeExcept } from '../backend/scope.js';
 import { UserError } from '../errors.js';
 import { decodeStep, prefill } from '../generate/steps.js';
 import type { HostTensor } from '../io/host-tensor.js';

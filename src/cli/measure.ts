@@ -2,7 +2,8 @@
  * The two measurements bench and demo make on a model: prefill and decode speed, and how far
  * `step` strays from `forward` over the same tokens.
  */
-import { disposeExcept, greedyTokens } from '../backend/index.js';
+import { greedyTokens } from '../backend/index.js';
+import { disposeExcept } from '../backend/scope.js';
 import { Rng } from '../generate/rng.js';
 import { decodeStep, prefill } from '../generate/steps.js';
 import type { MambaLM } from '../model/lm.js';

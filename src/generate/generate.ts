@@ -7,7 +7,8 @@
  * logits are, so on a GPU only the ids come back; each step's device memory is freed as it goes
  * (steps.ts), so a long run holds one state and one step's buffers.
  */
-import { disposeExcept, greedyTokens } from '../backend/index.js';
+import { greedyTokens } from '../backend/index.js';
+import { disposeExcept } from '../backend/scope.js';
 import { UserError } from '../errors.js';
 import { describeValue } from '../model/args.js';
 import { MambaLM } from '../model/lm.js';

@@ -5,7 +5,7 @@
  * the buffer pool (`tidy`). The caller owns the returned logits and state. On the CPU, whose
  * memory the garbage collector frees, these are plain forward and step.
  */
-import { disposeExcept, tidy } from '../backend/index.js';
+import { disposeExcept, tidy } from '../backend/scope.js';
 import type { MambaLM } from '../model/lm.js';
 import type { ModelState } from '../model/state.js';
 import type { Tensor } from '../tensor.js';

@@ -1,6 +1,6 @@
 import * as ops from '../ops/index.js';
 import { isRecording } from '../autograd/index.js';
-import { tidy } from '../backend/webgpu/index.js'; // not backend/index.js: that brings the CPU pool (worker_threads), which browsers lack
+import { tidy } from '../backend/scope.js';
 import { storageVersion, type Tensor } from '../tensor.js';
 import type { AttentionState } from './attention.js';
 import type { Mamba1State } from './mamba1.js';

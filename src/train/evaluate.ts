@@ -4,7 +4,8 @@
  * argmax runs where the logits are: only the loss and the predicted ids come back).
  */
 import { noGrad } from '../autograd/index.js';
-import { greedyTokens, tidy } from '../backend/index.js';
+import { greedyTokens } from '../backend/index.js';
+import { tidy } from '../backend/scope.js';
 import type { MambaLM } from '../model/lm.js';
 import * as ops from '../ops/index.js';
 import { answerAccuracy, IGNORE, type Batch } from '../tasks/task.js';

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { valueAndGrad } from '../autograd/index.js';
 import type { Backend } from '../backend/backend.js';
-import { tidy } from '../backend/index.js';
+import { tidy } from '../backend/scope.js';
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { writeCheckpoint } from '../io/checkpoint.js';

@@ -1,12 +1,9 @@
 import type { AdamWStep } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
-import { expectShape, f32 } from './storage.js';
+import { f32 } from './storage.js';
 
 /** AdamW in place on param, m, v (see AdamWStep); the arithmetic in float64, stored as f32. */
 export function adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: AdamWStep): void {
-  expectShape('adamw grad', grad, param.shape);
-  expectShape('adamw m', m, param.shape);
-  expectShape('adamw v', v, param.shape);
   const p = f32(param), g = f32(grad), mm = f32(m), vv = f32(v);
   const scale = o.gradScale ?? 1;
   const decay = 1 - o.lr * o.weightDecay;

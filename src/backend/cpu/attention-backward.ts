@@ -6,70 +6,48 @@
  * A query head's k/v gradients go to its KV head (GQA), so they add up over the group.
  */
 import type { Tensor } from '../../tensor.js';
-import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
+import { forEachQuery, type AttentionOpts } from './attention.js';
+import { f32, scratchF64, wrapF32 } from './storage.js';
 
 /** q, dout [B, Lq, Hq, E], k/v [B, S, Hkv, E] -> dq, dk, dv */
-export function attentionBackward(
-  q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }, dout: Tensor,
-): { dq: Tensor; dk: Tensor; dv: Tensor } {
-  const [B, Lq, Hq, E] = q.shape;
+export function attentionBackward(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpts, dout: Tensor): { dq: Tensor; dk: Tensor; dv: Tensor } {
+  const [, , , E] = q.shape;
   const [, S, Hkv] = k.shape;
-  expectShape('attentionBackward k', k, [B, S, Hkv, E]);
-  expectShape('attentionBackward v', v, [B, S, Hkv, E]);
-  expectShape('attentionBackward dout', dout, q.shape);
   const qs = f32(q), ks = f32(k), vs = f32(v), g = f32(dout);
-  const rep = Hq / Hkv;
   const { scale } = opts;
   const dq = new Float32Array(q.size);
   const dk = scratchF64('attentionB.dk', k.size).fill(0, 0, k.size);
   const dv = scratchF64('attentionB.dv', v.size).fill(0, 0, v.size);
   const p = scratchF64('attentionB.p', S);
   const dp = scratchF64('attentionB.dp', S);
-  for (let b = 0; b < B; b++) {
-    const len = opts.kvLen ? opts.kvLen[b] : S;
-    for (let i = 0; i < Lq; i++) {
-      const pos = len - Lq + i;
-      const nKeys = opts.causal ? Math.min(pos + 1, len) : len;
-      for (let h = 0; h < Hq; h++) {
-        const qo = ((b * Lq + i) * Hq + h) * E;
-        const kh = Math.floor(h / rep);
-        let m = -Infinity;
-        for (let j = 0; j < nKeys; j++) {
-          const ko = ((b * S + j) * Hkv + kh) * E;
-          let s = 0;
-          for (let e = 0; e < E; e++) s += qs[qo + e] * ks[ko + e];
-          p[j] = s * scale;
-          if (p[j] > m) m = p[j];
-        }
-        let total = 0;
-        for (let j = 0; j < nKeys; j++) {
-          p[j] = Math.exp(p[j] - m);
-          total += p[j];
-        }
-        // do·o = Σ_j p_j dp_j
-        let dot = 0;
-        for (let j = 0; j < nKeys; j++) {
-          p[j] /= total;
-          const vo = ((b * S + j) * Hkv + kh) * E;
-          let d = 0;
-          for (let e = 0; e < E; e++) {
-            d += g[qo + e] * vs[vo + e];
-            dv[vo + e] += p[j] * g[qo + e];
-          }
-          dp[j] = d;
-          dot += p[j] * d;
-        }
-        for (let j = 0; j < nKeys; j++) {
-          const ds = scale * p[j] * (dp[j] - dot);
-          const ko = ((b * S + j) * Hkv + kh) * E;
-          for (let e = 0; e < E; e++) {
-            dq[qo + e] += ds * ks[ko + e];
-            dk[ko + e] += ds * qs[qo + e];
-          }
-        }
+  forEachQuery(q, k, opts, p, (qo, b, kh, nKeys, m) => {
+    let total = 0;
+    for (let j = 0; j < nKeys; j++) {
+      p[j] = Math.exp(p[j] - m);
+      total += p[j];
+    }
+    // do·o = Σ_j p_j dp_j
+    let dot = 0;
+    for (let j = 0; j < nKeys; j++) {
+      p[j] /= total;
+      const vo = ((b * S + j) * Hkv + kh) * E;
+      let d = 0;
+      for (let e = 0; e < E; e++) {
+        d += g[qo + e] * vs[vo + e];
+        dv[vo + e] += p[j] * g[qo + e];
+      }
+      dp[j] = d;
+      dot += p[j] * d;
+    }
+    for (let j = 0; j < nKeys; j++) {
+      const ds = scale * p[j] * (dp[j] - dot);
+      const ko = ((b * S + j) * Hkv + kh) * E;
+      for (let e = 0; e < E; e++) {
+        dq[qo + e] += ds * ks[ko + e];
+        dk[ko + e] += ds * qs[qo + e];
       }
     }
-  }
+  });
   const be = q.backend;
   return {
     dq: wrapF32(be, q.shape, dq),

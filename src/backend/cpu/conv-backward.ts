@@ -8,7 +8,7 @@
  */
 import type { Tensor } from '../../tensor.js';
 import { siluGrad } from './elementwise-backward.js';
-import { expectShape, f32, scratchF64, wrapF32 } from './storage.js';
+import { f32, scratchF64, wrapF32 } from './storage.js';
 
 /** x, dy [B, L, C], weight [C, K], bias [C]?, state, dstate [B, C, K-1] -> dx, dweight, dbias [C], dstate */
 export function causalConv1dBackward(
@@ -17,11 +17,6 @@ export function causalConv1dBackward(
   const [B, L, C] = x.shape;
   const K = weight.shape[1];
   const W = K - 1;
-  expectShape('causalConv1dBackward weight', weight, [C, K]);
-  expectShape('causalConv1dBackward dy', dy, [B, L, C]);
-  expectShape('causalConv1dBackward dstate', dstate, [B, C, W]);
-  if (bias) expectShape('causalConv1dBackward bias', bias, [C]);
-  if (state) expectShape('causalConv1dBackward state', state, [B, C, W]);
   const xs = f32(x), w = f32(weight), g = f32(dy), gNext = f32(dstate);
   const bs = bias ? f32(bias) : undefined;
   const st = state ? f32(state) : undefined;

@@ -4,8 +4,9 @@
  * operands in the shared heap and copies the results out.
  */
 import type { Tensor } from '../../tensor.js';
+import { siluScalar } from './elementwise.js';
 import { layout, roundUp, stageRows, unstageRows } from './staging.js';
-import { expectShape, f32, wrapF32 } from './storage.js';
+import { f32, wrapF32 } from './storage.js';
 import { instantiateKernels, wasm } from './wasm/api.js';
 import { buildConvModule, SILU } from './wasm/conv-kernel.js';
 import { MAX_PAGES, memory, ScratchBlock } from './wasm/heap.js';
@@ -23,14 +24,7 @@ const MAX_STEPS = 256;
 export function causalConv1d(
   x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean,
 ): { y: Tensor; state: Tensor } {
-  const [B, L, C] = x.shape;
-  const K = weight.shape[1];
-  const W = K - 1;
-  expectShape('causalConv1d weight', weight, [C, K]);
-  if (bias) expectShape('causalConv1d bias', bias, [C]);
-  if (state) expectShape('causalConv1d state', state, [B, C, W]);
-  const y = new Float32Array(B * L * C);
-  const next = new Float32Array(B * C * W);
+  const { B, L, C, K, W, y, next, done } = outputs(x, weight);
   const Cp = roundUp(C, 4);
   const Lc = Math.min(L, MAX_STEPS);
   // weight, bias for the call; the state for one sequence; the window [state rows, x] and y for
@@ -49,5 +43,39 @@ export function causalConv1d(
     }
     unstageRows(H, oState, next, b * C * W, C, W, W);
   }
-  return { y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) };
+  return done();
+}
+
+/** a conv's sizes (W = K-1, the window), its output arrays, and `done` wrapping them as tensors */
+function outputs(x: Tensor, weight: Tensor) {
+  const [B, L, C] = x.shape;
+  const K = weight.shape[1];
+  const W = K - 1;
+  const y = new Float32Array(B * L * C);
+  const next = new Float32Array(B * C * W);
+  const done = () => ({ y: wrapF32(x.backend, [B, L, C], y), state: wrapF32(x.backend, [B, C, W], next) });
+  return { B, L, C, K, W, y, next, done };
+}
+
+/**
+ * The same conv as plain loops, as the WASM kernel computes it: the statement the kernel's tests
+ * hold it to (test/cpu-ops.test.ts), as sgemmLoops is for the GEMM.
+ */
+export function causalConv1dLoops(
+  x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean,
+): { y: Tensor; state: Tensor } {
+  const { B, L, C, K, W, y, next, done } = outputs(x, weight);
+  const xs = f32(x), ws = f32(weight);
+  // input position t of sequence b, channel c; t < 0 reads the carried window
+  const at = (b: number, t: number, c: number): number =>
+    t >= 0 ? xs[(b * L + t) * C + c] : state ? f32(state)[(b * C + c) * W + W + t] : 0;
+  for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) {
+    for (let t = 0; t < L; t++) {
+      let s = bias ? f32(bias)[c] : 0;
+      for (let k = 0; k < K; k++) s += ws[c * K + k] * at(b, t - W + k, c);
+      y[(b * L + t) * C + c] = silu ? siluScalar(s) : s;
+    }
+    for (let k = 0; k < W; k++) next[(b * C + c) * W + k] = at(b, L - W + k, c);
+  }
+  return done();
 }

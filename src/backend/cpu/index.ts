@@ -1,121 +1,198 @@
 import type { AdamWStep, Backend, GradKernels, Mamba2StepArgs, RowNorm, SelectiveScanArgs, SelectiveScanGrads, SsdArgs, SsdGrads } from '../backend.js';
+import { check, last } from '../checks.js';
 import type { DType, HostArray, Tensor } from '../../tensor.js';
 import { adamw } from './adamw.js';
+import { argmax } from './argmax.js';
 import { attention } from './attention.js';
 import { attentionBackward } from './attention-backward.js';
 import { causalConv1d } from './conv.js';
 import { causalConv1dBackward } from './conv-backward.js';
-import { mamba2Step, normLinear } from './decode.js';
 import { crossEntropy, scaleBy } from './cross-entropy.js';
 import { add, exp, mul, silu, softplus } from './elementwise.js';
 import { siluBackward, softplusBackward } from './elementwise-backward.js';
-import { linear, matmul } from './linear.js';
-import { embeddingBackward, sumRows } from './linear-backward.js';
-import { concat, embedding, read, split, upload, uploadWeight, writeAt, zeros } from './memory.js';
+import { embeddingBackward } from './embedding-backward.js';
+import { concat, embedding, split, writeAt } from './layout.js';
+import { mamba2Step } from './mamba2-step.js';
+import { linear, matmul } from './matmul.js';
+import { normLinear } from './norm-linear.js';
 import { gatedRmsNorm, logSoftmax, rmsNorm, softmax } from './norms.js';
 import { gatedRmsNormBackward, rmsNormBackward, softmaxBackward } from './norms-backward.js';
+import { sumOfSquares, sumRows } from './reduce.js';
 import { rotary } from './rotary.js';
 import { rotaryBackward } from './rotary-backward.js';
 import { selectiveScan } from './selective-scan.js';
 import { selectiveScanBackward } from './selective-scan-backward.js';
 import { ssdChunked } from './ssd.js';
 import { ssdChunkedBackward } from './ssd-backward.js';
+import { read, upload, uploadWeight, zeros } from './storage.js';
 
 /**
  * The CPU reference backend: a tensor's storage is one Float32Array / Int32Array; matmuls go
- * through sgemm (gemm.ts), everything else is a plain loop in the files beside this one.
+ * through sgemm (gemm.ts), everything else is a plain loop in the files beside this one, each
+ * named as its op (docs/ops.md). Arguments are checked here (../checks.ts), as on WebGPU.
  */
 export class CpuBackend implements Backend, GradKernels {
   readonly name = 'cpu' as const;
 
-  upload(data: HostArray, shape: readonly number[]): Tensor { return upload(this, data, shape); }
-  uploadWeight(data: Float32Array, shape: readonly number[]): Tensor { return uploadWeight(this, data, shape); }
+  upload(data: HostArray, shape: readonly number[]): Tensor {
+    check.upload('upload', data, shape);
+    return upload(this, data, shape);
+  }
+  uploadWeight(data: Float32Array, shape: readonly number[]): Tensor {
+    check.upload('uploadWeight', data, shape);
+    return uploadWeight(this, data, shape);
+  }
   zeros(shape: readonly number[], dtype?: DType): Tensor { return zeros(this, shape, dtype); }
   read(t: Tensor): Promise<HostArray> { return Promise.resolve(read(t)); }
   dispose(): void {}
 
-  linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor { return linear(x, w, bias); }
-  matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor { return matmul(a, b, transA, transB); }
-  embedding(table: Tensor, ids: Tensor): Tensor { return embedding(table, ids); }
+  linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+    check.linear(x, w, bias);
+    return linear(x, w, bias);
+  }
+  matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+    check.matmul(a, b, transA, transB);
+    return matmul(a, b, transA, transB);
+  }
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    check.embedding(table, ids);
+    return embedding(table, ids);
+  }
 
-  add(a: Tensor, b: Tensor): Tensor { return add(a, b); }
-  mul(a: Tensor, b: Tensor): Tensor { return mul(a, b); }
+  add(a: Tensor, b: Tensor): Tensor {
+    check.elementwise('add', a, b);
+    return add(a, b);
+  }
+  mul(a: Tensor, b: Tensor): Tensor {
+    check.elementwise('mul', a, b);
+    return mul(a, b);
+  }
   silu(x: Tensor): Tensor { return silu(x); }
   softplus(x: Tensor): Tensor { return softplus(x); }
   exp(x: Tensor): Tensor { return exp(x); }
-  split(x: Tensor, sizes: readonly number[]): Tensor[] { return split(x, sizes); }
-  concat(xs: readonly Tensor[]): Tensor { return concat(xs); }
+  split(x: Tensor, sizes: readonly number[]): Tensor[] {
+    check.split(x, sizes);
+    return split(x, sizes);
+  }
+  concat(xs: readonly Tensor[]): Tensor {
+    check.concat(xs);
+    return concat(xs);
+  }
 
-  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor { return rmsNorm(x, weight, eps); }
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    check.rmsNorm(x, weight);
+    return rmsNorm(x, weight, eps);
+  }
   gatedRmsNorm(x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean): Tensor {
+    check.gatedRmsNorm(x, z, weight, groupSize);
     return gatedRmsNorm(x, z, weight, eps, groupSize, normBeforeGate);
   }
   softmax(x: Tensor): Tensor { return softmax(x); }
   logSoftmax(x: Tensor): Tensor { return logSoftmax(x); }
 
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean): { y: Tensor; state: Tensor } {
+    check.causalConv1d(x, weight, bias, state);
     return causalConv1d(x, weight, bias, state, silu);
   }
-  selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } { return selectiveScan(args); }
-  ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } { return ssdChunked(args); }
+  selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
+    check.selectiveScan(args);
+    return selectiveScan(args);
+  }
+  ssdChunked(args: SsdArgs): { y: Tensor; state: Tensor } {
+    check.ssdChunked(args);
+    return ssdChunked(args);
+  }
   attention(q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }): Tensor {
+    check.attention(q, k, v, opts);
     return attention(q, k, v, opts);
   }
   rotary(x: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
+    check.rotary(x, pos0, rotaryDim);
     return rotary(x, pos0, rotaryDim, base, interleaved);
   }
-  writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor { return writeAt(dst, src, offset); }
+  writeAt(dst: Tensor, src: Tensor, offset: Int32Array): Tensor {
+    check.writeAt(dst, src, offset);
+    return writeAt(dst, src, offset);
+  }
 
   normLinear(x: Tensor, norm: RowNorm | undefined, w: Tensor, bias?: Tensor, residual?: Tensor): Tensor {
+    check.normLinear(x, norm, w, bias, residual);
     return normLinear(x, norm, w, bias, residual);
   }
-  mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor } { return mamba2Step(args); }
+  mamba2Step(args: Mamba2StepArgs): { y: Tensor; conv: Tensor } {
+    check.mamba2Step(args);
+    return mamba2Step(args);
+  }
 
-  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void { adamw(param, grad, m, v, opts); }
+  argmax(logits: Tensor, vocab = last(logits)): Tensor {
+    check.argmax(logits, vocab);
+    return argmax(logits, vocab);
+  }
+  sumOfSquares(xs: readonly Tensor[]): Tensor { return sumOfSquares(this, xs); }
+
+  adamw(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStep): void {
+    check.adamw(param, grad, m, v);
+    adamw(param, grad, m, v, opts);
+  }
 
   // ---- training: backward kernels and the fused loss (GradKernels) ----------------------------
   sumRows(x: Tensor): Tensor { return sumRows(x); }
-  sumOfSquares(xs: readonly Tensor[]): Tensor {
-    const out = new Float32Array(xs.length);
-    xs.forEach((x, i) => {
-      const d = x.storage as Float32Array;
-      let s = 0;
-      for (let j = 0; j < x.size; j++) s += d[j] * d[j];
-      out[i] = s;
-    });
-    return this.upload(out, [xs.length]);
+  embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor {
+    check.embeddingBackward(dy, ids);
+    return embeddingBackward(dy, ids, V);
   }
-  embeddingBackward(dy: Tensor, ids: Tensor, V: number): Tensor { return embeddingBackward(dy, ids, V); }
-  siluBackward(x: Tensor, dy: Tensor): Tensor { return siluBackward(x, dy); }
-  softplusBackward(x: Tensor, dy: Tensor): Tensor { return softplusBackward(x, dy); }
+  siluBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('siluBackward', dy, x);
+    return siluBackward(x, dy);
+  }
+  softplusBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('softplusBackward', dy, x);
+    return softplusBackward(x, dy);
+  }
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
+    check.rmsNormBackward(x, weight, dy);
     return rmsNormBackward(x, weight, eps, dy);
   }
   gatedRmsNormBackward(
     x: Tensor, z: Tensor, weight: Tensor, eps: number, groupSize: number, normBeforeGate: boolean, dy: Tensor,
   ): { dx: Tensor; dz: Tensor; dweight: Tensor } {
+    check.gatedRmsNormBackward(x, z, weight, groupSize, dy);
     return gatedRmsNormBackward(x, z, weight, eps, groupSize, normBeforeGate, dy);
   }
-  softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor { return softmaxBackward(y, dy, log); }
+  softmaxBackward(y: Tensor, dy: Tensor, log: boolean): Tensor {
+    check.grad('softmaxBackward', dy, y);
+    return softmaxBackward(y, dy, log);
+  }
   crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number, withGrad: boolean): { loss: Tensor; dlogits?: Tensor } {
+    check.crossEntropy(logits, targets);
     return crossEntropy(logits, targets, ignoreIndex, withGrad);
   }
-  scaleBy(x: Tensor, s: Tensor): Tensor { return scaleBy(x, s); }
+  scaleBy(x: Tensor, s: Tensor): Tensor {
+    check.scaleBy(x, s);
+    return scaleBy(x, s);
+  }
   causalConv1dBackward(
     x: Tensor, weight: Tensor, bias: Tensor | undefined, state: Tensor | undefined, silu: boolean, dy: Tensor, dstate: Tensor,
   ): { dx: Tensor; dweight: Tensor; dbias: Tensor; dstate: Tensor } {
+    check.causalConv1dBackward(x, weight, bias, state, dy, dstate);
     return causalConv1dBackward(x, weight, bias, state, silu, dy, dstate);
   }
   selectiveScanBackward(args: SelectiveScanArgs, dy: Tensor, dstate: Tensor): SelectiveScanGrads {
+    check.selectiveScanBackward(args, dy, dstate);
     return selectiveScanBackward(args, dy, dstate);
   }
-  ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads { return ssdChunkedBackward(args, dy, dstate); }
+  ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): SsdGrads {
+    check.ssdChunkedBackward(args, dy, dstate);
+    return ssdChunkedBackward(args, dy, dstate);
+  }
   attentionBackward(
     q: Tensor, k: Tensor, v: Tensor, opts: { causal: boolean; scale: number; kvLen?: Int32Array }, dout: Tensor,
   ): { dq: Tensor; dk: Tensor; dv: Tensor } {
+    check.attentionBackward(q, k, v, opts, dout);
     return attentionBackward(q, k, v, opts, dout);
   }
   rotaryBackward(dy: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
+    check.rotaryBackward(dy, pos0, rotaryDim);
     return rotaryBackward(dy, pos0, rotaryDim, base, interleaved);
   }
 }

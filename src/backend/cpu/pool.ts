@@ -174,9 +174,9 @@ export class Pool {
 
   /**
    * When other processes keep the cores busy, workers get a fraction of a core and a second
-   * thread only adds waiting (measured here: decode matvecs 2x slower with 2 threads than with 1
-   * under a load of 4). If the workers' share of recent jobs falls far below their fair share,
-   * run the next SOLO_JOBS jobs on the main thread alone, then try the workers again.
+   * thread only adds waiting (decode matvecs ran slower with 2 threads than with 1 under load).
+   * If the workers' share of recent jobs falls far below their fair share, run the next SOLO_JOBS
+   * jobs on the main thread alone, then try the workers again.
    */
   private adapt(share: number, threads: number): void {
     this.workerShare = 0.75 * this.workerShare + 0.25 * share;

@@ -9,8 +9,6 @@ import { f32, wrapF32 } from './storage.js';
  */
 export function rotary(x: Tensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean): Tensor {
   const [B, L, H, E] = x.shape;
-  if (rotaryDim % 2 !== 0 || rotaryDim > E) throw new Error(`rotary: rotaryDim ${rotaryDim} for head dim ${E}`);
-  if (pos0.length !== B) throw new Error(`rotary: ${pos0.length} start positions for batch ${B}`);
   const half = rotaryDim / 2;
   const invFreq = new Float64Array(half);
   for (let k = 0; k < half; k++) invFreq[k] = Math.pow(base, (-2 * k) / rotaryDim);

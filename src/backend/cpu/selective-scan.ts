@@ -10,8 +10,9 @@
  */
 import type { SelectiveScanArgs } from '../backend.js';
 import type { Tensor } from '../../tensor.js';
+import { siluScalar, softplusScalar } from './elementwise.js';
 import { layout, roundUp, stageRows, unstageRows } from './staging.js';
-import { expectShape, f32, wrapF32 } from './storage.js';
+import { f32, wrapF32 } from './storage.js';
 import { instantiateKernels, wasm } from './wasm/api.js';
 import { MAX_PAGES, memory, ScratchBlock } from './wasm/heap.js';
 import { buildScanModule, GATE, SOFTPLUS } from './wasm/scan-kernel.js';
@@ -26,14 +27,6 @@ export function selectiveScan(args: SelectiveScanArgs): { y: Tensor; state: Tens
   const { u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, deltaSoftplus, state } = args;
   const [B, L, D] = u.shape;
   const N = A.shape[1];
-  expectShape('selectiveScan delta', delta, [B, L, D]);
-  expectShape('selectiveScan A', A, [D, N]);
-  expectShape('selectiveScan B', Bmat, [B, L, N]);
-  expectShape('selectiveScan C', Cmat, [B, L, N]);
-  if (Dskip) expectShape('selectiveScan D', Dskip, [D]);
-  if (z) expectShape('selectiveScan z', z, [B, L, D]);
-  if (deltaBias) expectShape('selectiveScan deltaBias', deltaBias, [D]);
-  if (state) expectShape('selectiveScan state', state, [B, D, N]);
 
   const y = new Float32Array(B * L * D);
   const hOut = new Float32Array(B * D * N);
@@ -74,4 +67,33 @@ function stageBC(H: Float32Array, at: number, Bs: Float32Array, Cs: Float32Array
       H[o + 4] = n < N ? Cs[src + n] : 0;
     }
   }
+}
+
+/**
+ * The same scan as plain loops over (b, d, t, n), as the WASM kernel computes it: the statement
+ * the kernel's tests hold it to (test/cpu-scan.test.ts), as sgemmLoops is for the GEMM.
+ */
+export function selectiveScanLoops(args: SelectiveScanArgs): { y: Tensor; state: Tensor } {
+  const { u, delta, A, Bmat, Cmat, Dskip, z, deltaBias, deltaSoftplus, state } = args;
+  const [B, L, D] = u.shape;
+  const N = A.shape[1];
+  const us = f32(u), ds = f32(delta), As = f32(A), Bs = f32(Bmat), Cs = f32(Cmat);
+  const y = new Float32Array(B * L * D);
+  const h = state ? f32(state).slice() : new Float32Array(B * D * N);
+  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) {
+    const row = (b * D + d) * N;
+    for (let t = 0; t < L; t++) {
+      const i = (b * L + t) * D + d;
+      const raw = ds[i] + (deltaBias ? f32(deltaBias)[d] : 0);
+      const dt = deltaSoftplus ? softplusScalar(raw) : raw;
+      let out = 0;
+      for (let n = 0; n < N; n++) {
+        h[row + n] = Math.exp(dt * As[d * N + n]) * h[row + n] + dt * Bs[(b * L + t) * N + n] * us[i];
+        out += Cs[(b * L + t) * N + n] * h[row + n];
+      }
+      if (Dskip) out += f32(Dskip)[d] * us[i];
+      y[i] = z ? out * siluScalar(f32(z)[i]) : out;
+    }
+  }
+  return { y: wrapF32(u.backend, [B, L, D], y), state: wrapF32(u.backend, [B, D, N], h) };
 }

@@ -22,7 +22,7 @@ import { softplusScalar } from './elementwise.js';
 import { softplusGrad } from './elementwise-backward.js';
 import { sgemm } from './gemm.js';
 import { cpuChunk, flushDecay, TINY_DECAY } from './ssd.js';
-import { expectShape, f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
+import { f32, scratchF32, scratchF64, wrapF32 } from './storage.js';
 
 // The [Lc, Lc] loops live in small functions of their own: inside the long backward function
 // V8 compiled them poorly (on-stack replacement, deopts on the parts not yet run).
@@ -98,8 +98,6 @@ export function ssdChunkedBackward(args: SsdArgs, dy: Tensor, dstate: Tensor): S
   const Q = cpuChunk(chunkSize);   // as the forward chunks (ssd.ts)
   const [B, L, H, P] = x.shape;
   const [, , G, N] = Bmat.shape;
-  expectShape('ssdBackward dy', dy, [B, L, H, P]);
-  expectShape('ssdBackward dstate', dstate, [B, H, P, N]);
   const xs = f32(x), dts = f32(dt), As = f32(A), Bs = f32(Bmat), Cs = f32(Cmat);
   const Ds = Dskip ? f32(Dskip) : undefined;
   const dPerChannel = Dskip !== undefined && Dskip.size === H * P && P !== 1;

@@ -1,5 +1,6 @@
 import type { Backend } from '../backend.js';
-import { Tensor } from '../../tensor.js';
+import { Tensor, type DType, type HostArray } from '../../tensor.js';
+import { pinWeight } from './gemm.js';
 
 /** The CPU keeps every tensor's data as one contiguous typed array in `storage`. */
 export function f32(t: Tensor): Float32Array {
@@ -16,21 +17,43 @@ export function wrapF32(backend: Backend, shape: readonly number[], data: Float3
   return new Tensor(shape, 'f32', data, backend);
 }
 
+export function upload(be: Backend, data: HostArray, shape: readonly number[]): Tensor {
+  const dtype: DType = data instanceof Int32Array ? 'i32' : 'f32';
+  return new Tensor(shape, dtype, data.slice(), be);
+}
+
+export function uploadWeight(be: Backend, data: Float32Array, shape: readonly number[]): Tensor {
+  return wrapF32(be, shape, pinWeight(data));
+}
+
+export function zeros(be: Backend, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor(shape, dtype, dtype === 'f32' ? new Float32Array(n) : new Int32Array(n), be);
+}
+
+/** A copy, so that callers never alias a tensor the backend may still use. */
+export function read(t: Tensor): HostArray {
+  return t.dtype === 'f32' ? f32(t).slice() : i32(t).slice();
+}
+
 /** The last dimension and the number of rows before it. */
 export function rowsOf(t: Tensor): { rows: number; cols: number } {
   const cols = t.shape[t.shape.length - 1] ?? 1;
   return { rows: cols === 0 ? 0 : t.size / cols, cols };
 }
 
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
+type Scratch = Float64Array | Float32Array;
+const scratch = new Map<string, Scratch>();
 
-export function expectShape(what: string, t: Tensor, shape: readonly number[]): void {
-  if (!sameShape(t.shape, shape)) throw new Error(`${what}: expected [${shape}], got [${t.shape}]`);
+/** The buffer `owner` keeps in `make`'s type, grown (doubling) to at least n. */
+function scratchOf<T extends Scratch>(make: new (n: number) => T, owner: string, n: number): T {
+  let buf = scratch.get(owner) as T | undefined;
+  if (!buf || buf.length < n) {
+    buf = new make(Math.max(n, (buf?.length ?? 0) * 2));
+    scratch.set(owner, buf);
+  }
+  return buf;
 }
-
-const scratch = new Map<string, Float64Array>();
 
 /**
  * A float64 work buffer owned by one kernel (`owner`), reused across calls: kernels are
@@ -38,22 +61,10 @@ const scratch = new Map<string, Float64Array>();
  * (which V8 counts as external memory and answers with full GCs) are avoided. Not zeroed.
  */
 export function scratchF64(owner: string, n: number): Float64Array {
-  let buf = scratch.get(owner);
-  if (!buf || buf.length < n) {
-    buf = new Float64Array(Math.max(n, (buf?.length ?? 0) * 2));
-    scratch.set(owner, buf);
-  }
-  return buf;
+  return scratchOf(Float64Array, owner, n);
 }
 
-const scratch32 = new Map<string, Float32Array>();
-
-/** As scratchF64, in float32 (operands for sgemm). Not zeroed. */
+/** As scratchF64, in float32 (operands for sgemm); owners name one type each. Not zeroed. */
 export function scratchF32(owner: string, n: number): Float32Array {
-  let buf = scratch32.get(owner);
-  if (!buf || buf.length < n) {
-    buf = new Float32Array(Math.max(n, (buf?.length ?? 0) * 2));
-    scratch32.set(owner, buf);
-  }
-  return buf;
+  return scratchOf(Float32Array, owner, n);
 }

@@ -70,8 +70,8 @@ async function findGpu(): Promise<GPU> {
     // Timestamps are rounded to 65.5 µs by default (a browser's defence against timing attacks),
     // which would blur the profiler's per-kernel times. Robustness (Dawn clamping every storage
     // access in every shader) guards a browser against untrusted shaders; here every shader is
-    // ours and checks its own bounds, and the clamps cost 5-40% in the load-heavy kernels (H200:
-    // matmul 4096³ +7%, scan backward 8.1 -> 5.0 ms, bench/RESULTS.md), so Node turns it off, as
+    // ours and checks its own bounds, and the clamps slow the load-heavy kernels markedly (see
+    // bench/RESULTS.md), so Node turns it off, as
     // native Dawn users such as Chrome's Skia Graphite do; MAMBA_TS_WEBGPU_ROBUST=1 keeps it.
     // MAMBA_TS_DAWN_FLAGS adds Dawn flags, separated by ';', for experiments.
     const robust = process.env.MAMBA_TS_WEBGPU_ROBUST === '1';

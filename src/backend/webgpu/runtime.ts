@@ -20,7 +20,7 @@
  * hit that costs setPipeline, setBindGroup and dispatchWorkgroups, with no parameter upload.
  */
 import { MapModeRead, Usage, type DeviceInfo } from './device.js';
-import { BufferPool, GpuStorage, GpuTensor } from './memory.js';
+import { BufferPool, GpuStorage, GpuTensor } from './buffer-pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 
 /** A compute shader with entry point `main`: binding 0 is a uniform `Params`, 1.. are storage. */

@@ -1,8 +1,18 @@
 /**
  * Pieces of WGSL that many kernels share: the binding header, the flat invocation index of a
  * 2-D grid, and workgroup reductions (subgroup operations when the device has them, a shared
- * memory tree otherwise).
+ * memory tree otherwise), and the cache of kernels by label.
  */
+import type { Kernel } from './runtime.js';
+
+const kernels = new Map<string, Kernel>();
+
+/** The kernel labelled `label` (labels name one source each), its WGSL made on first use. */
+export function cached(label: string, make: () => string): Kernel {
+  let k = kernels.get(label);
+  if (!k) kernels.set(label, (k = { label, source: make() }));
+  return k;
+}
 
 export type Access = 'read' | 'read_write';
 /** [name, access, element type] of a storage binding; bindings are numbered 1, 2, ... */
@@ -28,6 +38,14 @@ export const ENTRY_ARGS = `@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_w
 /** Linear id of this invocation for workgroups of `wg` on a 2-D grid. */
 export function flatId(wg: number): string {
   return `((wid.y * nwg.x + wid.x) * ${wg}u + lid)`;
+}
+
+/** The entry point of a kernel of one invocation per element: `id` its index; those at p.n or past it return. */
+export function flatMain(wg: number, id = 'i'): string {
+  return `@compute @workgroup_size(${wg})
+fn main(${ENTRY_ARGS}) {
+  let ${id} = ${flatId(wg)};
+  if (${id} >= p.n) { return; }`;
 }
 
 /** Linear id of this workgroup on a 2-D grid. */

@@ -8,8 +8,8 @@
  *   r·nr f32x4 partial dot products along k, reads both operands as contiguous rows, and folds
  *   the four lanes at the end (a 4×4 transpose-add per four outputs). The nr W rows of a tile
  *   are `spread` rows apart, not adjacent: a chunk of W is walked as nr long sequential streams
- *   instead of nr streams that restart every row. Measured here (Zen 4, M = 1, W in DRAM),
- *   adjacent rows stream at 8-9 GB/s per core, spread rows at 19-23 GB/s.
+ *   instead of nr streams that restart every row, which streams W from DRAM about twice as fast
+ *   per core (M = 1; see bench/RESULTS.md).
  * - `outer` for B [K, N]: a tile of r rows × 4·nv columns; per k one broadcast of A[i, k] times
  *   nv vectors of B's row k (the classic register-blocked outer product).
  * - `panel` (large M, either layout of B): the dot tile on operands packed by `pack_g` / `packT`

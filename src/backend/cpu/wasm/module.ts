@@ -11,8 +11,7 @@ import { buildGemmModule, type KernelSpec } from './kernels.js';
  * Tile shapes the driver uses (see kernels.ts for the register budget they respect):
  * dot 2 × 4 (8 accumulators) for M ≥ 2, its remainder rows being a 1 × 4 tile, and 2 × 1 for
  * the last 0..3 columns of a chunk; for M = 1 (the decode matvec) a 1 × 8 tile: 8 streams
- * through W per thread instead of 4 (measured here, Intel Xeon VM under load: 5% less time per
- * decode step's matvecs); outer 4 × 8 and 4 × 4; the 2 × 4 panel tile and its packing kernels.
+ * through W per thread instead of 4 (a little less time per decode step's matvecs); outer 4 × 8 and 4 × 4; the 2 × 4 panel tile and its packing kernels.
  */
 export const TILES = { dotRows: 2, dotCols: 4, matvecCols: 8, outerRows: 4, outerVecs: 2 } as const;
 

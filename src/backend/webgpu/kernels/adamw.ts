@@ -4,9 +4,9 @@
  *   param, grad, m, v [...] (same shape) -> param, m, v updated
  */
 import type { AdamWStep } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -14,10 +14,7 @@ const ADAMW: Kernel = {
   label: 'adamw',
   source: `${header('n: u32, scale: f32, decay: f32, stepSize: f32, sqrtBc2: f32, b1: f32, b2: f32, eps: f32',
     [['grad', 'read', 'f32'], ['param', 'read_write', 'f32'], ['m', 'read_write', 'f32'], ['v', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let g = grad[i] * p.scale;
   let mi = p.b1 * m[i] + (1.0 - p.b1) * g;
   let vi = p.b2 * v[i] + (1.0 - p.b2) * g * g;

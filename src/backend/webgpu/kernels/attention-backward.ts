@@ -11,20 +11,13 @@
  * Query i of sequence b sits at position kvLen[b] − Lq + i and (if causal) sees keys j ≤ that.
  *   q, dout [B, Lq, Hq, E], k/v [B, S, Hkv, E] -> dq, dk, dv (zero for keys past kvLen)
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
 
 const WG = 64;
 const FIELDS = 'n: u32, Lq: u32, S: u32, Hq: u32, Hkv: u32, causal: u32, scale: f32';
 const INPUTS: BufferDecl[] = [['q', 'read', 'f32'], ['k', 'read', 'f32'], ['v', 'read', 'f32'], ['dout', 'read', 'f32'], ['kvLen', 'read', 'i32']];
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 /** Σ_e a[ao + e] b[bo + e] over the head dim; `a` may be a private array */
 const dot = (E: number, a: string, b: string) => `fn ${a}Dot${b}(ao: u32, bo: u32) -> f32 {
@@ -33,15 +26,15 @@ const dot = (E: number, a: string, b: string) => `fn ${a}Dot${b}(ao: u32, bo: u3
   return s;
 }`;
 
-/** The head dim E is a constant: the per-invocation vectors are private arrays of E floats. */
-function queryKernel(E: number): Kernel {
-  return cached(`attention backward queries E=${E}`, () => `${header(FIELDS, [...INPUTS, ['dq', 'read_write', 'f32'], ['stats', 'read_write', 'f32']])}
+/** Both kernels' WGSL up to their invocation o (out of p.n): the bindings, the dot products, the entry. */
+const opening = (E: number, outputs: BufferDecl[]) => `${header(FIELDS, [...INPUTS, ...outputs])}
 ${dot(E, 'q', 'k')}
 ${dot(E, 'dout', 'v')}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
+${flatMain(WG, 'o')}`;
+
+/** The head dim E is a constant: the per-invocation vectors are private arrays of E floats. */
+function queryKernel(E: number): Kernel {
+  return cached(`attention backward queries E=${E}`, () => `${opening(E, [['dq', 'read_write', 'f32'], ['stats', 'read_write', 'f32']])}
   let hq = o % p.Hq;
   let i = (o / p.Hq) % p.Lq;
   let b = o / (p.Hq * p.Lq);
@@ -82,13 +75,7 @@ fn main(${ENTRY_ARGS}) {
 }
 
 function keyKernel(E: number): Kernel {
-  return cached(`attention backward keys E=${E}`, () => `${header(FIELDS, [...INPUTS, ['stats', 'read', 'f32'], ['dk', 'read_write', 'f32'], ['dv', 'read_write', 'f32']])}
-${dot(E, 'q', 'k')}
-${dot(E, 'dout', 'v')}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let o = ${flatId(WG)};
-  if (o >= p.n) { return; }
+  return cached(`attention backward keys E=${E}`, () => `${opening(E, [['stats', 'read', 'f32'], ['dk', 'read_write', 'f32'], ['dv', 'read_write', 'f32']])}
   let hk = o % p.Hkv;
   let j = (o / p.Hkv) % p.S;
   let b = o / (p.Hkv * p.S);

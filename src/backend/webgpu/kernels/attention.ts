@@ -9,7 +9,7 @@
  *   q [B, Lq, Hq, E], k/v [B, S, Hkv, E], kvLen[b] <= S -> [B, Lq, Hq, E]
  * Query i of sequence b sits at position kvLen[b] - Lq + i; a query that sees no key gives 0.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 

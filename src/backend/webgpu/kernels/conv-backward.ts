@@ -9,22 +9,15 @@
  * initial state's), and the two column sums.
  *   x, dy [B, L, C], weight [C, K], state, dstate [B, C, K−1] -> dx, dweight [C, K], dbias [C], dstate
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
-import { inputAt } from './conv.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
+import { inputAt, preActivation } from './conv.js';
 import { GRAD_FNS } from './elementwise-backward.js';
-import { columnSum, sumRows, type ColumnSum } from './reduce-backward.js';
+import { columnSum, sumRows, type ColumnSum } from './reduce.js';
 
 const WG = 256;
 const FIELDS = 'n: u32, L: u32, C: u32, K: u32';
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 function inputs(hasState: boolean): BufferDecl[] {
   return hasState ? [['x', 'read', 'f32'], ['state', 'read', 'f32']] : [['x', 'read', 'f32']];
@@ -39,18 +32,9 @@ function dpreKernel(hasBias: boolean, hasState: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${GRAD_FNS}
 ${inputAt(hasState)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
-  let c = i % p.C;
-  let t = (i / p.C) % p.L;
-  let b = i / (p.C * p.L);
-  var pre = ${hasBias ? 'bias[c]' : '0.0'};
-  for (var k = 0u; k < p.K; k++) {
-    pre = fma(w[c * p.K + k], inputAt(b, i32(t) - i32(p.K - 1u) + i32(k), c), pre);
-  }
-  dpre[i] = dy[i] * siluGrad(pre);
+${preActivation(hasBias)}
+${flatMain(WG)}
+  dpre[i] = dy[i] * siluGrad(preActivation(i / (p.C * p.L), (i / p.C) % p.L, i % p.C));
 }`;
   });
 }
@@ -61,10 +45,7 @@ fn main(${ENTRY_ARGS}) {
  */
 const DIN = cached('conv backward din', () => `${header(FIELDS, [['dpre', 'read', 'f32'], ['w', 'read', 'f32'], ['dnext', 'read', 'f32'],
   ['dx', 'read_write', 'f32'], ['dstate', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let W = p.K - 1u;
   let c = i % p.C;
   let e = (i / p.C) % (p.L + W);

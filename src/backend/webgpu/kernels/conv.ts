@@ -5,7 +5,7 @@
  *   x [B, L, C], weight [C, K], bias [C]?, state [B, C, K-1]? -> y [B, L, C], state [B, C, K-1]
  * Input time t < 0 reads state[b, c, K-1+t]: the state holds the K-1 inputs before x, oldest first.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
@@ -18,6 +18,17 @@ export function inputAt(hasState: boolean): string {
   return `fn inputAt(b: u32, t: i32, c: u32) -> f32 {
   if (t >= 0) { return x[(b * p.L + u32(t)) * p.C + c]; }
   ${hasState ? 'return state[(b * p.C + c) * (p.K - 1u) + u32(i32(p.K) - 1 + t)];' : 'return 0.0;'}
+}`;
+}
+
+/** WGSL `preActivation(b, t, c)`: the conv's output at time t before the SiLU, bias included (after inputAt). */
+export function preActivation(hasBias: boolean): string {
+  return `fn preActivation(b: u32, t: u32, c: u32) -> f32 {
+  var acc = ${hasBias ? 'bias[c]' : '0.0'};
+  for (var k = 0u; k < p.K; k++) {
+    acc = fma(w[c * p.K + k], inputAt(b, i32(t) - i32(p.K - 1u) + i32(k), c), acc);
+  }
+  return acc;
 }`;
 }
 
@@ -34,17 +45,13 @@ function convKernel(hasBias: boolean, hasState: boolean, silu: boolean): Kernel 
     source: `${header('n: u32, nNext: u32, L: u32, C: u32, K: u32', buffers)}
 ${SCALAR_FNS}
 ${inputAt(hasState)}
+${preActivation(hasBias)}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   let i = ${flatId(WG)};
   if (i < p.n) {
     let c = i % p.C;
-    let l = (i / p.C) % p.L;
-    let b = i / (p.C * p.L);
-    var acc = ${hasBias ? 'bias[c]' : '0.0'};
-    for (var k = 0u; k < p.K; k++) {
-      acc = fma(w[c * p.K + k], inputAt(b, i32(l) - i32(p.K - 1u) + i32(k), c), acc);
-    }
+    let acc = preActivation(i / (p.C * p.L), (i / p.C) % p.L, c);
     y[i] = ${silu ? 'silu(acc)' : 'acc'};
   } else if (i - p.n < p.nNext) {
     // next[b, c, j] = input at time L - (K-1) + j

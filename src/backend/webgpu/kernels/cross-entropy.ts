@@ -7,9 +7,9 @@
  * device; it makes the loss NaN, which a trainer stops on.
  *   logits [..., V], targets i32 [...] -> loss [], dlogits [..., V]
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type KernelHost } from '../runtime.js';
-import { rowKernel } from './norms.js';
+import { rowKernel, rowMaxAndExpSum } from './norms.js';
 
 const WG = 256;
 // a quiet NaN's bits, passed as a parameter: WGSL rejects a NaN constant at shader creation
@@ -39,18 +39,13 @@ export function crossEntropy(h: KernelHost, logits: GpuTensor, targets: GpuTenso
   let t = targets[row];
   let used = t != p.ignore;
   let valid = t >= 0 && u32(t) < p.V;
-  var mx = -3.402823e38;
-  for (var c = lid; c < p.V; c += ${WG}u) { mx = max(mx, x[base + c]); }
-  let m = blockMax(mx);
-  var se = 0.0;
-  for (var c = lid; c < p.V; c += ${WG}u) { se += exp(x[base + c] - m); }
-  let s = blockSum(se);
+  ${rowMaxAndExpSum('p.V')}
   if (lid == 0u) {
     let xt = x[base + u32(clamp(t, 0, i32(p.V) - 1))];
-    rowLoss[row] = select(0.0, select(bitcast<f32>(p.nan), m + log(s) - xt, valid), used);
+    rowLoss[row] = select(0.0, select(bitcast<f32>(p.nan), m + log(total) - xt, valid), used);
   }
   ${withGrad ? `let n = count[0];
-  let scale = select(0.0, 1.0 / (s * n), used);
+  let scale = select(0.0, 1.0 / (total * n), used);
   for (var c = lid; c < p.V; c += ${WG}u) {
     dx[base + c] = exp(x[base + c] - m) * scale - select(0.0, 1.0 / n, used && i32(c) == t);
   }` : ''}`), params(rows), [storageOf(logits), storageOf(targets), count.storage, rowLoss.storage, ...(dlogits ? [dlogits.storage] : [])],

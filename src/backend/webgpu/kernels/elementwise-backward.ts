@@ -3,9 +3,9 @@
  * add, mul and exp need only the forward kernels (see ops/elementwise.ts).
  *   x, dy [...] -> dx [...];  x [...], s [] -> s·x
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -29,10 +29,7 @@ function activationKernel(fn: ActivationGrad): Kernel {
       label: `${fn} backward`,
       source: `${header('n: u32', [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['dx', 'read_write', 'f32']])}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   dx[i] = dy[i] * ${fn}(x[i]);
 }`,
     };
@@ -51,10 +48,7 @@ export function activationBackward(h: KernelHost, fn: ActivationGrad, x: GpuTens
 const SCALE_BY: Kernel = {
   label: 'scaleBy',
   source: `${header('n: u32', [['x', 'read', 'f32'], ['s', 'read', 'f32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   out[i] = s[0] * x[i];
 }`,
 };

@@ -3,8 +3,8 @@
  * One invocation per element; these are bandwidth-bound, so nothing is tiled.
  */
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import type { GpuTensor } from '../memory.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import type { GpuTensor } from '../buffer-pool.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -32,10 +32,7 @@ function unaryKernel(op: UnaryOp): Kernel {
     label: op,
     source: `${header('n: u32', [['a', 'read', 'f32'], ['out', 'read_write', 'f32']])}
 ${SCALAR_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let x = a[i];
   out[i] = ${UNARY[op]};
 }`,
@@ -49,10 +46,7 @@ function binaryKernel(op: BinaryOp): Kernel {
   return {
     label: op,
     source: `${header('n: u32', [['a', 'read', 'f32'], ['b', 'read', 'f32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   out[i] = a[i] ${BINARY[op]} b[i];
 }`,
   };

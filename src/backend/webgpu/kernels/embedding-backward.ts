@@ -5,19 +5,16 @@
  * ids add up varies from run to run, so the last bits may too.
  *   dy [...S, C], ids i32 [...S] -> dtable [V, C]; an id outside [0, V) adds nothing
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
 const EMBEDDING_BACKWARD: Kernel = {
   label: 'embedding backward',
   source: `${header('n: u32, C: u32, V: u32', [['dy', 'read', 'f32'], ['ids', 'read', 'i32'], ['out', 'read_write', 'atomic<u32>']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let id = ids[i / p.C];
   if (id < 0 || u32(id) >= p.V) { return; }
   let at = u32(id) * p.C + i % p.C;

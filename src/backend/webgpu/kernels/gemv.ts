@@ -12,7 +12,7 @@
  * M·G group scales 1 / sqrt(mean(x²) + eps) between them; x is small (M·K floats), so each
  * workgroup reads it from cache rather than waiting on a kernel of its own.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { header, type BufferDecl } from '../wgsl.js';
 

@@ -1,11 +1,11 @@
 /**
- * Kernels that move data without arithmetic on it (plus rotary, which only mixes pairs):
- * column copies for split/concat, embedding gathers, the KV-cache append and rotary embedding.
+ * Kernels that move data without arithmetic on it: column copies for split/concat, embedding
+ * gathers and the KV-cache append.
  * Copies work on u32 so one kernel serves f32 and i32 tensors.
  */
-import type { GpuTensor } from '../memory.js';
-import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import type { GpuTensor } from '../buffer-pool.js';
+import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
+import { flatMain, header } from '../wgsl.js';
 
 const WG = 256;
 
@@ -13,10 +13,7 @@ const WG = 256;
 const COLUMNS: Kernel = {
   label: 'copy columns',
   source: `${header('n: u32, width: u32, srcW: u32, srcOff: u32, dstW: u32, dstOff: u32', [['src', 'read', 'u32'], ['dst', 'read_write', 'u32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let r = i / p.width;
   let c = i % p.width;
   dst[r * p.dstW + p.dstOff + c] = src[r * p.srcW + p.srcOff + c];
@@ -44,10 +41,7 @@ function splitKernel(k: number): Kernel {
     kernel = {
       label: `split ${k}`,
       source: `${header(fields, [['x', 'read', 'u32'], ...outs])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let r = i / p.W;
   let c = i % p.W;
   if (c < p.o0) { return; }
@@ -99,10 +93,7 @@ export function concat(h: KernelHost, xs: readonly GpuTensor[]): GpuTensor {
 const EMBEDDING: Kernel = {
   label: 'embedding',
   source: `${header('n: u32, C: u32, V: u32', [['table', 'read', 'f32'], ['ids', 'read', 'i32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let id = ids[i / p.C];
   var v = 0.0;
   if (id >= 0 && u32(id) < p.V) { v = table[u32(id) * p.C + i % p.C]; }
@@ -121,10 +112,7 @@ export function embedding(h: KernelHost, table: GpuTensor, ids: GpuTensor): GpuT
 const WRITE_AT: Kernel = {
   label: 'writeAt',
   source: `${header('n: u32, S: u32, Ls: u32, R: u32', [['src', 'read', 'u32'], ['offset', 'read', 'i32'], ['dst', 'read_write', 'u32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let b = i / (p.Ls * p.R);
   let rest = i % (p.Ls * p.R);
   dst[(b * p.S + u32(offset[b])) * p.R + rest] = src[i];
@@ -140,74 +128,4 @@ export function writeAt(h: KernelHost, dst: GpuTensor, src: GpuTensor, offset: I
   h.rt.dispatch(WRITE_AT, [src.size, S, Ls, R], [storageOf(src), off.storage, storageOf(dst)], grid(src.size, WG));
   off.dispose();
   return dst;
-}
-
-/**
- * Rotary embedding on the first 2·half dims of x [B, L, H, E]. cs holds cos and sin per
- * (b, l, j) as computed on the host in float64: a GPU's sin/cos lose accuracy on the large
- * angles late positions reach. `sign` −1 rotates by −θ: the backward, rotary being orthogonal.
- */
-const ROTARY = (interleaved: boolean): Kernel => ({
-  label: `rotary${interleaved ? ' interleaved' : ''}`,
-  source: `${header('n: u32, H: u32, E: u32, half: u32, sign: f32', [['x', 'read', 'f32'], ['cs', 'read', 'f32'], ['out', 'read_write', 'f32']])}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
-  let e = i % p.E;
-  if (e >= 2u * p.half) { out[i] = x[i]; return; }
-  let base = i - e;
-  let tok = i / (p.H * p.E);
-  ${interleaved
-    ? `let j = e / 2u;
-  let x0 = x[base + 2u * j];
-  let x1 = x[base + 2u * j + 1u];
-  let c = cs[(tok * p.half + j) * 2u];
-  let s = p.sign * cs[(tok * p.half + j) * 2u + 1u];
-  out[i] = select(x1 * c + x0 * s, x0 * c - x1 * s, e % 2u == 0u);`
-    : `let j = e % p.half;
-  let x0 = x[base + j];
-  let x1 = x[base + j + p.half];
-  let c = cs[(tok * p.half + j) * 2u];
-  let s = p.sign * cs[(tok * p.half + j) * 2u + 1u];
-  out[i] = select(x1 * c + x0 * s, x0 * c - x1 * s, e < p.half);`}
-}`,
-});
-const ROTARY_PLAIN = ROTARY(false);
-const ROTARY_INTERLEAVED = ROTARY(true);
-
-/** The last cos/sin table per backend: every attention layer of a forward reuses it. */
-const tables = new WeakMap<KernelHost, { key: string; t: GpuTensor }>();
-
-function rotaryTable(h: KernelHost, B: number, L: number, pos0: Int32Array, half: number, base: number): GpuTensor {
-  const key = `${B} ${L} ${half} ${base} ${pos0.join(',')}`;
-  const hit = tables.get(h);
-  if (hit && hit.key === key && !hit.t.disposed) return hit.t;
-  hit?.t.dispose();
-  const cs = new Float32Array(B * L * half * 2);
-  const invFreq = Array.from({ length: half }, (_, j) => Math.pow(base, (-2 * j) / (2 * half)));
-  for (let b = 0; b < B; b++) {
-    for (let l = 0; l < L; l++) {
-      const pos = pos0[b] + l;
-      const row = (b * L + l) * half * 2;
-      for (let j = 0; j < half; j++) {
-        cs[row + 2 * j] = Math.cos(pos * invFreq[j]);
-        cs[row + 2 * j + 1] = Math.sin(pos * invFreq[j]);
-      }
-    }
-  }
-  const t = h.upload(cs, [B, L, half, 2]);
-  tables.set(h, { key, t });
-  return t;
-}
-
-/** x [B, L, H, E] rotated by θ, or by −θ when `inverse` (the gradient of the forward rotation) */
-export function rotary(h: KernelHost, x: GpuTensor, pos0: Int32Array, rotaryDim: number, base: number, interleaved: boolean, inverse = false): GpuTensor {
-  const [B, L, H, E] = x.shape;
-  const half = rotaryDim / 2;
-  const out = h.empty(x.shape);
-  if (x.size === 0) return out;
-  const cs = rotaryTable(h, B, L, pos0, half, base);
-  h.rt.dispatch(interleaved ? ROTARY_INTERLEAVED : ROTARY_PLAIN, [x.size, H, E, half, f32Bits(inverse ? -1 : 1)], [storageOf(x), cs.storage, out.storage], grid(x.size, WG));
-  return out;
 }

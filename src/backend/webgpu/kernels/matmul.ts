@@ -18,9 +18,9 @@
  * B transposed = the Linear weight [N, K]) or R-contiguous. Loads use vec4 when the contiguous
  * dimension is a multiple of 4, and every load and store is bounds-checked, so any M, N, K work.
  */
-import type { GpuTensor } from '../memory.js';
-import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { header } from '../wgsl.js';
+import type { GpuTensor } from '../buffer-pool.js';
+import { storageOf, type KernelHost } from '../runtime.js';
+import { cached, header } from '../wgsl.js';
 import { gemv, GEMV_ROWS } from './gemv.js';
 
 /** How the tiled kernel runs; `matmul` picks one, benchmarks may compare others. */
@@ -186,13 +186,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-const kernels = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 /**
  * C[M, N] = op(A) op(B) + bias. a is [M, K] (or [K, M] when transA), b is [K, N] (or [N, K]
@@ -267,12 +260,11 @@ const squareOnly = typeof process !== 'undefined' && process.env?.MAMBA_TS_MATMU
 /** The tuning `matmul` runs for an M×N output. */
 function pick(M: number, N: number, batch: number, sharedLimit: number): MatmulTuning {
   // 256×128 tiles (16×8 outputs per invocation: 6 shared vec4 reads feed 128 FMAs instead of 4
-  // feeding 64) where they still give two waves of workgroups on a large GPU. H200, 4096³: 36.4
-  // (nn) and 35.8 (nt) TFLOP/s against 34.6 and 34.8 for 128×128; 128×256 (8×16) gained nothing
-  // at K step 8 (bench/RESULTS.md)
+  // feeding 64) where they still give two waves of workgroups on a large GPU; faster than
+  // 128×128 there, while 128×256 (8×16) gained nothing at K step 8 (see bench/RESULTS.md)
   const tall: MatmulTuning = { tile: 16, tileN: 8, bk: 8, prefetch: true };
   if (!squareOnly && batch * Math.ceil(M / 256) * Math.ceil(N / 128) >= 256 && sharedBytes(tall) <= sharedLimit) return tall;
-  // 128-wide tiles only when they still give the GPU enough workgroups to fill it.
-  // H100, 4096³: K steps of 8 with prefetch ran at 70% of cuBLAS, 16 at 62% (bench/RESULTS.md)
+  // 128-wide tiles only when they still give the GPU enough workgroups to fill it; K steps of 8
+  // with prefetch beat 16 there (see bench/RESULTS.md)
   return batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 128 ? { tile: 8, bk: 8, prefetch: true } : { tile: 4, bk: 16, prefetch: true };
 }

@@ -4,11 +4,11 @@
  * n, the gradient of v is (g − n mean(g n)) / rms(v). The weight's gradient Σ_rows g·n is a column
  * sum over the rows' 1 / rms, which the row kernel leaves behind ([rows] or [rows, groups]).
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type KernelHost } from '../runtime.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { rowKernel } from './norms.js';
-import { columnSum, type ColumnSum } from './reduce-backward.js';
+import { columnSum, type ColumnSum } from './reduce.js';
 
 const WG = 256;
 

@@ -3,7 +3,7 @@
  * RMSNorm, softmax and logSoftmax. Each invocation strides over the row, then the workgroup
  * combines its partials (subgroup operations when the device has them).
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { blockReduce, ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
@@ -97,17 +97,24 @@ function groupNorm(h: KernelHost, x: GpuTensor, gate: { z: GpuTensor; normBefore
 }
 
 /** softmax (or log-softmax) over the last dimension */
+/**
+ * WGSL of a row kernel over x[base ..< base + n]: m, the row's max, and total, Σ exp(x - m) (the
+ * softmax's denominator); every invocation of the row ends with both.
+ */
+export const rowMaxAndExpSum = (n: string): string => `
+  var mx = -3.402823e38;
+  for (var c = lid; c < ${n}; c += ${WG}u) { mx = max(mx, x[base + c]); }
+  let m = blockMax(mx);
+  var se = 0.0;
+  for (var c = lid; c < ${n}; c += ${WG}u) { se += exp(x[base + c] - m); }
+  let total = blockSum(se);`;
+
 export function softmax(h: KernelHost, x: GpuTensor, log: boolean): GpuTensor {
   const { rows, C } = rowsOf(x);
   const k = rowKernel(h, log ? 'logSoftmax' : 'softmax', 'rows: u32, C: u32',
     [['x', 'read', 'f32'], ['out', 'read_write', 'f32']], `
   let base = row * p.C;
-  var mx = -3.402823e38;
-  for (var c = lid; c < p.C; c += ${WG}u) { mx = max(mx, x[base + c]); }
-  let m = blockMax(mx);
-  var se = 0.0;
-  for (var c = lid; c < p.C; c += ${WG}u) { se += exp(x[base + c] - m); }
-  let total = blockSum(se);
+  ${rowMaxAndExpSum('p.C')}
   ${log
     ? `let lt = log(total);
   for (var c = lid; c < p.C; c += ${WG}u) { out[base + c] = (x[base + c] - m) - lt; }`

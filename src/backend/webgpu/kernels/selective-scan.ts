@@ -25,7 +25,7 @@
  *   -> y [B, L, D], state [B, D, N]
  */
 import type { SelectiveScanArgs } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { binary, unary } from './elementwise.js';
 import { header, type BufferDecl } from '../wgsl.js';
@@ -212,15 +212,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 /** Channels and lanes per channel when the caller does not say: see bench/gpu-kernels.ts. */
 const DEFAULT: ScanTuning = { C: 32, R: 4 };
 /**
- * Channels (b, d) × chunks in flight that fill a large GPU. H200, B 8 × D 1536, L 2048 (run of
- * 2026-12-01 07:18Z, GPU ms of both passes): K 16 at T 8 0.456; K 8 at T 16 0.504; K 1 at T 32
- * (the single pass as it was) 0.684.
+ * Channels (b, d) × chunks in flight that fill a large GPU: more chunks with shorter staged
+ * blocks (K 16 at T 8) beat fewer with longer ones and the single pass (see bench/RESULTS.md).
  */
 const IN_FLIGHT = 131072;
 /**
  * Most steps per staged block. Shorter blocks take less workgroup storage, so more workgroups
- * stay resident: on the H200 the output pass at K 8 took 0.720 ms with T 32, 0.347 with T 16,
- * and 0.286 at K 16 with T 8.
+ * stay resident, and the output pass ran fastest with T 8 (see bench/RESULTS.md).
  */
 const MAX_T = 8;
 /** the shortest chunk worth a second read of Δ, u, B */

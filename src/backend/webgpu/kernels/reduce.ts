@@ -6,7 +6,7 @@
  * A workgroup holds 16 columns × 16 row lanes: lanes of one row read 16 adjacent columns, each
  * lane walks every 16th row, and the 16 partials of a column meet in a shared-memory tree.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, header, type BufferDecl } from '../wgsl.js';
 import { rowKernel, ROW_WG as RED_WG } from './norms.js';

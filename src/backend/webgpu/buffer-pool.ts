@@ -7,6 +7,7 @@
  */
 import { Tensor, type DType } from '../../tensor.js';
 import type { Backend } from '../backend.js';
+import { track } from '../scope.js';
 
 /** A device buffer, its byte capacity, and the serial of the last command encoder that bound it. */
 export interface PooledBuffer {
@@ -27,9 +28,6 @@ export class GpuStorage {
   ) {}
 }
 
-/** Tensors made while a tidy scope is open, innermost scope last (see `tidy`). */
-const scopes: Set<GpuTensor>[] = [];
-
 /** A tensor on the WebGPU backend. */
 export class GpuTensor extends Tensor {
   declare readonly storage: GpuStorage;
@@ -37,7 +35,7 @@ export class GpuTensor extends Tensor {
 
   constructor(shape: readonly number[], dtype: DType, storage: GpuStorage, backend: Backend) {
     super(shape, dtype, storage, backend);
-    scopes[scopes.length - 1]?.add(this);
+    track(this);
   }
 
   /** Same storage, new shape; the storage lives until every view of it is disposed. */
@@ -136,47 +134,4 @@ export class BufferPool {
   get allocatedBytes(): number {
     return this.madeBytes;
   }
-}
-
-/**
- * Runs `fn` and disposes every WebGPU tensor made during it that its result does not reach
- * (arrays, Maps, Sets and object fields are searched). The intermediates of a model step are
- * garbage once it returns; disposing them at once returns their buffers to the pool, so the next
- * step reuses the same buffers (and the runtime's cached bind groups) instead of allocating.
- * Kept tensors move to the enclosing scope, if any.
- */
-export function tidy<T>(fn: () => T): T {
-  const made = new Set<GpuTensor>();
-  scopes.push(made);
-  let result: T;
-  try {
-    result = fn();
-  } finally {
-    scopes.pop();
-  }
-  const kept = tensorsIn(result);
-  const outer = scopes[scopes.length - 1];
-  for (const t of made) {
-    if (!kept.has(t)) t.dispose();
-    else outer?.add(t);
-  }
-  return result;
-}
-
-/** Exempts `t` from the tidy scopes open now, e.g. a value a cache keeps across steps. */
-export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t as unknown as GpuTensor);
-  return t;
-}
-
-/** Every tensor reachable from `value`. */
-export function tensorsIn(value: unknown, found = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
-  if (value instanceof Tensor) {
-    found.add(value);
-  } else if (typeof value === 'object' && value !== null && !seen.has(value) && !ArrayBuffer.isView(value)) {
-    seen.add(value);
-    const items = value instanceof Map ? value.values() : value instanceof Set || Array.isArray(value) ? value.values() : Object.values(value);
-    for (const v of items) tensorsIn(v, found, seen);
-  }
-  return found;
 }

@@ -6,7 +6,7 @@
  * One workgroup per row: each invocation scans a strided slice, then a shared-memory tree keeps
  * the larger value, or the smaller index on a tie.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, GROUP_ID, header } from '../wgsl.js';
 

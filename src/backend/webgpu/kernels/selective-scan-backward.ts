@@ -21,24 +21,17 @@
  *   u, delta, z, dy [B, L, D], A [D, N], B/C [B, L, N], D/deltaBias [D], state, dstate [B, D, N]
  */
 import type { SelectiveScanArgs, SelectiveScanGrads } from '../../backend.js';
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
-import { ENTRY_ARGS, flatId, header, type BufferDecl } from '../wgsl.js';
+import { cached, flatMain, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';
 import { GRAD_FNS } from './elementwise-backward.js';
-import { columnSum, sumRows } from './reduce-backward.js';
+import { columnSum, sumRows } from './reduce.js';
 
 const WG = 256;
 /** steps between checkpoints (and states each lane keeps while walking back) */
 const T = 16;
 const FIELDS = 'n: u32, L: u32, D: u32, N: u32, nT: u32, nBlk: u32';
-const cache = new Map<string, Kernel>();
-
-function cached(key: string, make: () => string): Kernel {
-  let k = cache.get(key);
-  if (!k) cache.set(key, (k = { label: key, source: make() }));
-  return k;
-}
 
 function prepKernel(bias: boolean, softplus: boolean, z: boolean): Kernel {
   return cached(`scan backward prep bias=${bias} softplus=${softplus} z=${z}`, () => {
@@ -49,10 +42,7 @@ function prepKernel(bias: boolean, softplus: boolean, z: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let v = delta[i]${bias ? ' + deltaBias[i % p.D]' : ''};
   chan[i] = vec4<f32>(${softplus ? 'softplus(v)' : 'v'}, u[i], ${softplus ? 'softplusGrad(v)' : '1.0'}, ${z ? 'z[i]' : '0.0'});
 }`;
@@ -65,10 +55,7 @@ function checkpointKernel(init: boolean): Kernel {
     if (init) buffers.push(['state0', 'read', 'f32']);
     buffers.push(['dnext', 'read', 'f32'], ['ck', 'read_write', 'f32']);
     return `${header(FIELDS, buffers)}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let n = i % p.N;
   let d = (i / p.N) % p.D;
   let b = i / (p.N * p.D);
@@ -185,10 +172,7 @@ function channelKernel(D: boolean, z: boolean): Kernel {
     return `${header(FIELDS, buffers)}
 ${SCALAR_FNS}
 ${GRAD_FNS}
-@compute @workgroup_size(${WG})
-fn main(${ENTRY_ARGS}) {
-  let i = ${flatId(WG)};
-  if (i >= p.n) { return; }
+${flatMain(WG)}
   let c = chan[i];
   let dsk = ${D ? 'Dskip[i % p.D]' : '0.0'};
   du[i] = fma(dy[i]${z ? ' * silu(c.w)' : ''}, dsk, qrs[i * 3u + 1u]);

@@ -14,7 +14,7 @@
  *   4. y[p] = (Σ + D x[p]) · silu(z[p]).
  * The state is read and written once, like mamba_ssm's selective_state_update.
  */
-import type { GpuTensor } from '../memory.js';
+import type { GpuTensor } from '../buffer-pool.js';
 import { f32Bits, grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, GROUP_ID, header, type BufferDecl } from '../wgsl.js';
 import { SCALAR_FNS } from './elementwise.js';

@@ -1,5 +1,0 @@
-export { createWebGpuBackend, WebGpuBackend } from './backend.js';
-export type { DeviceInfo, WebGpuOptions } from './device.js';
-export { GpuTensor, keep, tensorsIn, tidy } from './memory.js';
-export type { KernelTime } from './profiler.js';
-export type { MatmulTuning } from './kernels/matmul.js';
