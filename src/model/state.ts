@@ -1,5 +1,5 @@
 import { isRecording } from '../autograd/index.js';
-import { tidy } from '../backend/webgpu/index.js'; // not backend/index.js: that brings the CPU pool (worker_threads), which browsers lack
+import { tidy } from '../backend/scope.js';
 import { UserError } from '../errors.js';
 import type { MixerState } from '../layers/mixer.js';
 import * as ops from '../ops/index.js';
