@@ -8,7 +8,7 @@ export type { Backend } from './backend/backend.js';
 export { createWebGpuBackend, WebGpuBackend, type WebGpuOptions } from './backend/webgpu/backend.js';
 export { keep, tidy } from './backend/scope.js';
 export { UserError } from './errors.js';
-export { paddedVocab, type ModelConfig } from './model/config.js';
+export { paddedVocab, type ModelConfig } from './config.js';
 export type { HostTensor } from './io/host-tensor.js';
 export { fromHfConfig } from './io/hf-config.js';
 export { fromMambaSsmConfig } from './io/mamba-ssm-config.js';

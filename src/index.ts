@@ -11,7 +11,7 @@ export { UserError } from './errors.js';
 export {
   paddedVocab, type ModelConfig, type LayerConfig, type MixerConfig, type Mamba1Config, type Mamba2Config,
   type AttentionConfig, type MlpConfig,
-} from './model/config.js';
+} from './config.js';
 export { MambaLM, DEFAULT_MAX_LEN } from './model/lm.js';
 export { ModelState } from './model/state.js';
 export { expectedShapes, checkWeights } from './model/params.js';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, generateAll } from '../src/generate/generate.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { randomWeights } from '../src/model/presets.js';
 import { uploadWeights } from '../src/model/weights.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { valueAndGrad } from '../src/autograd/index.js';
 import type { MixerState } from '../src/layers/mixer.js';
-import type { AttentionConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../src/model/config.js';
+import type { AttentionConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { randomWeights } from '../src/model/presets.js';
 import { ModelState } from '../src/model/state.js';

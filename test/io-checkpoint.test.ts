@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
-import { paddedVocab } from '../src/model/config.js';
+import { paddedVocab } from '../src/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/io/checkpoint.js';
 import { canonicalName, parameterNames } from '../src/io/names.js';
 import { readSafetensors, readSafetensorsWithMetadata, writeSafetensors } from '../src/io/safetensors.js';

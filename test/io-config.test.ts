@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
-import { paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/model/config.js';
+import { paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/config.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
 import { fromHfConfig, toHfConfig } from '../src/io/hf-config.js';
 import { fromMambaSsmConfig, toMambaSsmConfig } from '../src/io/mamba-ssm-config.js';

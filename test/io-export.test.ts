@@ -7,7 +7,7 @@ import { FIXTURES } from './fixtures.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
 import { fromHfConfig, hfConfigText, toHfConfig } from '../src/io/hf-config.js';
 import { readCheckpoint, readConfig, writeCheckpoint } from '../src/io/checkpoint.js';
-import type { Mamba2Config, ModelConfig } from '../src/model/config.js';
+import type { Mamba2Config, ModelConfig } from '../src/config.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'io-export-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttentionConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../src/model/config.js';
+import type { AttentionConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { checkWeights, expectedShapes } from '../src/model/params.js';
 import { preset, randomWeights } from '../src/model/presets.js';

@@ -14,7 +14,7 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import type { ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { randomWeights } from '../src/model/presets.js';
 import { uploadWeights } from '../src/model/weights.js';

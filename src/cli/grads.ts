@@ -13,7 +13,7 @@ import type { HostTensor } from '../io/host-tensor.js';
 import { isConvWeight } from '../io/names.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { MambaLM } from '../model/lm.js';
-import { paddedVocab } from '../model/config.js';
+import { paddedVocab } from '../config.js';
 import { uploadWeights } from '../model/weights.js';
 import * as ops from '../ops/index.js';
 import { deviceFlag, openBackend } from './device.js';

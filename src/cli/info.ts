@@ -4,7 +4,7 @@
  * tens of seconds and a gigabyte for the 130M ones.
  */
 import { DEFAULT_MAX_LEN } from '../model/lm.js';
-import { paddedVocab, type LayerConfig, type ModelConfig } from '../model/config.js';
+import { paddedVocab, type LayerConfig, type ModelConfig } from '../config.js';
 import { preset, PRESET_NAMES } from '../model/presets.js';
 import { paramCountOf, stateBytesOf } from '../model/sizes.js';
 import { deviceFlag, openBackend } from './device.js';

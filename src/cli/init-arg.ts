@@ -8,7 +8,7 @@ import { readCheckpoint } from '../io/checkpoint.js';
 import { asObject, type Json } from '../io/fields.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { readJsonFile } from '../io/json.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 import type { SaveAs } from '../train/state-meta.js';
 import { resolveModelPath, type HubFlags } from './model-arg.js';
 

@@ -12,7 +12,7 @@ import { readConfig } from '../io/checkpoint.js';
 import { checkModelSize } from '../io/config-limits.js';
 import { hfUnsupportedReason } from '../io/hf-config.js';
 import { mambaSsmUnsupportedReason } from '../io/mamba-ssm-config.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 import { preset, PRESET_NAMES } from '../model/presets.js';
 import { parseTaskOptions, TASK_NAMES, taskOptions, taskSpec } from '../tasks/index.js';
 import { layerStackConfig } from '../train/architecture.js';

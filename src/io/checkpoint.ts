@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 import { asObject, type Json } from './fields.js';
 import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfConfig } from './hf-config.js';
 import type { CheckEntry, HostTensor } from './host-tensor.js';

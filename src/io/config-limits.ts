@@ -6,8 +6,8 @@
  * index arithmetic stops being exact.
  */
 import { UserError } from '../errors.js';
-import type { LayerConfig, ModelConfig } from '../model/config.js';
-import { paddedVocab } from '../model/config.js';
+import type { LayerConfig, ModelConfig } from '../config.js';
+import { paddedVocab } from '../config.js';
 
 /** any one width, vocabulary, head count, state or kernel size */
 export const MAX_DIM = 2 ** 24;

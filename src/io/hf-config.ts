@@ -14,8 +14,8 @@
  *   num_heads * head_dim, so there is no d_ssm / parallel MLP.
  */
 import { UserError } from '../errors.js';
-import type { Mamba1Config, Mamba2Config, ModelConfig } from '../model/config.js';
-import { paddedVocab } from '../model/config.js';
+import type { Mamba1Config, Mamba2Config, ModelConfig } from '../config.js';
+import { paddedVocab } from '../config.js';
 import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 import { describe, stringifyJson } from './json.js';

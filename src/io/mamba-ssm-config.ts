@@ -12,7 +12,7 @@
 import { UserError } from '../errors.js';
 import type {
   AttentionConfig, LayerConfig, Mamba1Config, Mamba2Config, MixerConfig, ModelConfig,
-} from '../model/config.js';
+} from '../config.js';
 import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 

@@ -10,7 +10,7 @@
  * <rest> is mamba_ssm's module path (norm.weight, mixer.in_proj.weight, mlp.fc1.weight, ...),
  * which transformers keeps. Depthwise conv weights are [C, 1, K] in checkpoints, [C, K] here.
  */
-import type { LayerConfig, ModelConfig } from '../model/config.js';
+import type { LayerConfig, ModelConfig } from '../config.js';
 
 export type CheckpointFormat = 'hf' | 'mamba_ssm';
 

@@ -7,7 +7,7 @@
  *   E head dim, S cache positions (maxLen), lengths[b] tokens already cached for sequence b,
  *   mlp the parallel gated MLP width (mamba_ssm's mlp_dim, rounded up to 256 as MHA does).
  */
-import type { AttentionConfig } from '../model/config.js';
+import type { AttentionConfig } from '../config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { expectState, stepAsForward, type Mixer } from './mixer.js';

@@ -1,4 +1,4 @@
-import type { LayerConfig } from '../model/config.js';
+import type { LayerConfig } from '../config.js';
 import type { Tensor } from '../tensor.js';
 import * as ops from '../ops/index.js';
 import { AttentionMixer } from './attention.js';

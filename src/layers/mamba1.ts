@@ -15,7 +15,7 @@
  *   Dskip    D        skip connection [D]
  *   z                 the gate branch, applied as y * silu(z)
  */
-import type { Mamba1Config } from '../model/config.js';
+import type { Mamba1Config } from '../config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { cacheNegExp, expectState, negExp, stepAsForward, type Mixer } from './mixer.js';

@@ -16,7 +16,7 @@
  *   Dskip    D        skip connection [H] (or [H, P] with D_has_hdim)
  *   z                 gate: norm(y, z) by the grouped gated RMSNorm, or y * silu(z) without it
  */
-import type { Mamba2Config } from '../model/config.js';
+import type { Mamba2Config } from '../config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import { isRecording } from '../autograd/index.js';

@@ -1,4 +1,4 @@
-import type { MlpConfig } from '../model/config.js';
+import type { MlpConfig } from '../config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 import type { ParamScope } from './params.js';

@@ -8,7 +8,7 @@ import type { MixerState } from '../layers/mixer.js';
 import { Tensor } from '../tensor.js';
 import { UserError } from '../errors.js';
 import { checkIdValues, describeValue, expectTensor } from './args.js';
-import { paddedVocab, type ModelConfig } from './config.js';
+import { paddedVocab, type ModelConfig } from '../config.js';
 import { checkWeights } from './params.js';
 import { stateBytesOf } from './sizes.js';
 import { checkNotConsumed, consumeState, ModelState } from './state.js';

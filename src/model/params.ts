@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { attentionMlpWidth } from '../layers/attention.js';
-import { paddedVocab, type LayerConfig, type ModelConfig } from './config.js';
+import { paddedVocab, type LayerConfig, type ModelConfig } from '../config.js';
 
 /**
  * The canonical parameter names and shapes a config implies: mamba_ssm's names without the

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
-import type { LayerConfig, Mamba1Config, Mamba2Config, ModelConfig } from './config.js';
+import type { LayerConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../config.js';
 import { expectedShapes } from './params.js';
 
 /** The published state-spaces checkpoints' architectures (their mamba_ssm config.json). */

@@ -2,7 +2,7 @@
  * A model's size from its config alone: what `mamba-ts info` reports for a preset without
  * building (and filling) its weights, and what MambaLM reports for a loaded model.
  */
-import type { MixerConfig, ModelConfig } from './config.js';
+import type { MixerConfig, ModelConfig } from '../config.js';
 import { expectedShapes } from './params.js';
 
 /** Parameters as stored: padded embedding rows included, a tied lm_head once. */

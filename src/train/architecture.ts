@@ -6,7 +6,7 @@
  */
 import { UserError } from '../errors.js';
 import { fromMambaSsmConfig } from '../io/mamba-ssm-config.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 
 export interface LayerStack {
   /** "kind[*n],..." with kinds mamba1 (or mamba), mamba2, attention (or attn) */

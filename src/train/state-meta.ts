@@ -6,7 +6,7 @@
 import { UserError } from '../errors.js';
 import { Fields, type Json } from '../io/fields.js';
 import type { CheckpointFormat } from '../io/names.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 import { checkWeights } from '../model/params.js';
 import { TASK_NAMES } from '../tasks/index.js';
 import type { DataSpec } from './data/spec.js';

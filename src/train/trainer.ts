@@ -28,7 +28,7 @@ import { stringifyJson } from '../io/json.js';
 import { MambaLM } from '../model/lm.js';
 import { randomWeights } from '../model/presets.js';
 import { uploadWeights } from '../model/weights.js';
-import type { ModelConfig } from '../model/config.js';
+import type { ModelConfig } from '../config.js';
 import * as ops from '../ops/index.js';
 import { IGNORE } from '../tasks/task.js';
 import type { Tensor } from '../tensor.js';
