@@ -26,7 +26,7 @@ export {
 } from './layers/index.js';
 
 export {
-  generate, generateAll, Generation, tokensPerSecond, Rng, samplingDistribution, sampleToken, drawFrom, argmax,
+  generate, generateAll, Generation, tokensPerSecond, Xoshiro128, Xoshiro128 as Rng, samplingDistribution, sampleToken, drawFrom, argmax,
   checkSamplingOptions, type GenerateOptions, type GenerationStep, type GenerationStats, type SamplingOptions, type Distribution,
 } from './generate/index.js';
 export { ByteTokenizer, HfTokenizer, loadTokenizer, TextStream, type Tokenizer } from './text/index.js';

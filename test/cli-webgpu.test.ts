@@ -18,7 +18,7 @@ import { loadModel } from '../src/model/load.js';
 import { makeTask } from '../src/tasks/index.js';
 import { layerStackConfig } from '../src/train/architecture.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { Rng } from '../src/train/rng.js';
+import { Mulberry32 } from '../src/rng.js';
 import { train, type TrainRun } from '../src/train/trainer.js';
 import { maxAbsDiff } from './cpu-util.js';
 import { cliAsync, FIXTURES, ROOT, tempDir, type CliResult } from './cli-util.js';
@@ -95,7 +95,7 @@ describe('--device webgpu', { concurrency: 3 }, () => {
       await assertFlat('train', (sample) => train(RUN, { backend: gpu!, outDir: dir, progress: false, onStep: sample }));
       const model = await loadModel(dir, gpu!);
       const task = makeTask('induction-heads', { vocab: 8, length: 12 });
-      const rng = new Rng(3);
+      const rng = new Mulberry32(3);
       await assertFlat('eval', async (sample) => {
         for (let i = 0; i < 5; i++) {
           await evaluate(model, [task.sample(rng, 2)], true);

@@ -1,18 +1,13 @@
 import type { Tensor } from '../src/tensor.js';
+import { Mulberry32 } from '../src/rng.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 
 export const cpu = new CpuBackend();
 
-/** mulberry32: a small seeded generator so every test sees the same numbers. */
+/** uniform [0, 1) numbers from a seed, so every test sees the same numbers */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Mulberry32(seed);
+  return () => r.next();
 }
 
 /** uniform in [lo, hi) */

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../src/generate/rng.js';
+import { Xoshiro128 } from '../src/rng.js';
 import { drawFrom, samplingDistribution, sampleToken, type Distribution, type SamplingOptions } from '../src/generate/sampling.js';
 
 const ln = Math.log;
@@ -22,7 +22,7 @@ const dist = (logits: ArrayLike<number>, o: SamplingOptions, history: number[] =
 
 test('temperature 0 is argmax (first of equal maxima)', () => {
   assertDist(dist([1, 5, 3, 5], { temperature: 0 }), [1], [1]);
-  assert.equal(sampleToken([0.1, -2, 0.3], 3, [], { temperature: 0 }, new Rng(1)), 2);
+  assert.equal(sampleToken([0.1, -2, 0.3], 3, [], { temperature: 0 }, new Xoshiro128(1)), 2);
 });
 
 test('temperature scales the logits before the softmax', () => {
@@ -82,13 +82,13 @@ test('ids at or above vocab (padded rows) are never candidates', () => {
   assertDist(dist(logits, { temperature: 0 }, [], 3), [2], [1]);
   const d = dist(logits, { temperature: 5 }, [], 3);
   assert.deepEqual([...d.ids], [0, 1, 2]);
-  const rng = new Rng(3);
+  const rng = new Xoshiro128(3);
   for (let i = 0; i < 200; i++) assert.ok(sampleToken(logits, 3, [], { temperature: 100 }, rng) < 3);
 });
 
 test('draws follow the distribution', () => {
   const d: Distribution = { ids: Int32Array.of(4, 7, 9), probs: Float64Array.of(0.2, 0.3, 0.5) };
-  const rng = new Rng(11);
+  const rng = new Xoshiro128(11);
   const counts = new Map<number, number>();
   const n = 20000;
   for (let i = 0; i < n; i++) {
@@ -99,15 +99,15 @@ test('draws follow the distribution', () => {
   for (const [i, id] of [4, 7, 9].entries()) assert.ok(Math.abs(counts.get(id)! / n - d.probs[i]) < 0.015, `id ${id}: ${counts.get(id)}`);
 });
 
-test('Rng: xoshiro128** seeded by splitmix32 gives the reference values', () => {
+test('Xoshiro128: xoshiro128** seeded by splitmix32 gives the reference values', () => {
   const first = (seed: number, n: number) => {
-    const r = new Rng(seed);
+    const r = new Xoshiro128(seed);
     return Array.from({ length: n }, () => r.nextU32());
   };
   assert.deepEqual(first(0, 4), [1789933344, 44971166, 2521387044, 3848737593]);
   assert.deepEqual(first(42, 4), [660444221, 3652823732, 77672526, 910233633]);
   assert.deepEqual(first(2 ** 40 + 3, 2), [2777902645, 2236084094]);
-  const r = new Rng(5);
+  const r = new Xoshiro128(5);
   let sum = 0;
   for (let i = 0; i < 10000; i++) {
     const u = r.next();
@@ -115,7 +115,7 @@ test('Rng: xoshiro128** seeded by splitmix32 gives the reference values', () => 
     sum += u;
   }
   assert.ok(Math.abs(sum / 10000 - 0.5) < 0.01);
-  assert.throws(() => new Rng(1.5), RangeError);
+  assert.throws(() => new Xoshiro128(1.5), RangeError);
 });
 
 test('invalid options are refused', () => {

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { answerAccuracy, IGNORE, makeTask, parseTaskOptions, TASK_NAMES, type Batch } from '../src/tasks/index.js';
 import { UserError } from '../src/errors.js';
-import { Rng } from '../src/train/rng.js';
+import { Mulberry32 } from '../src/rng.js';
 
 const row = (a: Int32Array, b: Batch, s: number) => [...a.subarray(s * b.length, (s + 1) * b.length)];
 const scored = (b: Batch, s: number) => row(b.targets, b, s).flatMap((t, i) => (t === IGNORE ? [] : [i]));
@@ -10,7 +10,7 @@ const scored = (b: Batch, s: number) => row(b.targets, b, s).flatMap((t, i) => (
 test('selective copying: data tokens among noise, answered in order after the copy marker', () => {
   const task = makeTask('selective-copying', { vocab: 10, context: 30, memorize: 5 });
   assert.equal(task.length, 35);
-  const b = task.sample(new Rng(1), 16);
+  const b = task.sample(new Mulberry32(1), 16);
   for (let s = 0; s < b.batch; s++) {
     const x = row(b.inputs, b, s), y = row(b.targets, b, s);
     const data = x.slice(0, 30).filter((t) => t !== 0);
@@ -21,13 +21,13 @@ test('selective copying: data tokens among noise, answered in order after the co
     assert.deepEqual(y.slice(30), data);
     assert.deepEqual(x.slice(31), data.slice(0, 4));       // teacher forcing
   }
-  assert.deepEqual(task.sample(new Rng(1), 16), b);         // seeded
-  assert.notDeepEqual(task.sample(new Rng(2), 16).inputs, b.inputs);
+  assert.deepEqual(task.sample(new Mulberry32(1), 16), b);         // seeded
+  assert.notDeepEqual(task.sample(new Mulberry32(2), 16).inputs, b.inputs);
 });
 
 test('induction heads: the last token is the special one; its answer followed the earlier one', () => {
   const task = makeTask('induction-heads', { vocab: 8, length: 20 });
-  const b = task.sample(new Rng(5), 64);
+  const b = task.sample(new Mulberry32(5), 64);
   for (let s = 0; s < b.batch; s++) {
     const x = row(b.inputs, b, s), y = row(b.targets, b, s);
     const specials = x.flatMap((t, i) => (t === 7 ? [i] : []));
@@ -37,12 +37,12 @@ test('induction heads: the last token is the special one; its answer followed th
     assert.deepEqual(scored(b, s), [19]);
     assert.equal(y[19], x[specials[0] + 1]);
   }
-  assert.equal(makeTask('induction-heads', { length: 256 }).sample(new Rng(1), 1).length, 256);
+  assert.equal(makeTask('induction-heads', { length: 256 }).sample(new Mulberry32(1), 1).length, 256);
 });
 
 test('MQAR: pairs up front, each key queried once later with its value as the target', () => {
   const task = makeTask('mqar', { vocab: 32, length: 48, pairs: 6 });
-  const b = task.sample(new Rng(9), 32);
+  const b = task.sample(new Mulberry32(9), 32);
   let early = 0;
   for (let s = 0; s < b.batch; s++) {
     const x = row(b.inputs, b, s), y = row(b.targets, b, s);
@@ -64,7 +64,7 @@ test('MQAR: pairs up front, each key queried once later with its value as the ta
   }
   // power law 0.01: most queries fall in the first half of the 18 gap slots; powerA 1 is uniform
   // (expected fractions, by simulating the weighted draws: 0.73 and 0.5)
-  const uniform = makeTask('mqar', { vocab: 32, length: 48, pairs: 6, powerA: 1 }).sample(new Rng(9), 32);
+  const uniform = makeTask('mqar', { vocab: 32, length: 48, pairs: 6, powerA: 1 }).sample(new Mulberry32(9), 32);
   const uniformEarly = [...uniform.targets].filter((t, i) => t !== IGNORE && i % 48 < 30).length;
   assert.ok(early / 192 > 0.68 && uniformEarly / 192 < 0.58, `early fraction ${early / 192} vs uniform ${uniformEarly / 192}`);
   assert.throws(() => makeTask('mqar', { vocab: 8, pairs: 4, length: 64 }), UserError);
@@ -75,7 +75,7 @@ test('phonebook: the query name\'s number is the target, digit by digit, in ASCI
   const task = makeTask('phonebook', { entries: 5, nameLength: 3, numberLength: 4 });
   assert.equal(task.vocabSize, 128);
   assert.equal(task.length, 5 * 9 + 1 + 3 + 1 + 3);
-  const b = task.sample(new Rng(3), 8);
+  const b = task.sample(new Mulberry32(3), 8);
   for (let s = 0; s < b.batch; s++) {
     const text = String.fromCharCode(...row(b.inputs, b, s));
     const lines = text.split('\n');

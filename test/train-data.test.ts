@@ -10,7 +10,7 @@ import { textSource, taskSource } from '../src/train/data/source.js';
 import { tokenizeCorpus } from '../src/train/data/tokens.js';
 import { ByteTokenizer } from '../src/text/byte-level.js';
 import { makeTask } from '../src/tasks/index.js';
-import { Rng } from '../src/train/rng.js';
+import { Mulberry32 } from '../src/rng.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mamba-ts-data-'));
 const text = (d: Document) => ('text' in d ? d.text : fs.readFileSync(d.file, 'utf8'));
@@ -66,7 +66,7 @@ test('tokenized split: seeded document order, separators, validation tail; windo
   assert.notEqual(all.slice(0, 9), 'aaaaaaaaa'.repeat(1));            // shuffled, and the same every time:
   assert.deepEqual(tokenizeCorpus(docs, new ByteTokenizer(), 0.2), split);
   const src = textSource('t', split, 256, 8);
-  const b = src.trainBatch(new Rng(1), 5);
+  const b = src.trainBatch(new Mulberry32(1), 5);
   assert.deepEqual([b.batch, b.length], [5, 8]);
   for (let s = 0; s < 5; s++) {
     assert.deepEqual([...b.targets.subarray(s * 8, s * 8 + 7)], [...b.inputs.subarray(s * 8 + 1, s * 8 + 8)]);
@@ -84,5 +84,5 @@ test('task source: training batches from the given stream, evaluation batches fi
   const src = taskSource(makeTask('induction-heads', { length: 12 }), 7);
   assert.equal(src.scoresAnswers, true);
   assert.deepEqual(src.evalBatches(4, 2), src.evalBatches(4, 2));
-  assert.notDeepEqual(src.trainBatch(new Rng(1), 4).inputs, src.evalBatches(4, 1)[0].inputs);
+  assert.notDeepEqual(src.trainBatch(new Mulberry32(1), 4).inputs, src.evalBatches(4, 1)[0].inputs);
 });

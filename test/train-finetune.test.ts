@@ -4,13 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { readJsonFile } from '../src/io/json.js';
-import { Rng } from '../src/train/rng.js';
+import { Mulberry32 } from '../src/rng.js';
 import { cliAsync, FIXTURES, tempDir } from './cli-util.js';
 
 /** a small text of a few words, its held-out part from the same distribution */
 function corpus(dir: string): { train: string; heldOut: string } {
   const words = 'the state space model keeps what matters and forgets the rest'.split(' ');
-  const rng = new Rng(9);
+  const rng = new Mulberry32(9);
   const text = (lines: number) => Array.from({ length: lines }, () => Array.from({ length: 10 }, () => words[rng.int(words.length)]).join(' ')).join('\n') + '\n';
   const train = path.join(dir, 'train.txt'), heldOut = path.join(dir, 'held-out.txt');
   fs.writeFileSync(train, text(150));

@@ -4,7 +4,7 @@ import { AdamW } from '../src/train/adamw.js';
 import { clipScale, globalGradNorm } from '../src/train/clip.js';
 import { noDecay } from '../src/train/init.js';
 import { lrAt } from '../src/train/schedule.js';
-import { Rng } from '../src/train/rng.js';
+import { Mulberry32 } from '../src/rng.js';
 import { cpu, host, maxAbsDiff, randn, rng } from './cpu-util.js';
 
 /** torch.optim.AdamW's single-tensor step (amsgrad off) in float64, in torch's order of operations. */
@@ -100,12 +100,12 @@ test('gradient clipping: global L2 norm over all tensors, torch clip coefficient
   assert.ok(Number.isNaN(clipScale(Infinity, 1)));
 });
 
-test('Rng: seeded, state restores the stream, distinct draws are distinct', () => {
-  const a = new Rng(42), b = new Rng(42);
+test('Mulberry32: seeded, state restores the stream, distinct draws are distinct', () => {
+  const a = new Mulberry32(42), b = new Mulberry32(42);
   assert.deepEqual([a.next(), a.next()], [b.next(), b.next()]);
-  const c = Rng.fromState(a.state);
+  const c = Mulberry32.fromState(a.state);
   assert.equal(c.next(), a.next());
-  const d = new Rng(1).distinct(10, 10);
+  const d = new Mulberry32(1).distinct(10, 10);
   assert.deepEqual([...d].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.throws(() => new Rng(1).distinct(3, 4), RangeError);
+  assert.throws(() => new Mulberry32(1).distinct(3, 4), RangeError);
 });

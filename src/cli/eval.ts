@@ -19,7 +19,7 @@ import { spacedWindows } from '../train/data/source.js';
 import { checkBatchTokens, dataLength, MAX_BATCH_TOKENS } from '../train/data/spec.js';
 import { checkFits, corpusBytes, tokenizeCorpus } from '../train/data/tokens.js';
 import { evaluate } from '../train/evaluate.js';
-import { Rng } from '../train/rng.js';
+import { Mulberry32 } from '../rng.js';
 import { RUN_FILE } from '../train/trainer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
@@ -69,7 +69,7 @@ async function evalTask(flags: Flags, dir: string, name: string): Promise<number
     if (task.vocabSize > model.config.vocabSize) {
       throw new UserError(`--task ${name}: its vocabulary (${task.vocabSize}) is larger than the model's (${model.config.vocabSize})`);
     }
-    const rng = new Rng(flags.seed);
+    const rng = new Mulberry32(flags.seed);
     const batches = Array.from({ length: flags.batches }, () => task.sample(rng, flags['batch-size']));
     const ev = await evaluate(model, batches, true);
     process.stdout.write(JSON.stringify({

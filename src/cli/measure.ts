@@ -4,7 +4,7 @@
  */
 import { greedyTokens } from '../backend/index.js';
 import { disposeExcept } from '../backend/scope.js';
-import { Rng } from '../generate/rng.js';
+import { Xoshiro128 } from '../rng.js';
 import { decodeStep, prefill } from '../generate/steps.js';
 import type { MambaLM } from '../model/lm.js';
 import type { Tensor } from '../tensor.js';
@@ -22,7 +22,7 @@ export interface SpeedResult {
 
 /** `n` token ids of `model`'s real vocabulary, the same for the same seed. */
 export function randomIds(model: MambaLM, n: number, seed: number): Int32Array {
-  const rng = new Rng(seed);
+  const rng = new Xoshiro128(seed);
   return Int32Array.from({ length: n }, () => rng.nextU32() % model.config.vocabSize);
 }
 

@@ -14,7 +14,7 @@ import { describeValue } from '../model/args.js';
 import { MambaLM } from '../model/lm.js';
 import { ModelState } from '../model/state.js';
 import type { Tensor } from '../tensor.js';
-import { Rng } from './rng.js';
+import { Xoshiro128 } from '../rng.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
 import { decodeStep, prefill, rebatch } from './steps.js';
 
@@ -84,7 +84,7 @@ export class Generation implements AsyncIterable<GenerationStep> {
     const V = model.vocabPadded;
     const vocab = model.config.vocabSize;
     const stop = new Set(opts.stopIds ?? []);
-    const rngs = prompts.map((_, b) => new Rng((opts.seed ?? 0) + b));
+    const rngs = prompts.map((_, b) => new Xoshiro128((opts.seed ?? 0) + b));
     const history = prompts.map((p) => [...p]);
     const produced = new Array<number>(B).fill(0);
     const greedy = opts.temperature === 0 && (opts.repetitionPenalty ?? 1) === 1;

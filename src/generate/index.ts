@@ -1,4 +1,4 @@
-export { Rng } from './rng.js';
+export { Xoshiro128 } from '../rng.js';
 export {
   samplingDistribution, sampleToken, drawFrom, argmax, checkSamplingOptions, type SamplingOptions, type Distribution,
 } from './sampling.js';

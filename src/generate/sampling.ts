@@ -5,7 +5,7 @@
  * Only ids below `vocab` (the tokenizer's vocabulary) are candidates: the rows an embedding is
  * padded with are never chosen, whatever their logits.
  */
-import type { Rng } from './rng.js';
+import type { Xoshiro128 } from '../rng.js';
 
 export interface SamplingOptions {
   /** 0 = greedy; otherwise logits are divided by it */
@@ -86,7 +86,7 @@ export function samplingDistribution(logits: ArrayLike<number>, vocab: number, h
 }
 
 /** Draws an id from `d` with one uniform number of `rng`. */
-export function drawFrom(d: Distribution, rng: Rng): number {
+export function drawFrom(d: Distribution, rng: Xoshiro128): number {
   if (d.ids.length === 1) return d.ids[0];
   const u = rng.next();
   let acc = 0;
@@ -99,7 +99,7 @@ export function drawFrom(d: Distribution, rng: Rng): number {
   return d.ids[d.ids.length - 1];
 }
 
-export function sampleToken(logits: ArrayLike<number>, vocab: number, history: Iterable<number>, o: SamplingOptions, rng: Rng): number {
+export function sampleToken(logits: ArrayLike<number>, vocab: number, history: Iterable<number>, o: SamplingOptions, rng: Xoshiro128): number {
   return drawFrom(samplingDistribution(logits, vocab, history, o), rng);
 }
 

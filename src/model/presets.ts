@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
+import { Mulberry32 } from '../rng.js';
 import type { LayerConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../config.js';
 import { expectedShapes } from './params.js';
 
@@ -41,7 +42,8 @@ function repeat(n: number, f: () => LayerConfig): LayerConfig[] {
  * of a log-uniform dt in [dtMin, dtMax] (floored at dtInitFloor).
  */
 export function randomWeights(config: ModelConfig, seed: number): Map<string, HostTensor> {
-  const rand = mulberry32(seed);
+  const rng = new Mulberry32(seed);
+  const rand = () => rng.next();
   const fill = (n: number, f: (i: number) => number): Float32Array => {
     const a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = f(i);
@@ -57,7 +59,7 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
     const fanIn = shape[shape.length - 1];
     let data: Float32Array;
     if (name === 'embedding.weight') {
-      data = fill(n, () => 0.02 * normal(rand));
+      data = fill(n, () => 0.02 * rng.normal());
     } else if (leaf.endsWith('norm.weight') || leaf === 'norm2.weight' || name === 'norm_f.weight' || leaf === 'mixer.D') {
       data = new Float32Array(n).fill(1);
     } else if (leaf === 'mixer.A_log') {
@@ -90,18 +92,5 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
   return out;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Box–Muller; 1 - u keeps the log away from 0. */
-function normal(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}

@@ -12,7 +12,7 @@
  *   inputs  [ k1 v1 k2 v2 .. kn vn | filler .. k_j filler .. ]
  *   targets [ -1 ...               | -1     .. v_j -1     .. ]
  */
-import type { Rng } from '../train/rng.js';
+import type { Mulberry32 } from '../rng.js';
 import { UserError } from '../errors.js';
 import { buildBatch, checkInt, type Task, type TaskSpec } from './task.js';
 
@@ -62,7 +62,7 @@ export const mqar: TaskSpec<MqarOptions> = {
 };
 
 /** `k` distinct indices drawn one after another with probability ∝ weights among those left. */
-function weightedDistinct(rng: Rng, weights: Float64Array, k: number): number[] {
+function weightedDistinct(rng: Mulberry32, weights: Float64Array, k: number): number[] {
   const left = Float64Array.from(weights);
   let total = left.reduce((a, b) => a + b, 0);
   const out: number[] = [];

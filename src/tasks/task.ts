@@ -4,7 +4,7 @@
  * that input position; -1 marks positions that are neither trained nor scored.
  */
 import { UserError } from '../errors.js';
-import type { Rng } from '../train/rng.js';
+import type { Mulberry32 } from '../rng.js';
 
 export const IGNORE = -1;
 
@@ -23,7 +23,7 @@ export interface Task {
   /** the length of every generated sequence */
   readonly length: number;
   /** `batch` fresh sequences, drawing only from `rng` */
-  sample(rng: Rng, batch: number): Batch;
+  sample(rng: Mulberry32, batch: number): Batch;
 }
 
 export interface Accuracy {

@@ -42,7 +42,7 @@ import type { TrainOptions } from './options.js';
 import { lockOutFolder, removeOrphanTemps } from './out-folder.js';
 import { trainProgress, type TrainProgress } from './progress.js';
 import { readMetrics, writeReports, type MetricRecord } from './report.js';
-import { Rng } from './rng.js';
+import { Mulberry32 } from '../rng.js';
 import { lrAt } from './schedule.js';
 import type { SaveAs } from './state-meta.js';
 import { STATE_FILE, writeTrainState, type TrainMeta, type TrainState } from './state.js';
@@ -132,7 +132,7 @@ async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainProgress)
   if (resume) opt.load(resume.optimizer);
   const schedule = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
   // batches draw from their own stream: the weights' seed must not replay as batch positions
-  const rng = resume ? Rng.fromState(resume.meta.rng) : new Rng((o.seed ^ 0x5bd1e995) >>> 0);
+  const rng = resume ? Mulberry32.fromState(resume.meta.rng) : new Mulberry32((o.seed ^ 0x5bd1e995) >>> 0);
   let step = resume?.meta.step ?? 0;
   let tokens = resume?.meta.tokens ?? 0;
   let pending = resume ? { ...resume.meta.pendingLoss } : { sum: 0, count: 0 };

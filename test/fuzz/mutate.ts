@@ -2,22 +2,10 @@
  * Seeded mutations of bytes and JSON for the fuzzer: every case is a pure function of
  * (seed, format, index), so a failure reported by `run.js` is reproduced by its case number.
  */
+import { Mulberry32 } from '../../src/rng.js';
 
-/** mulberry32: small, fast and good enough to pick mutations */
-export class FuzzRng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
+/** the project's training generator, with a pick: small, fast and good enough to choose mutations */
+export class FuzzRng extends Mulberry32 {
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)];
   }

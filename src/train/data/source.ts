@@ -4,7 +4,7 @@
  * scored). The trainer sees only this interface.
  */
 import type { Batch, Task } from '../../tasks/task.js';
-import { Rng } from '../rng.js';
+import { Mulberry32 } from '../../rng.js';
 import { checkFits, type TokenSplit } from './tokens.js';
 
 export interface DataSource {
@@ -14,7 +14,7 @@ export interface DataSource {
   /** whether evaluation reports exact-match accuracy on answer positions */
   readonly scoresAnswers: boolean;
   /** i32 [batch, length] inputs and targets; draws only from `rng` */
-  trainBatch(rng: Rng, batch: number): Batch;
+  trainBatch(rng: Mulberry32, batch: number): Batch;
   /** the same `count` batches at every evaluation */
   evalBatches(batch: number, count: number): Batch[];
 }
@@ -62,7 +62,7 @@ export function taskSource(task: Task, evalSeed: number): DataSource {
     scoresAnswers: true,
     trainBatch: (rng, batch) => task.sample(rng, batch),
     evalBatches: (batch, count) => {
-      const rng = new Rng(evalSeed);
+      const rng = new Mulberry32(evalSeed);
       return Array.from({ length: count }, () => task.sample(rng, batch));
     },
   };

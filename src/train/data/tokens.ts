@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { UserError } from '../../errors.js';
 import { ByteTokenizer } from '../../text/byte-level.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
-import { Rng } from '../rng.js';
+import { Mulberry32 } from '../../rng.js';
 import type { Document } from './corpus.js';
 
 export interface TokenSplit {
@@ -23,7 +23,7 @@ export interface TokenSplit {
 const SHUFFLE_SEED = 0x5eed;
 
 export function tokenizeCorpus(docs: readonly Document[], tokenizer: Tokenizer, validationFraction: number): TokenSplit {
-  const order = new Rng(SHUFFLE_SEED).distinct(docs.length, docs.length);
+  const order = new Mulberry32(SHUFFLE_SEED).distinct(docs.length, docs.length);
   const sep = tokenizer.eosId !== undefined ? [tokenizer.eosId] : tokenizer.encode('\n\n');
   const out = new IdBuffer(docs.reduce((n, d) => n + ('text' in d ? d.text.length : d.bytes) + sep.length, 0));
   for (const i of order) {
