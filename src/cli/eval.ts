@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
-import { readJsonFile } from '../io/json.js';
+import { readJsonFile } from '../io/files.js';
 import { loadModel } from '../model/load.js';
 import type { MambaLM } from '../model/lm.js';
 import { makeTask, parseTaskOptions, TASK_NAMES, taskOptions, taskSpec } from '../tasks/index.js';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { asObject, Fields } from '../io/fields.js';
-import { readJsonFile } from '../io/json.js';
+import { readJsonFile } from '../io/files.js';
 
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 

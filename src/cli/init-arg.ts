@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { readCheckpoint } from '../io/checkpoint.js';
 import { asObject, type Json } from '../io/fields.js';
 import type { HostTensor } from '../io/host-tensor.js';
-import { readJsonFile } from '../io/json.js';
+import { readJsonFile } from '../io/files.js';
 import type { ModelConfig } from '../config.js';
 import type { SaveAs } from '../train/state-meta.js';
 import { resolveModelPath, type HubFlags } from './model-arg.js';

@@ -11,12 +11,12 @@ import type { ModelConfig } from '../config.js';
 import { asObject, type Json } from './fields.js';
 import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfConfig } from './hf-config.js';
 import type { CheckEntry, HostTensor } from './host-tensor.js';
-import { describe, readJsonFile, stringifyJson } from './json.js';
+import { describe, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
 import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchBin } from './torch-bin.js';
-import { writeTextAtomic } from './files.js';
+import { readJsonFile, writeTextAtomic } from './files.js';
 
 export interface Checkpoint {
   config: ModelConfig;

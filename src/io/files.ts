@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
+import { parseJson } from './json.js';
 
 /** A file opened for positioned reads; `size` is taken once at open. */
 export interface ReadFile {
@@ -84,4 +85,16 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
 
 export function writeTextAtomic(file: string, text: string): void {
   writeAtomic(file, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
+}
+
+/** A JSON file, parsed with the depth limit and errors of `parseJson`. */
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(e)})`);
+  }
+  return parseJson(text, file);
 }

@@ -5,7 +5,6 @@
  * Python json reader (old and new transformers, mamba_ssm) accepts: transformers 5.17 reads
  * `[0.0, Infinity]` as it reads its own `[0.0, {"__float__": "Infinity"}]` (test/fixtures/make/check_export.py).
  */
-import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
 
 const FLOAT_TOKENS = ['-Infinity', 'Infinity', 'NaN'];
@@ -114,16 +113,6 @@ export function parseJson(text: string, source: string): unknown {
   }
 }
 
-export function readJsonFile(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(e)})`);
-  }
-  return parseJson(text, file);
-}
 
 const SENTINEL = '\u0000float:';
 const PY_FLOAT = '\u0000pyfloat:';
