@@ -86,7 +86,7 @@ async function main(): Promise<void> {
         eps: 1e-8, clip: 1, evalEvery: steps, evalBatches: 1, logEvery: steps, checkpointEvery: { steps }, seed: 0,
       },
     }, {
-      backend: be, outDir, progress: false,
+      backend: be, outDir, reporter: { log: () => {} },
       onStep: () => { ends.push(performance.now()); if (ends.length === warmup) prof?.clear(); if (ends.length === steps) prof?.freeze(); },
     });
     const seconds = (ends[steps - 1] - ends[warmup - 1]) / 1000;

@@ -92,7 +92,7 @@ describe('--device webgpu', { concurrency: 3 }, () => {
     });
     await t.test('train (forward, backward, accumulation, AdamW) and eval', async () => {
       const dir = tempDir();
-      await assertFlat('train', (sample) => train(RUN, { backend: gpu!, outDir: dir, progress: false, onStep: sample }));
+      await assertFlat('train', (sample) => train(RUN, { backend: gpu!, outDir: dir, onStep: sample }));
       const model = await loadModel(dir, gpu!);
       const task = makeTask('induction-heads', { vocab: 8, length: 12 });
       const rng = new Mulberry32(3);

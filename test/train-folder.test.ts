@@ -24,7 +24,7 @@ const run: TrainRun = {
   model: layerStackConfig({ layers: 'mamba2', dModel: 16, dState: 4, expand: 2, headDim: 8, heads: 2, dIntermediate: 0, vocabSize: 8 }),
   data: { kind: 'task', task: 'induction-heads', options: { vocab: 8, length: 12 }, evalSeed: 5 }, options,
 };
-const quiet = { backend: cpu, progress: false };
+const quiet = { backend: cpu };
 const rejects = (p: Promise<unknown> | (() => unknown), re: RegExp) => (typeof p === 'function'
   ? assert.throws(p, (e: unknown) => e instanceof UserError && re.test(e.message), String(re))
   : assert.rejects(p, (e: unknown) => e instanceof UserError && re.test(e.message), String(re)));
@@ -62,7 +62,7 @@ test('train-state metadata is validated field by field: NaN RNG, negative step, 
     rejects(() => readTrainState(dir), re);
   };
   const where = `${file} metadata: field`;
-  bad((m) => { m.rng = NaN; }, new RegExp(`^${where} "rng" must be a number \\(got null\\)$`));
+  bad((m) => { m.rng = NaN; }, new RegExp(`^${where} "rng" must be a number \\(got NaN\\)$`));
   bad((m) => { m.step = -1; }, new RegExp(`^${where} "step" must be a non-negative integer`));
   bad((m) => { (m.options as Record<string, unknown>).momentum = 0.9; }, new RegExp(`^${file} metadata: unknown field "options.momentum"$`));
   bad((m) => { (m.options as Record<string, unknown>).beta2 = 1; }, new RegExp(`^${where} "options.beta2" must be in \\[0, 1\\)`));
@@ -81,7 +81,9 @@ test('--data refuses a FIFO and an empty path; absurd task sizes are refused bef
   await rejects(runTrain(['--out', path.join(dir, 'a'), '--data', '/dev/zero', '--steps', '1']), /^--data \/dev\/zero: not a regular file or folder \(a device\)$/);
   await rejects(runTrain(['--out', path.join(dir, 'a'), '--data=', '--steps', '1']), /^--data: empty path$/);
   await rejects(runTrain(['--out', path.join(dir, 'a'), '--task', 'mqar', '--seq-len', '1000000000']),
-    /^--batch-size 8 x sequence length 1000000000 = 8000000000 tokens per batch, more than the limit of 16777216/);
+    /^--seq-len: 1000000000 is out of range \(must be >= 1 and <= 16777216\)$/);
+  await rejects(runTrain(['--out', path.join(dir, 'a'), '--task', 'mqar', '--seq-len', '10000000']),
+    /^--batch-size 8 x sequence length 10000000 = 80000000 tokens per batch, more than the limit of 16777216/);
   await rejects(runTrain(['--out', path.join(dir, 'a'), '--task', 'mqar', '--checkpoint-every', '10x']), /^--checkpoint-every 10x: expected a step count/);
   assert.ok(!fs.existsSync(path.join(dir, 'a')));
   assert.deepEqual([parseInterval('500', 'f'), parseInterval('90s', 'f'), parseInterval('10m', 'f'), parseInterval('1.5h', 'f')],

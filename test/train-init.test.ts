@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomWeights } from '../src/model/presets.js';
 import { layerStackConfig } from '../src/train/architecture.js';
-import { svgPlot, ticks } from '../src/train/plot.js';
+import { svgPlot, ticks } from '../src/cli/plot.js';
 
 /** Bounds and moments of a fresh model against mamba_ssm's MambaLMHeadModel initialization. */
 test('fresh weights as mamba_ssm initializes them (kaiming-uniform, 1/sqrt(n_layer) out_proj, N(0, 0.02) embedding)', () => {

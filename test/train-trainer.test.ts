@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { trainReporter } from '../src/cli/progress.js';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import { UserError } from '../src/errors.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
@@ -26,12 +27,12 @@ const run: TrainRun = {
   model: layerStackConfig({ layers: 'mamba2,attention', dModel: 16, dState: 4, expand: 2, headDim: 8, heads: 2, dIntermediate: 128, vocabSize: 8 }),
   data: task, options,
 };
-const quiet = { backend: cpu, progress: false };
+const quiet = { backend: cpu };
 const bytes = (f: string) => fs.readFileSync(f);
 
 test('resume continues bit-identically: parameters, AdamW moments and metrics equal an uninterrupted run', async () => {
   const whole = tmp(), split = tmp();
-  const a = await train(run, { ...quiet, outDir: whole });
+  const a = await train(run, { ...quiet, outDir: whole, reporter: trainReporter(whole, false) });
   assert.equal(a.status, 'completed');
   const stop = new AbortController();
   const b = await train(run, { ...quiet, outDir: split, signal: stop.signal, onStep: (s) => { if (s === 3) stop.abort(); } });

@@ -15,7 +15,9 @@ import { BROWN, readCorpus } from '../train/data/corpus.js';
 import { textSpec } from '../train/data/spec.js';
 import { tokenizeCorpus } from '../train/data/tokens.js';
 import type { TrainOptions } from '../train/options.js';
-import { METRICS_FILE, PLOT_FILE } from '../train/report.js';
+import { METRICS_FILE } from '../train/metrics.js';
+import { PLOT_FILE } from './plot.js';
+import { trainReporter } from './progress.js';
 import { SUMMARY_FILE, train } from '../train/trainer.js';
 import { ByteTokenizer } from '../text/byte-level.js';
 import { parseFlags } from './flags.js';
@@ -71,7 +73,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   process.stderr.write(`demo: training a 2-layer Mamba-2 (d_model 128) on the Brown corpus, byte by byte, for ${flags.steps} steps on the CPU\n`);
   const summary = await train(
     { model, data: textSpec(BROWN, undefined, VALIDATION, SEQ_LEN), options: demoOptions(flags.steps, flags.seed) },
-    { backend, outDir: out, progress: !flags['no-progress'] },
+    { backend, outDir: out, reporter: trainReporter(out, !flags['no-progress']) },
   );
   const bits = summary.loss! / Math.LN2;
 

@@ -1,8 +1,13 @@
 /**
- * A progress bar on stderr for the long commands (bench, demo), drawn only when stderr is a
- * terminal: redirected into a log, bar redraws are noise, so a single line says what runs instead.
+ * Progress on stderr for the long commands, one module: `startProgress` (bench: phases of a
+ * measurement) and `trainReporter` (train, demo: step, loss, tokens/s and ETA, the evaluation
+ * lines above the bar, plot.svg rewritten at every metrics record). Bars are drawn only when
+ * stderr is a terminal: redirected into a log, redraws are noise, so lines say what runs instead.
  */
 import cliProgress from 'cli-progress';
+import { formatDuration } from '../train/duration.js';
+import type { TrainReporter } from '../train/trainer.js';
+import { writeTrainPlot } from './plot.js';
 
 export interface Progress {
   /** advances by `n` units and names what runs now */
@@ -27,5 +32,28 @@ export function startProgress(label: string, total: number, firstPhase: string):
   return {
     tick: (n, phase) => bar.increment(n, { phase }),
     done: () => bar.stop(),
+  };
+}
+
+/**
+ * The reporter of `train` and `demo`: a bar when `draw` and stderr is a terminal (lines otherwise),
+ * and `outDir`/plot.svg of the run's records. The ETA is formatDuration's: cli-progress's own
+ * prints `8m60s`.
+ */
+export function trainReporter(outDir: string, draw: boolean): TrainReporter {
+  const records = (r: Parameters<NonNullable<TrainReporter['records']>>[0]) => writeTrainPlot(outDir, r);
+  const lines: TrainReporter = { log: (line) => process.stderr.write(`${line}\n`), records };
+  if (!draw || !process.stderr.isTTY) return lines;
+  const multi = new cliProgress.MultiBar({
+    format: 'train [{bar}] {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta}',
+    stream: process.stderr, hideCursor: true, barsize: 24,
+  }, cliProgress.Presets.shades_classic);
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    start: (total, from) => { bar = multi.create(total, from, { loss: '-', tps: '-', eta: '-' }); },
+    log: (line) => multi.log(`${line}\n`),
+    update: (step, p) => bar?.update(step, { loss: p.loss.toFixed(4), tps: Math.round(p.tokensPerSecond), eta: formatDuration(p.etaSeconds) }),
+    records,
+    stop: () => multi.stop(),
   };
 }

@@ -24,6 +24,7 @@ import { readTrainState } from '../train/state.js';
 import { train, type TrainRun } from '../train/trainer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
+import { trainReporter } from './progress.js';
 import { readInitCheckpoint, type InitCheckpoint } from './init-arg.js';
 import { hubFlags } from './model-arg.js';
 
@@ -134,7 +135,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   for (const sig of Object.keys(SIGNAL_EXIT)) process.on(sig, onSignal);
   try {
     const summary = await train(run, {
-      backend: dev.backend, outDir, resume: state, weights, signal: stop.signal, progress: !flags['no-progress'],
+      backend: dev.backend, outDir, resume: state, weights, signal: stop.signal, reporter: trainReporter(outDir, !flags['no-progress']),
     });
     process.stdout.write(JSON.stringify(summary) + '\n');
     return summary.status === 'interrupted' ? SIGNAL_EXIT[stop.signal.reason as string] : 0;

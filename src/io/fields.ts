@@ -19,9 +19,9 @@ export class Fields {
     return Object.hasOwn(this.obj, key) && this.obj[key] !== null;
   }
 
-  /** `value`: what was checked, when it is not the field itself (a default taken in its absence) */
+  /** `value`: what was checked in the field's absence (a default) */
   fail(key: string, what: string, value: unknown = this.obj[key]): never {
-    const got = key in this.obj ? `got ${describe(value)}` : `absent, so ${describe(value)}`;
+    const got = key in this.obj ? `got ${describe(this.obj[key])}` : `absent, so ${describe(value)}`;
     throw new UserError(`${this.file}: field "${this.prefix}${key}" ${what} (${got})`);
   }
 

@@ -40,8 +40,7 @@ import { formatInterval } from './duration.js';
 import { evaluate } from './evaluate.js';
 import type { TrainOptions } from './options.js';
 import { lockOutFolder, removeOrphanTemps } from './out-folder.js';
-import { trainProgress, type TrainProgress } from './progress.js';
-import { readMetrics, writeReports, type MetricRecord } from './report.js';
+import { readMetrics, writeMetrics, type MetricRecord } from './metrics.js';
 import { Mulberry32 } from '../rng.js';
 import { lrAt } from './schedule.js';
 import type { SaveAs } from './state-meta.js';
@@ -65,11 +64,31 @@ export interface TrainContext {
   weights?: Map<string, HostTensor>;
   /** when aborted, the run stops at the end of the current step and checkpoints it (Ctrl-C) */
   signal?: AbortSignal;
-  /** draw the progress bar (when stderr is a terminal) */
-  progress?: boolean;
+  /** how the run shows itself (a front door's progress bar and plots); lines on stderr without */
+  reporter?: TrainReporter;
   /** called after every optimizer step */
   onStep?: (step: number, loss: number) => void;
 }
+
+/**
+ * What a run tells the one who started it. The trainer only calls these; drawing a bar, printing,
+ * plotting the records are the front door's (cli/progress.ts).
+ */
+export interface TrainReporter {
+  /** before anything else: the run goes to `total` steps from `from` (a resume) */
+  start?(total: number, from: number): void;
+  /** a line for people: notes, evaluations */
+  log(line: string): void;
+  /** after every optimizer step */
+  update?(step: number, stats: { loss: number; tokensPerSecond: number; etaSeconds: number }): void;
+  /** after every metrics record, with all the records of the run so far */
+  records?(records: readonly MetricRecord[]): void;
+  /** the run ended, however it ended */
+  stop?(): void;
+}
+
+/** The reporter of a run without one: its lines on stderr. */
+const STDERR_LINES: TrainReporter = { log: (line) => process.stderr.write(`${line}\n`) };
 
 export interface TrainSummary {
   status: 'completed' | 'interrupted' | 'diverged';
@@ -95,25 +114,26 @@ export const DIVERGED_EXIT_CODE = 3;
 const MODEL_STEP_KEY = 'mamba_ts.step';
 
 export async function train(run: TrainRun, ctx: TrainContext): Promise<TrainSummary> {
-  const note = (line: string) => process.stderr.write(`${line}\n`);
+  const bar = ctx.reporter ?? STDERR_LINES;
+  const note = (line: string) => bar.log(line);
   const release = lockOutFolder(ctx.outDir, note);
   try {
     const orphans = removeOrphanTemps(ctx.outDir);
     if (orphans.length) note(`mamba-ts: ${ctx.outDir}: removed ${orphans.length} temporary file(s) of an interrupted write`);
     if (ctx.resume) repairModel(run, ctx.outDir, ctx.resume, note);
     // output from the first second: the bar (or a line) before the data is read and step 0 evaluated
-    const bar = trainProgress(run.options.steps, ctx.resume?.meta.step ?? 0, ctx.progress ?? true);
+    bar.start?.(run.options.steps, ctx.resume?.meta.step ?? 0);
     try {
       return await trainLocked(run, ctx, bar);
     } finally {
-      bar.stop();
+      bar.stop?.();
     }
   } finally {
     release();
   }
 }
 
-async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainProgress): Promise<TrainSummary> {
+async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainReporter): Promise<TrainSummary> {
   const o = run.options;
   const { backend: be, outDir, resume } = ctx;
   if (run.data.kind === 'text') bar.log(`mamba-ts: reading ${run.data.path === BROWN ? 'the Brown corpus' : run.data.path}...`);
@@ -169,7 +189,8 @@ async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainProgress)
     };
     pending = { sum: 0, count: 0 };
     records.push(r);
-    writeReports(outDir, records);
+    writeMetrics(outDir, records);
+    bar.records?.(records);
     if (ev) bar.log(formatRecord(r, o.steps));
   };
 
@@ -239,7 +260,7 @@ async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainProgress)
       stepSeconds += (performance.now() - stepStart) / 1000;
       pending.sum += loss;
       pending.count++;
-      bar.update(step, { loss, tps: tps(), etaSeconds: eta() });
+      bar.update?.(step, { loss, tokensPerSecond: tps(), etaSeconds: eta() });
       ctx.onStep?.(step, loss);
       // a step never waits on a timer or I/O: let the bar redraw and a signal arrive, so that
       // a Ctrl-C during this step stops the run at its end

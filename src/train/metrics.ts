@@ -1,14 +1,12 @@
 /**
- * What a run leaves beside its model for people: metrics.jsonl (one JSON object per logging
- * interval with the training loss; evaluations add the validation loss and accuracy) and plot.svg
- * (loss, and accuracy for tasks, against steps). Both are rewritten whole, atomically, at every
- * record, so they always agree with each other.
+ * metrics.jsonl, what a run leaves beside its model: one JSON object per logging interval with
+ * the training loss; evaluations add the validation loss and accuracy. Rewritten whole,
+ * atomically, at every record (a front door's plot of the same records then agrees with it).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { writeTextAtomic } from '../io/files.js';
-import { svgPlot, type Panel } from './plot.js';
 
 export interface MetricRecord {
   step: number;
@@ -27,23 +25,9 @@ export interface MetricRecord {
 }
 
 export const METRICS_FILE = 'metrics.jsonl';
-export const PLOT_FILE = 'plot.svg';
 
-export function writeReports(dir: string, records: readonly MetricRecord[]): void {
+export function writeMetrics(dir: string, records: readonly MetricRecord[]): void {
   writeTextAtomic(path.join(dir, METRICS_FILE), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const pts = (f: (r: MetricRecord) => number | undefined) =>
-    records.filter((r) => f(r) !== undefined).map((r) => [r.step, f(r)!] as const);
-  const panels: Panel[] = [{
-    title: 'loss (nats)',
-    series: [{ name: 'validation', points: pts((r) => r.loss) }, { name: 'training', points: pts((r) => r.trainLoss) }],
-  }];
-  if (records.some((r) => r.accuracy !== undefined)) {
-    panels.push({
-      title: 'answer accuracy', yRange: [0, 1],
-      series: [{ name: 'per token', points: pts((r) => r.accuracy) }, { name: 'per sequence', points: pts((r) => r.sequenceAccuracy) }],
-    });
-  }
-  writeTextAtomic(path.join(dir, PLOT_FILE), svgPlot(panels, 'step'));
 }
 
 /** The records of an earlier run up to `step` (a resumed run drops what came after its checkpoint). */

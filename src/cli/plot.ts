@@ -1,7 +1,11 @@
 /**
  * Line plots as standalone SVG (no browser, no dependency): one panel per quantity, stacked,
- * shared x axis (steps), "nice" ticks, a legend per panel. Good enough to glance at a run.
+ * shared x axis (steps), "nice" ticks, a legend per panel. Good enough to glance at a run;
+ * `writeTrainPlot` draws a training run's metrics records as plot.svg.
  */
+import * as path from 'node:path';
+import { writeTextAtomic } from '../io/files.js';
+import type { MetricRecord } from '../train/metrics.js';
 
 export interface Series {
   name: string;
@@ -76,3 +80,22 @@ export function ticks(lo: number, hi: number): number[] {
 const f = (v: number) => v.toFixed(1);
 const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export const PLOT_FILE = 'plot.svg';
+
+/** plot.svg of a run: loss (validation and training), and answer accuracy for tasks, against steps */
+export function writeTrainPlot(dir: string, records: readonly MetricRecord[]): void {
+  const pts = (f: (r: MetricRecord) => number | undefined) =>
+    records.filter((r) => f(r) !== undefined).map((r) => [r.step, f(r)!] as const);
+  const panels: Panel[] = [{
+    title: 'loss (nats)',
+    series: [{ name: 'validation', points: pts((r) => r.loss) }, { name: 'training', points: pts((r) => r.trainLoss) }],
+  }];
+  if (records.some((r) => r.accuracy !== undefined)) {
+    panels.push({
+      title: 'answer accuracy', yRange: [0, 1],
+      series: [{ name: 'per token', points: pts((r) => r.accuracy) }, { name: 'per sequence', points: pts((r) => r.sequenceAccuracy) }],
+    });
+  }
+  writeTextAtomic(path.join(dir, PLOT_FILE), svgPlot(panels, 'step'));
+}
