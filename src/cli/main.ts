@@ -21,6 +21,8 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: 'exact-match accuracy of a model on a synthetic task', load: async () => (await import('./eval.js')).runEval },
   info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
   bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', load: async () => (await import('./bench.js')).runBench },
+  score: { summary: 'BLEU, chrF2, chrF2++ of translations as sacreBLEU computes them; length bins, entity recall', load: async () => (await import('./score.js')).runScore },
+  tokenizer: { summary: 'train a joint byte-level BPE tokenizer.json on parallel training data', load: async () => (await import('./tokenizer.js')).runTokenizer },
   demo: { summary: 'train a small byte-level Mamba-2 on the Brown corpus (~1.5 min on a 2-core CPU), then generate', load: async () => (await import('./demo.js')).runDemo },
 };
 
