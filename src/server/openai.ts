@@ -30,6 +30,7 @@ type Kind = 'completion' | 'chat';
 
 interface Choice {
   text: string;
+  ids: number[];
   logprobs: TokenLogprob[];
   finish: FinishReason | null;
   /** chat streams open each choice with a role-only delta */
@@ -76,23 +77,25 @@ async function respond(
   const created = Math.floor(Date.now() / 1000);
   const object = kind === 'chat' ? (body.stream ? 'chat.completion.chunk' : 'chat.completion') : 'text_completion';
   const head = { id, object, created, model: ctx.modelName };
-  const choices: Choice[] = Array.from({ length: prompts.length * n }, () => ({ text: '', logprobs: [], finish: null, opened: false }));
+  const choices: Choice[] = Array.from({ length: prompts.length * n }, () => ({ text: '', ids: [], logprobs: [], finish: null, opened: false }));
   const stream = body.stream === true;
   const write = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
 
   const onDelta = (index: number, d: Delta) => {
     const c = choices[index];
     c.text += d.text;
+    c.ids.push(...d.ids);
     c.logprobs.push(...d.logprobs);
     c.finish = d.finishReason ?? null;
-    if (!stream || (d.text === '' && d.logprobs.length === 0 && !d.finishReason)) return;
+    if (!stream || (d.text === '' && d.logprobs.length === 0 && !d.finishReason && !body.return_token_ids)) return;
     const lp = d.logprobs.length === 0 ? null : formatLogprobs(ctx, kind, d.logprobs);
+    const ids = body.return_token_ids ? { token_ids: d.ids } : {};
     if (kind === 'completion') {
-      write({ ...head, choices: [{ index, text: d.text, logprobs: lp, finish_reason: c.finish }] });
+      write({ ...head, choices: [{ index, text: d.text, logprobs: lp, finish_reason: c.finish, ...ids }] });
     } else {
       const role = c.opened ? {} : { role: 'assistant' };
       c.opened = true;
-      write({ ...head, choices: [{ index, delta: { ...role, content: d.text }, logprobs: lp, finish_reason: c.finish }] });
+      write({ ...head, choices: [{ index, delta: { ...role, content: d.text }, logprobs: lp, finish_reason: c.finish, ...ids }] });
     }
   };
 
@@ -139,9 +142,10 @@ async function respond(
     ...head,
     choices: choices.map((c, index) => {
       const logprobs = c.logprobs.length === 0 ? null : formatLogprobs(ctx, kind, c.logprobs);
+      const ids = body.return_token_ids ? { token_ids: c.ids } : {};
       return kind === 'completion'
-        ? { index, text: c.text, logprobs, finish_reason: c.finish }
-        : { index, message: { role: 'assistant', content: c.text }, logprobs, finish_reason: c.finish };
+        ? { index, text: c.text, logprobs, finish_reason: c.finish, ...ids }
+        : { index, message: { role: 'assistant', content: c.text }, logprobs, finish_reason: c.finish, ...ids };
     }),
     usage,
   };

@@ -22,6 +22,8 @@ export interface SamplingBody {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean | null } | null;
   ignore_eos?: boolean | null;
+  /** vLLM's extension: each choice also lists its token ids */
+  return_token_ids?: boolean | null;
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
 }

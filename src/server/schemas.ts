@@ -21,6 +21,7 @@ const sampling = {
   stream: { type: ['boolean', 'null'] },
   stream_options: { type: ['object', 'null'], properties: { include_usage: { type: ['boolean', 'null'] } } },
   ignore_eos: { type: ['boolean', 'null'] },
+  return_token_ids: { type: ['boolean', 'null'] },
   presence_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
   frequency_penalty: { type: ['number', 'null'], minimum: -2, maximum: 2 },
 } as const;
