@@ -1,6 +1,7 @@
 /**
  * The prefix-state cache: a request sharing a long prefix with an earlier one resumes from its
  * state at any token position (cached_tokens > 0) and gives the ids a cacheless server gives;
+ * a prompt that branches off a cached one is snapshotted at the branch;
  * the next turn resumes after the whole previous answer; hybrid KV caches travel in the
  * snapshot; n > 1 prefills once; the cache keeps to its byte budget, survives a restart through
  * --state-cache-dir, and slots save, erase and restore their states.
@@ -42,6 +43,11 @@ for (const [name, dir, hybrid] of [['mamba2-tiny', MAMBA2, false], ['ms-hybrid (
       const b = await complete(s.client, other, 8);
       assert.equal(b.usage.prompt_tokens_details.cached_tokens, 256);
       assert.deepEqual(b.choices[0].token_ids, await reference(other, 8, hybrid));
+      // that prompt branched off the first at 290 and was snapshotted there: a third one of the family resumes there
+      const third = [...shared.slice(0, 290), ...promptIds(30, 11)];
+      const c = await complete(s.client, third, 8);
+      assert.equal(c.usage.prompt_tokens_details.cached_tokens, 290);
+      assert.deepEqual(c.choices[0].token_ids, await reference(third, 8, hybrid));
       // the next turn: prompt, answer and more; the state after the answer's 7 fed tokens is kept
       const turn = [...shared, ...first.choices[0].token_ids, ...promptIds(15, 9)];
       const t = await complete(s.client, turn, 8);

@@ -7,9 +7,10 @@
  * done (their rows dropped with selectBatch), without stalling the others. Rows never mix: the
  * model's batched step keeps sequences independent, so a sequence decodes as it would alone.
  *
- * The last prompt token is run on its own, after a snapshot of the state before it: a later
- * request with the same prompt resumes from there and needs only that token to get its first
- * logits. A finished sequence's state (prompt and output, less the last token, which was never
+ * Prefill snapshots the state every `snapshotEvery` tokens, where the prompt branches off the
+ * tokens of a cached entry (the next prompt of the same family resumes there whole), and before
+ * the last prompt token, which runs on its own: a later request with the same prompt resumes
+ * there and needs only that token to get its first logits. A finished sequence's state (prompt and output, less the last token, which was never
  * fed) stays with its slot and goes to the cache, so the next turn of a chat resumes after it.
  */
 import { randomInt } from 'node:crypto';
@@ -86,7 +87,8 @@ interface Prefill {
   state: ModelState;
   /** prompt tokens already in `state` */
   pos: number;
-  started: number;
+  /** where the prompt leaves the tokens of a cached entry: snapshotted on the way (0: none) */
+  branch: number;
 }
 
 export class Engine {
@@ -213,7 +215,8 @@ export class Engine {
       const state = resume.state
         ? stateFromHost(this.model, resume.state, this.opts.maxModelLen, 'the prefix cache')
         : this.model.initState(1, this.opts.maxModelLen);
-      this.prefills.push({ job, slots, state, pos: resume.tokens, started: performance.now() });
+      const branch = this.cache.enabled ? this.cache.branchPoint(job.input.prompt, job.input.prompt.length - 1) : 0;
+      this.prefills.push({ job, slots, state, pos: resume.tokens, branch: branch > resume.tokens ? branch : 0 });
     }
   }
 
@@ -230,13 +233,13 @@ export class Engine {
     const L = prompt.length;
     if (p.pos < L - 1) {
       const every = this.opts.snapshotEvery;
-      const end = Math.min(p.pos + this.opts.prefillChunk, L - 1, (Math.floor(p.pos / every) + 1) * every);
+      const end = Math.min(p.pos + this.opts.prefillChunk, L - 1, (Math.floor(p.pos / every) + 1) * every, p.branch > p.pos ? p.branch : Infinity);
       const out = prefill(this.model, this.ids(prompt.slice(p.pos, end)), p.state);
       out.logits.dispose();
       p.state = out.state;
       this.observer.prefilled(end - p.pos, (performance.now() - t0) / 1000);
       p.pos = end;
-      if ((end % every === 0 || end === L - 1) && this.cache.enabled && !this.cache.has(prompt.slice(0, end))) {
+      if ((end % every === 0 || end === L - 1 || end === p.branch) && this.cache.enabled && !this.cache.has(prompt.slice(0, end))) {
         this.cache.insert(prompt.slice(0, end), await stateToHost(p.state));
       }
       return;

@@ -70,6 +70,22 @@ export class PrefixCache {
     return undefined;
   }
 
+  /**
+   * The longest run of `tokens` (at most `maxLen`) that a cached entry's tokens also begin with.
+   * A new prompt that shares more with an entry than any cached prefix state covers branches
+   * from it there: a snapshot at that position serves the next prompt of the same family whole.
+   */
+  branchPoint(tokens: readonly number[], maxLen: number): number {
+    let best = 0;
+    for (const e of this.entries.values()) {
+      const n = Math.min(e.tokens.length, maxLen, tokens.length);
+      let i = 0;
+      while (i < n && e.tokens[i] === tokens[i]) i++;
+      if (i > best) best = i;
+    }
+    return best;
+  }
+
   has(tokens: readonly number[]): boolean {
     const e = this.entries.get(prefixKeys(tokens).at(-1)!);
     return e !== undefined && e.tokens.every((id, i) => id === tokens[i]);
