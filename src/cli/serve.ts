@@ -18,6 +18,8 @@ const FLAGS = {
   'api-key': { kind: 'string', value: 'KEY', help: 'require "Authorization: Bearer KEY" (default $MAMBA_TS_API_KEY; none: open)' },
   'state-cache-mb': { kind: 'number', value: 'MB', default: SERVER_DEFAULTS.stateCacheMb, min: 0, help: 'memory for cached prefix states (LRU); 0 = off' },
   'state-cache-dir': { kind: 'string', value: 'DIR', help: 'keep the prefix states on disk too (reloaded on restart) and slot files (slots/)' },
+  'prefill-chunk': { kind: 'int', value: 'N', default: SERVER_DEFAULTS.prefillChunk, min: 1, help: 'prompt tokens per forward between decode steps (smaller: smoother streams, slower prefill)' },
+  'snapshot-every': { kind: 'int', value: 'N', default: SERVER_DEFAULTS.snapshotEvery, min: 1, help: 'long prompts leave a cached state every N tokens' },
   ...hubFlags,
 } as const;
 
@@ -43,6 +45,7 @@ export async function runServe(argv: string[]): Promise<number> {
       modelDir: dir, modelName: flags.model, backend: dev.backend, host: flags.host, port: flags.port,
       maxBatch: flags['max-batch'], maxQueue: flags['max-queue'], maxModelLen: flags['max-model-len'],
       apiKey: flags['api-key'] ?? process.env.MAMBA_TS_API_KEY, stateCacheMb: flags['state-cache-mb'], stateCacheDir: flags['state-cache-dir'],
+      prefillChunk: flags['prefill-chunk'], snapshotEvery: flags['snapshot-every'],
     });
     process.stderr.write(`mamba-ts: serving ${flags.model} on ${dev.description} at ${server.url}\n`);
     await new Promise<void>((resolve) => {
