@@ -2,7 +2,8 @@
  * `mamba-ts serve`: the OpenAI-compatible server (src/server/) on one model. SIGTERM and SIGINT
  * stop taking requests, let the ones in flight finish, then exit 0 (a second signal exits at once).
  */
-import { startServer, SERVER_DEFAULTS } from '../server/server.js';
+import { DEFAULT_MAX_LEN } from '../model/lm.js';
+import { SERVER_DEFAULTS, SSM_MAX_MODEL_LEN, startServer } from '../server/server.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
 import { hubFlags, resolveModelPath } from './model-arg.js';
@@ -14,7 +15,7 @@ const FLAGS = {
   port: { kind: 'int', value: 'N', default: SERVER_DEFAULTS.port, min: 0, max: 65535, help: 'port (0: any free port, printed on start)' },
   'max-batch': { kind: 'int', value: 'N', default: SERVER_DEFAULTS.maxBatch, min: 1, max: 4096, help: 'slots: sequences decoded together in one batched step' },
   'max-queue': { kind: 'int', value: 'N', default: SERVER_DEFAULTS.maxQueue, min: 0, help: 'requests that may wait for a slot; more get 429' },
-  'max-model-len': { kind: 'int', value: 'N', default: SERVER_DEFAULTS.maxModelLen, min: 2, help: 'prompt + output tokens at most (the KV cache of attention layers)' },
+  'max-model-len': { kind: 'int', value: 'N', min: 2, help: `prompt + output tokens at most, the KV cache of attention layers (default ${DEFAULT_MAX_LEN} with attention layers, ${SSM_MAX_MODEL_LEN} without)` },
   'api-key': { kind: 'string', value: 'KEY', help: 'require "Authorization: Bearer KEY" (default $MAMBA_TS_API_KEY; none: open)' },
   'state-cache-mb': { kind: 'number', value: 'MB', default: SERVER_DEFAULTS.stateCacheMb, min: 0, help: 'memory for cached prefix states (LRU); 0 = off' },
   'state-cache-dir': { kind: 'string', value: 'DIR', help: 'keep the prefix states on disk too (reloaded on restart) and slot files (slots/)' },

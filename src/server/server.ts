@@ -41,7 +41,10 @@ export interface ServerOptions {
   maxBatch?: number;
   /** requests that may wait for a slot before 429 */
   maxQueue?: number;
-  /** prompt + output tokens at most; the KV cache size of attention layers */
+  /**
+   * prompt + output tokens at most; the KV cache size of attention layers (default: DEFAULT_MAX_LEN
+   * with attention layers, SSM_MAX_MODEL_LEN without: a pure SSM's state does not grow)
+   */
   maxModelLen?: number;
   apiKey?: string;
   /** bytes of prefix states kept, in MiB; 0 turns the cache off */
@@ -51,7 +54,10 @@ export interface ServerOptions {
   snapshotEvery?: number;
 }
 
-export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 8080, maxBatch: 16, maxQueue: 64, maxModelLen: DEFAULT_MAX_LEN, stateCacheMb: 512, prefillChunk: 256, snapshotEvery: 512 };
+export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 8080, maxBatch: 16, maxQueue: 64, stateCacheMb: 512, prefillChunk: 256, snapshotEvery: 512 };
+
+/** the context of a model without attention layers unless told otherwise */
+export const SSM_MAX_MODEL_LEN = 1 << 20;
 
 export interface RunningServer {
   url: string;
@@ -65,6 +71,7 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const opt = { ...SERVER_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof SERVER_DEFAULTS & ServerOptions;
   const model = await loadModel(opt.modelDir, opt.backend);
+  opt.maxModelLen ??= model.config.layers.some((l) => l.mixer.kind === 'attention') ? DEFAULT_MAX_LEN : SSM_MAX_MODEL_LEN;
   const tokenizer = loadTokenizer(opt.modelDir);
   const defaults = readGenerationDefaults(opt.modelDir);
   const fingerprint = modelFingerprint(opt.modelDir);
