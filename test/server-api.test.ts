@@ -91,6 +91,16 @@ test('seeded sampling: the same seed repeats, choice i of n equals seed + i alon
   assert.deepEqual(three.choices[1].token_ids, cli);
 });
 
+test('several prompts with n each: choice p * n + i is choice i of prompt p alone', async () => {
+  const prompts = [promptIds(12, 21), promptIds(30, 22)];
+  const opts = { n: 2, temperature: 1, seed: 11 };
+  const both = await complete(s.client, prompts, 6, opts);
+  assert.deepEqual(both.choices.map((c) => c.index), [0, 1, 2, 3]);
+  const second = await complete(s.client, prompts[1], 6, opts);
+  assert.deepEqual(both.choices.slice(2).map((c) => c.token_ids), second.choices.map((c) => c.token_ids));
+  assert.equal(both.usage.prompt_tokens, 42);
+});
+
 test('logprobs are the log-softmax of the model\'s logits at each generated position', async () => {
   const ids = promptIds(25, 4);
   const got = await complete(s.client, ids, 6, { logprobs: 3 });

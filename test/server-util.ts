@@ -69,7 +69,7 @@ export interface CompletionOut {
 }
 
 /** A greedy completion of prompt ids with its token ids. */
-export async function complete(client: OpenAI, prompt: number[] | string, maxTokens: number, more: Record<string, unknown> = {}): Promise<CompletionOut> {
+export async function complete(client: OpenAI, prompt: string | number[] | number[][], maxTokens: number, more: Record<string, unknown> = {}): Promise<CompletionOut> {
   const body = { model: MODEL, prompt, max_tokens: maxTokens, temperature: 0, ignore_eos: true, return_token_ids: true, ...more };
   return (await client.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming)) as unknown as CompletionOut;
 }

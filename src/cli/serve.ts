@@ -47,6 +47,7 @@ export async function runServe(argv: string[]): Promise<number> {
       maxBatch: flags['max-batch'], maxQueue: flags['max-queue'], maxModelLen: flags['max-model-len'],
       apiKey: flags['api-key'] ?? process.env.MAMBA_TS_API_KEY, stateCacheMb: flags['state-cache-mb'], stateCacheDir: flags['state-cache-dir'],
       prefillChunk: flags['prefill-chunk'], snapshotEvery: flags['snapshot-every'],
+      log: (line) => process.stderr.write(`mamba-ts: ${line}\n`),
     });
     process.stderr.write(`mamba-ts: serving ${flags.model} on ${dev.description} at ${server.url}\n`);
     await new Promise<void>((resolve) => {

@@ -106,6 +106,7 @@ export class Engine {
     readonly opts: EngineOptions,
     readonly cache: PrefixCache,
     private readonly observer: EngineObserver,
+    private readonly onFailure: (e: Error) => void = () => {},
   ) {
     this.slots = Array.from({ length: opts.maxBatch }, (_, id) => ({ id, phase: 'idle' as const }));
   }
@@ -315,6 +316,7 @@ export class Engine {
   }
 
   private failAll(e: Error): void {
+    this.onFailure(e);
     const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${e.message}`);
     const jobs = new Set([...this.waiting, ...this.prefills.map((p) => p.job), ...this.rows.map((r) => r.job)]);
     disposeExcept([this.batch, this.prefills.map((p) => p.state)], undefined);

@@ -52,6 +52,8 @@ export interface ServerOptions {
   stateCacheDir?: string;
   prefillChunk?: number;
   snapshotEvery?: number;
+  /** where internal errors (500s, a failed engine step) are reported, one line each */
+  log?: (line: string) => void;
 }
 
 export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 8080, maxBatch: 16, maxQueue: 64, stateCacheMb: 512, prefillChunk: 256, snapshotEvery: 512 };
@@ -79,7 +81,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const cache = new PrefixCache(opt.stateCacheMb * 2 ** 20, fingerprint, opt.stateCacheDir && path.join(opt.stateCacheDir, 'prefix'));
   const engine = new Engine(model, tokenizer, {
     maxBatch: opt.maxBatch, maxQueue: opt.maxQueue, maxModelLen: opt.maxModelLen, prefillChunk: opt.prefillChunk, snapshotEvery: opt.snapshotEvery,
-  }, cache, metrics);
+  }, cache, metrics, (e) => opt.log?.(`engine step failed, its requests got a 500: ${e.stack ?? e.message}`));
   metrics.watch(engine);
   const ctx: ServerContext = {
     model, modelName: opt.modelName ?? opt.modelDir, tokenizer, template: ChatTemplate.load(opt.modelDir), defaults,
@@ -102,7 +104,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   app.setErrorHandler((e: FastifyError | ApiError | UserError, _req, reply) => {
     const err = toApiError(e);
     if (err.status === 429) void reply.header('retry-after', '1');
-    if (err.status >= 500) app.log.error(e);
+    if (err.status >= 500) opt.log?.(`internal error: ${(e as Error).stack ?? e.message}`);
     void reply.status(err.status).send(err.body());
   });
   app.setNotFoundHandler((req, reply) => {
