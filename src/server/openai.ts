@@ -107,9 +107,11 @@ async function respond(
     throw e;
   }
   let over = false;
-  reply.raw.on('close', () => {
+  const gone = () => {
     if (!over) for (const j of jobs) ctx.engine.cancel(j);
-  });
+  };
+  reply.raw.on('close', gone);
+  if (reply.raw.socket?.destroyed) gone();   // left before we listened
   if (stream) {
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
