@@ -40,3 +40,26 @@ for (const [name, dir, count] of [['mamba2-tiny', MAMBA2, 16], ['ms-hybrid', HYB
   });
 }
 
+
+test('a long prompt is prefilled in chunks between decode steps: running streams keep flowing', async () => {
+  const s = await serve(MAMBA2, { stateCacheMb: 0, prefillChunk: 32 });
+  try {
+    // A streams; B's 480-token prompt takes 15 chunks, each followed by one of A's decode steps
+    const a = await s.client.completions.create({ model: MODEL, prompt: promptIds(10, 1), max_tokens: 400, temperature: 0, stream: true, ignore_eos: true, return_token_ids: true } as OpenAI.CompletionCreateParamsStreaming);
+    const it = a[Symbol.asyncIterator]();
+    await it.next();
+    let aTokens = 0;
+    let bFirst = -1;
+    const b = (async () => {
+      const stream = await s.client.completions.create({ model: MODEL, prompt: promptIds(480, 2), max_tokens: 2, temperature: 0, stream: true, ignore_eos: true, return_token_ids: true } as OpenAI.CompletionCreateParamsStreaming);
+      for await (const _ of stream) if (bFirst < 0) bFirst = aTokens;
+    })();
+    for (let r = await it.next(); !r.done; r = await it.next()) aTokens += (r.value.choices[0] as unknown as { token_ids: number[] }).token_ids.length;
+    await b;
+    assert.equal(aTokens, 399);
+    // 15 steps of A run before B's first token is sent (one prefill at once would allow 1); half is the margin for delivery order
+    assert.ok(bFirst >= 8, `A made ${bFirst} tokens while B's prompt was prefilled`);
+  } finally {
+    await s.close();
+  }
+});
