@@ -17,7 +17,7 @@ import type { Tokenizer } from '../text/tokenizer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { loadModel } from '../model/load.js';
 import { parseFlags } from './flags.js';
-import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
+import { readGenerationDefaults, type GenerationDefaults } from '../generate/generation-config.js';
 import { hubFlags, resolveModelPath } from './model-arg.js';
 import { formatSpeed } from './speed.js';
 
