@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gemmThreads, pinWeight, setGemmThreads, sgemm, unpinWeight } from '../src/backend/cpu/gemm.js';
-import { benchMatmul } from '../src/bench/matmul.js';
+import { benchMatmul } from '../src/cli/bench-matmul.js';
 
 const SHAPES: [number, number, number][] = [
   [1024, 1024, 1024],

@@ -11,7 +11,7 @@ import { readSafetensors, readSafetensorsMetadata } from '../src/io/safetensors.
 import { layerStackConfig } from '../src/train/architecture.js';
 import { formatDuration, parseInterval } from '../src/train/duration.js';
 import type { TrainOptions } from '../src/train/options.js';
-import { readTrainState, STATE_FILE, writeTrainState } from '../src/train/state.js';
+import { readTrainState, STATE_FILE, writeTrainState } from '../src/train/train-state.js';
 import { train, type TrainRun } from '../src/train/trainer.js';
 
 const cpu = new CpuBackend();

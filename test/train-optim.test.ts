@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { AdamW } from '../src/train/adamw.js';
 import { clipScale, globalGradNorm } from '../src/train/clip.js';
-import { noDecay } from '../src/train/init.js';
+import { noDecay } from '../src/train/adamw.js';
 import { lrAt } from '../src/train/schedule.js';
 import { Mulberry32 } from '../src/rng.js';
 import { cpu, host, maxAbsDiff, randn, rng } from './cpu-util.js';

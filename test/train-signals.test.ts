@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readTrainState } from '../src/train/state.js';
+import { readTrainState } from '../src/train/train-state.js';
 import { cliAsync, cliChild, tempDir } from './cli-util.js';
 
 // steps of a few hundred ms on this CPU, so that a signal lands inside one

@@ -11,7 +11,7 @@ import { readCheckpoint } from '../src/io/checkpoint.js';
 import { layerStackConfig } from '../src/train/architecture.js';
 import { textSpec, type DataSpec } from '../src/train/data/spec.js';
 import type { TrainOptions } from '../src/train/options.js';
-import { readTrainState, STATE_FILE } from '../src/train/state.js';
+import { readTrainState, STATE_FILE } from '../src/train/train-state.js';
 import { DIVERGED_EXIT_CODE, train, type TrainRun } from '../src/train/trainer.js';
 
 const cpu = new CpuBackend();

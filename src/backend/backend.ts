@@ -15,6 +15,12 @@ import type { DType, HostArray, Tensor } from '../tensor.js';
  */
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
+  /** one line for logs: "cpu", "webgpu (adapter name)" */
+  readonly description: string;
+  /** whether the first use of each kernel compiles it (worth a notice before a long first step) */
+  readonly compilesKernels: boolean;
+  /** Frees what the backend holds outside the JS heap (a GPU device, so that Node can exit). Idempotent. */
+  release(): void;
 
   // ---- memory -------------------------------------------------------------------------------
   /** Copies host data into a new tensor. */
@@ -286,4 +292,10 @@ export interface SsdGrads {
 
 export function hasGradKernels(be: Backend): be is Backend & GradKernels {
   return typeof (be as Partial<GradKernels>).ssdChunkedBackward === 'function';
+}
+
+/** The backend's training kernels, or a clear error for a backend that has none yet. */
+export function gradKernels(be: Backend): Backend & GradKernels {
+  if (!hasGradKernels(be)) throw new Error(`the ${be.name} backend has no backward kernels yet; train on the CPU`);
+  return be;
 }

@@ -5,7 +5,7 @@
 import { UserError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/index.js';
-import { createWebGpuBackend, WebGpuBackend } from './webgpu/backend.js';
+import { createWebGpuBackend } from './webgpu/backend.js';
 
 export type DeviceName = 'cpu' | 'webgpu';
 export const DEVICE_NAMES: readonly DeviceName[] = ['cpu', 'webgpu'];
@@ -27,10 +27,10 @@ export async function createBackend(device: DeviceName): Promise<Backend> {
 
 /** Frees what a backend holds outside the JS heap: the GPU device (then Node can exit). Idempotent. */
 export function releaseBackend(b: Backend): void {
-  if (b instanceof WebGpuBackend) b.destroy();
+  b.release();
 }
 
 /** A one-line description for logs: "cpu" or "webgpu (adapter name)". */
 export function describeBackend(b: Backend): string {
-  return b instanceof WebGpuBackend ? `webgpu (${b.info.adapterName || 'unnamed adapter'})` : b.name;
+  return b.description;
 }

@@ -2,7 +2,7 @@
  * `mamba-ts bench`: prefill and decode tokens/s of a model folder or a preset architecture
  * (random weights, no download), or with --op matmul the GFLOP/s of the CPU sgemm.
  */
-import { benchMatmul } from '../bench/matmul.js';
+import { benchMatmul } from './bench-matmul.js';
 import { UserError } from '../errors.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { deviceFlag, openBackend } from './device.js';

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { readConfig } from '../io/checkpoint.js';
+import { ADAMW_DEFAULTS } from '../train/adamw.js';
 import { checkModelSize } from '../io/config-limits.js';
 import { hfUnsupportedReason } from '../io/hf-config.js';
 import { mambaSsmUnsupportedReason } from '../io/mamba-ssm-config.js';
@@ -20,7 +21,7 @@ import { BROWN } from '../train/data/corpus.js';
 import { checkBatchTokens, dataLength, dataVocabSize, textSpec, type DataSpec } from '../train/data/spec.js';
 import { parseInterval } from '../train/duration.js';
 import type { TrainOptions } from '../train/options.js';
-import { readTrainState } from '../train/state.js';
+import { readTrainState } from '../train/train-state.js';
 import { train, type TrainRun } from '../train/trainer.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
@@ -53,10 +54,10 @@ const FLAGS = {
   lr: { kind: 'number', value: 'LR', default: 1e-3, min: 0, minExclusive: true, help: 'peak learning rate' },
   'min-lr': { kind: 'number', value: 'LR', min: 0, help: 'learning rate at the end of the cosine (default lr / 10)' },
   warmup: { kind: 'int', value: 'N', min: 0, help: 'linear warmup steps (default 10% of --steps)' },
-  'weight-decay': { kind: 'number', value: 'W', default: 0.1, min: 0, help: 'AdamW decoupled weight decay (not on A_log, D, dt bias, norms, biases)' },
-  beta1: { kind: 'number', value: 'B1', default: 0.9, min: 0, max: 0.999999, help: 'AdamW beta1' },
-  beta2: { kind: 'number', value: 'B2', default: 0.95, min: 0, max: 0.999999, help: 'AdamW beta2' },
-  eps: { kind: 'number', value: 'E', default: 1e-8, min: 0, minExclusive: true, help: 'AdamW epsilon' },
+  'weight-decay': { kind: 'number', value: 'W', default: ADAMW_DEFAULTS.weightDecay, min: 0, help: 'AdamW decoupled weight decay (not on A_log, D, dt bias, norms, biases)' },
+  beta1: { kind: 'number', value: 'B1', default: ADAMW_DEFAULTS.beta1, min: 0, max: 0.999999, help: 'AdamW beta1' },
+  beta2: { kind: 'number', value: 'B2', default: ADAMW_DEFAULTS.beta2, min: 0, max: 0.999999, help: 'AdamW beta2' },
+  eps: { kind: 'number', value: 'E', default: ADAMW_DEFAULTS.eps, min: 0, minExclusive: true, help: 'AdamW epsilon' },
   clip: { kind: 'number', value: 'C', default: 1, min: 0, help: 'global gradient-norm clipping (0: off)' },
   'eval-every': { kind: 'int', value: 'N', default: 100, min: 1, help: 'evaluate every N steps' },
   'eval-batches': { kind: 'int', value: 'N', default: 4, min: 1, help: 'batches per evaluation' },

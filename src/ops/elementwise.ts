@@ -1,5 +1,5 @@
 /** Pointwise ops and their backward. Shapes of a and b must be equal. */
-import { gradKernels } from '../autograd/kernels.js';
+import { gradKernels } from '../backend/backend.js';
 import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 

@@ -6,5 +6,5 @@ export { rmsNorm, gatedRmsNorm, softmax, logSoftmax } from './norm.js';
 export { crossEntropy } from './loss.js';
 export { causalConv1d, selectiveScan, ssdChunked } from './ssm.js';
 export { attention, rotary } from './attention.js';
-export { writeAt, concatBatch, selectBatch } from './state.js';
+export { writeAt, concatBatch, selectBatch } from './caches.js';
 export { normLinear, mamba2Step } from './decode.js';

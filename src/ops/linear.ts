@@ -2,7 +2,7 @@
  * Projections, each forward paired with its backward (recorded on the autograd tape only while
  * one is active and an input depends on a tracked tensor; see autograd/tape.ts).
  */
-import { gradKernels } from '../autograd/kernels.js';
+import { gradKernels } from '../backend/backend.js';
 import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 

@@ -1,5 +1,5 @@
 /** Normalizations and softmax, each with its backward. */
-import { gradKernels } from '../autograd/kernels.js';
+import { gradKernels } from '../backend/backend.js';
 import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 

@@ -4,7 +4,7 @@
  * does not read it), so chained calls differentiate as one long call.
  */
 import type { SelectiveScanArgs, SsdArgs } from '../backend/backend.js';
-import { gradKernels } from '../autograd/kernels.js';
+import { gradKernels } from '../backend/backend.js';
 import { tapeFor } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 

@@ -44,7 +44,7 @@ import { readMetrics, writeMetrics, type MetricRecord } from './metrics.js';
 import { Mulberry32 } from '../rng.js';
 import { lrAt } from './schedule.js';
 import type { SaveAs } from './state-meta.js';
-import { STATE_FILE, writeTrainState, type TrainMeta, type TrainState } from './state.js';
+import { STATE_FILE, writeTrainState, type TrainMeta, type TrainState } from './train-state.js';
 
 export interface TrainRun {
   model: ModelConfig;
@@ -219,7 +219,7 @@ async function trainLocked(run: TrainRun, ctx: TrainContext, bar: TrainReporter)
   try {
     bar.log(`mamba-ts: ${model.paramCount()} parameters, ${source.description}; checkpoints every ${formatInterval(o.checkpointEvery)} in ${outDir}`);
     // the first forward pass builds every pipeline: say why the first second is quiet
-    if (be.name === 'webgpu') bar.log('mamba-ts: compiling shaders...');
+    if (be.compilesKernels) bar.log('mamba-ts: compiling shaders...');
     if (!resume) await record(true);
     loopStart = performance.now();
     while (step < o.steps && !ctx.signal?.aborted) {

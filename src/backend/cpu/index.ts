@@ -33,6 +33,11 @@ import { read, upload, uploadWeight, zeros } from './storage.js';
  */
 export class CpuBackend implements Backend, GradKernels {
   readonly name = 'cpu' as const;
+  readonly description = 'cpu';
+  readonly compilesKernels = false;
+
+  /** The worker pool is shared by every CPU backend and ends with the process. */
+  release(): void {}
 
   upload(data: HostArray, shape: readonly number[]): Tensor {
     check.upload('upload', data, shape);

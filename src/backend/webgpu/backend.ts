@@ -33,6 +33,7 @@ import { mamba2Step, stepBindings, type StepArgs } from './kernels/mamba2-step.j
 /** Training kernels (GradKernels) come from the base class, see grad-kernels.ts. */
 export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelHost {
   readonly name = 'webgpu' as const;
+  readonly compilesKernels = true;
   readonly rt: GpuRuntime;
 
   constructor(info: DeviceInfo) {
@@ -109,6 +110,14 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
   /** Frees the device (and, in Node, lets the process exit). The backend is unusable after. */
   destroy(): void {
     this.rt.destroy();
+  }
+
+  release(): void {
+    this.destroy();
+  }
+
+  get description(): string {
+    return `webgpu (${this.rt.info.adapterName || 'unnamed adapter'})`;
   }
 
   get destroyed(): boolean {
