@@ -103,12 +103,13 @@ test('softmax / logSoftmax along the last dim, stable for large inputs', () => {
   assert.ok(maxAbsDiff(lsm, ref.map(Math.log)) < 1e-5);
 });
 
-test('elementwise: add, mul, silu, softplus (threshold 20), exp', () => {
+test('elementwise: add, mul, silu, relu, softplus (threshold 20), exp', () => {
   const a = new Float32Array([-30, -1, 0, 0.5, 19.9, 25]);
   const b = new Float32Array([1, 2, 3, 4, 5, 6]);
   assert.deepEqual([...host(cpu.add(t(a, [2, 3]), t(b, [2, 3])))], [...a].map((v, i) => Math.fround(v + b[i])));
   assert.deepEqual([...host(cpu.mul(t(a, [6]), t(b, [6])))], [...a].map((v, i) => Math.fround(v * b[i])));
   assert.ok(maxAbsDiff(host(cpu.silu(t(a, [6]))), [...a].map(silu64)) < 1e-6);
+  assert.deepEqual([...host(cpu.relu(t(a, [6])))], [...a].map((v) => Math.max(v, 0)));
   assert.ok(maxAbsDiff(host(cpu.softplus(t(a, [6]))), [...a].map(softplus64)) < 1e-6);
   assert.equal(host(cpu.softplus(t(a, [6])))[5], 25);
   assert.ok(maxAbsDiff(host(cpu.exp(t(b, [6]))), [...b].map(Math.exp)) < 1e-3);

@@ -30,3 +30,11 @@ export function softplusBackward(x: Tensor, dy: Tensor): Tensor {
   for (let i = 0; i < xs.length; i++) out[i] = g[i] * softplusGrad(xs[i]);
   return wrapF32(x.backend, x.shape, out);
 }
+
+export function reluBackward(x: Tensor, dy: Tensor): Tensor {
+  expectShape('reluBackward', dy, x.shape);
+  const xs = f32(x), g = f32(dy);
+  const out = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) out[i] = xs[i] > 0 ? g[i] : 0;
+  return wrapF32(x.backend, x.shape, out);
+}

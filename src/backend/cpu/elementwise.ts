@@ -38,6 +38,12 @@ export function silu(a: Tensor): Tensor {
   return wrapF32(a.backend, a.shape, out);
 }
 
+export function relu(a: Tensor): Tensor {
+  const x = f32(a), out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] > 0 ? x[i] : 0;
+  return wrapF32(a.backend, a.shape, out);
+}
+
 export function softplus(a: Tensor): Tensor {
   const x = f32(a), out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = softplusScalar(x[i]);

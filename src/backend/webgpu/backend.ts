@@ -175,6 +175,10 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     return unary(this, 'silu', this.g(x, 'silu'));
   }
 
+  relu(x: Tensor): Tensor {
+    return unary(this, 'relu', this.g(x, 'relu'));
+  }
+
   softplus(x: Tensor): Tensor {
     return unary(this, 'softplus', this.g(x, 'softplus'));
   }

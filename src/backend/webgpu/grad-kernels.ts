@@ -57,6 +57,10 @@ export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
     return activationBackward(this, 'softplusGrad', this.g(x, 'softplusBackward'), this.grad(dy, x, 'softplusBackward'));
   }
 
+  reluBackward(x: Tensor, dy: Tensor): Tensor {
+    return activationBackward(this, 'reluGrad', this.g(x, 'reluBackward'), this.grad(dy, x, 'reluBackward'));
+  }
+
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     const what = 'rmsNormBackward';
     expect(same(weight.shape, [last(x)]), () => `${what}: weight [${weight.shape}] for x [${x.shape}]`);

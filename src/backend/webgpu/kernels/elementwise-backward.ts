@@ -16,9 +16,10 @@ const WG = 256;
 export const GRAD_FNS = `
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 fn siluGrad(x: f32) -> f32 { let s = sigmoid(x); return s * (1.0 + x * (1.0 - s)); }
-fn softplusGrad(x: f32) -> f32 { return select(sigmoid(x), 1.0, x > 20.0); }`;
+fn softplusGrad(x: f32) -> f32 { return select(sigmoid(x), 1.0, x > 20.0); }
+fn reluGrad(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }`;
 
-export type ActivationGrad = 'siluGrad' | 'softplusGrad';
+export type ActivationGrad = 'siluGrad' | 'softplusGrad' | 'reluGrad';
 
 const kernels = new Map<ActivationGrad, Kernel>();
 
@@ -41,7 +42,7 @@ fn main(${ENTRY_ARGS}) {
   return k;
 }
 
-/** dx = dy · f'(x) for f = silu or softplus */
+/** dx = dy · f'(x) for f = silu, softplus or relu */
 export function activationBackward(h: KernelHost, fn: ActivationGrad, x: GpuTensor, dy: GpuTensor): GpuTensor {
   const dx = h.empty(x.shape);
   h.rt.dispatch(activationKernel(fn), [x.size], [storageOf(x), storageOf(dy), dx.storage], grid(x.size, WG));

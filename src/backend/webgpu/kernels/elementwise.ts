@@ -1,5 +1,5 @@
 /**
- * Elementwise kernels: add, mul (same shapes, as on the CPU), silu, softplus, exp.
+ * Elementwise kernels: add, mul (same shapes, as on the CPU), silu, relu, softplus, exp.
  * One invocation per element; these are bandwidth-bound, so nothing is tiled.
  */
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
@@ -24,8 +24,8 @@ fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }`;
 /** WGSL helpers other kernels splice in (scan, SSD, gated norm). */
 export const SCALAR_FNS = SOFTPLUS + SILU;
 
-export type UnaryOp = 'silu' | 'softplus' | 'exp';
-const UNARY: Record<UnaryOp, string> = { silu: 'silu(x)', softplus: 'softplus(x)', exp: 'exp(x)' };
+export type UnaryOp = 'silu' | 'relu' | 'softplus' | 'exp';
+const UNARY: Record<UnaryOp, string> = { silu: 'silu(x)', relu: 'max(x, 0.0)', softplus: 'softplus(x)', exp: 'exp(x)' };
 
 function unaryKernel(op: UnaryOp): Kernel {
   return {
