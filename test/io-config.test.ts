@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
-import { paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/model/config.js';
+import { mambaSsmMlp, paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/model/config.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
 import { fromHfConfig, toHfConfig } from '../src/io/hf-config.js';
 import { fromMambaSsmConfig, toMambaSsmConfig } from '../src/io/mamba-ssm-config.js';
@@ -103,9 +103,9 @@ test('mamba_ssm fixtures translate with mamba_ssm 2.x defaults', () => {
   assert.equal(hy.tieEmbeddings, false);
   assert.equal(paddedVocab(hy), 304);
   assert.deepEqual(hy.layers.map((l) => l.mixer.kind), ['mamba2', 'attention', 'mamba2', 'mamba2']);
-  for (const l of hy.layers) assert.deepEqual(l.mlp, { dIntermediate: 128, bias: false });
+  for (const l of hy.layers) assert.deepEqual(l.mlp, mambaSsmMlp(128));
   assert.deepEqual(hy.layers[1].mixer, {
-    kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 16, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
+    kind: 'attention', projections: 'fused', nHeads: 4, nKvHeads: 2, headDim: 16, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
     causal: true, qkvProjBias: false, outProjBias: false, dConv: 0, mlpDim: 0,
   });
   assert.equal((hy.layers[0].mixer as Mamba2Config).nGroups, 1);
@@ -130,10 +130,10 @@ test('mamba_ssm defaults of Mamba2, MHA and GatedMLP, and their rounding', () =>
   assert.deepEqual(m.dtLimit, [0.01, 10]);
   const a = c.layers[2].mixer as AttentionConfig;
   assert.deepEqual(a, {
-    kind: 'attention', nHeads: 12, nKvHeads: 12, headDim: 64, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
+    kind: 'attention', projections: 'fused', nHeads: 12, nKvHeads: 12, headDim: 64, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
     causal: false, qkvProjBias: true, outProjBias: true, dConv: 0, mlpDim: 256, softmaxScale: 0.5,
   });
-  assert.deepEqual(c.layers[1].mlp, { dIntermediate: 128, bias: false });
+  assert.deepEqual(c.layers[1].mlp, mambaSsmMlp(128));
 
   const m1 = fromMambaSsmConfig({ d_model: 100, n_layer: 1, ssm_cfg: { dt_rank: 'auto', expand: 1.5 } }, 'c.json').layers[0].mixer as Mamba1Config;
   assert.equal(m1.dtRank, 7);

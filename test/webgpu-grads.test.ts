@@ -14,7 +14,7 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import type { ModelConfig } from '../src/model/config.js';
+import { mambaSsmMlp, type ModelConfig } from '../src/model/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { randomWeights } from '../src/model/presets.js';
 import { uploadWeights } from '../src/model/weights.js';
@@ -306,8 +306,8 @@ const hybrid: ModelConfig = {
       dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4 } },
     { mixer: { kind: 'mamba2', dState: 8, dConv: 4, expand: 2, headDim: 12, dSsm: 48, nHeads: 4, nGroups: 2, chunkSize: 7,
       convBias: true, bias: false, rmsNorm: true, normBeforeGate: false, dHasHdim: true, dtLimit: [0.001, 0.5],
-      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0 }, mlp: { dIntermediate: 40, bias: true } },
-    { mixer: { kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 6, rotaryEmbDim: 4, rotaryBase: 10000, rotaryInterleaved: false,
+      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0 }, mlp: { ...mambaSsmMlp(40), bias: true } },
+    { mixer: { kind: 'attention', projections: 'fused', nHeads: 4, nKvHeads: 2, headDim: 6, rotaryEmbDim: 4, rotaryBase: 10000, rotaryInterleaved: false,
       causal: true, qkvProjBias: true, outProjBias: false, dConv: 3, mlpDim: 0, softmaxScale: 0.4 } },
   ],
 };

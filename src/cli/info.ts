@@ -1,6 +1,6 @@
 /** `mamba-ts info`: what a model is (layers by kind), how many parameters, how much state. */
 import { DEFAULT_MAX_LEN, type MambaLM } from '../model/lm.js';
-import type { LayerConfig } from '../model/config.js';
+import type { LayerConfig, MlpConfig } from '../model/config.js';
 import { deviceFlag, openBackend } from './device.js';
 import { parseFlags } from './flags.js';
 import { hubFlags, isPreset, loadModelArg } from './model-arg.js';
@@ -52,10 +52,17 @@ function layerSummary(layers: readonly LayerConfig[]): string {
   for (const { mixer: m } of layers) {
     const key = m.kind === 'mamba1' ? `mamba1 (N=${m.dState}, d_inner ${m.dInner}, dt_rank ${m.dtRank}, conv ${m.dConv})`
       : m.kind === 'mamba2' ? `mamba2 (N=${m.dState}, ${m.nHeads} heads of ${m.headDim}, ${m.nGroups} group${m.nGroups > 1 ? 's' : ''}, chunk ${m.chunkSize})`
-      : `attention (${m.nHeads} heads, ${m.nKvHeads} KV heads of ${m.headDim}${m.rotaryEmbDim ? `, rotary ${m.rotaryEmbDim}` : ''})`;
+      : m.kind === 'attention' ? `attention (${m.nHeads} heads, ${m.nKvHeads} KV heads of ${m.headDim}${m.rotaryEmbDim ? `, rotary ${m.rotaryEmbDim}` : ''})`
+      : `MLP (${mlpSummary(m)})`;
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   const mixers = [...groups].map(([k, n]) => `${n} × ${k}`).join(', ');
   const mlps = layers.filter((l) => l.mlp);
-  return mlps.length ? `${mixers}; gated MLP (${mlps[0].mlp!.dIntermediate}) in ${mlps.length}` : mixers;
+  return mlps.length ? `${mixers}; MLP (${mlpSummary(mlps[0].mlp!)}) in ${mlps.length}` : mixers;
+}
+
+/** e.g. "SwiGLU 128", "relu² 96, bias" */
+function mlpSummary(m: MlpConfig): string {
+  const act = m.gated ? (m.activation === 'silu' ? 'SwiGLU' : `gated ${m.activation}`) : m.activation === 'relu2' ? 'relu²' : m.activation;
+  return `${act} ${m.dIntermediate}${m.bias ? ', bias' : ''}`;
 }

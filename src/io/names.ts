@@ -10,7 +10,7 @@
  * <rest> is mamba_ssm's module path (norm.weight, mixer.in_proj.weight, mlp.fc1.weight, ...),
  * which transformers keeps. Depthwise conv weights are [C, 1, K] in checkpoints, [C, K] here.
  */
-import type { LayerConfig, ModelConfig } from '../model/config.js';
+import type { MixerConfig, ModelConfig } from '../model/config.js';
 
 export type CheckpointFormat = 'hf' | 'mamba_ssm';
 
@@ -47,12 +47,10 @@ export function parameterNames(config: ModelConfig): string[] {
   const names = ['embedding.weight'];
   config.layers.forEach((layer, i) => {
     names.push(`layers.${i}.norm.weight`);
-    for (const p of mixerParameters(layer)) names.push(`layers.${i}.mixer.${p}`);
+    for (const p of mixerParameters(layer.mixer)) names.push(`layers.${i}.mixer.${p}`);
     if (layer.mlp) {
-      names.push(`layers.${i}.norm2.weight`, `layers.${i}.mlp.fc1.weight`);
-      if (layer.mlp.bias) names.push(`layers.${i}.mlp.fc1.bias`);
-      names.push(`layers.${i}.mlp.fc2.weight`);
-      if (layer.mlp.bias) names.push(`layers.${i}.mlp.fc2.bias`);
+      names.push(`layers.${i}.norm2.weight`);
+      for (const p of mixerParameters(layer.mlp)) names.push(`layers.${i}.mlp.${p}`);
     }
   });
   names.push('norm_f.weight');
@@ -60,7 +58,7 @@ export function parameterNames(config: ModelConfig): string[] {
   return names;
 }
 
-function mixerParameters({ mixer: m }: LayerConfig): string[] {
+function mixerParameters(m: MixerConfig): string[] {
   const p: string[] = [];
   const linear = (name: string, bias: boolean) => p.push(`${name}.weight`, ...(bias ? [`${name}.bias`] : []));
   switch (m.kind) {
@@ -80,10 +78,20 @@ function mixerParameters({ mixer: m }: LayerConfig): string[] {
       linear('out_proj', m.bias);
       break;
     case 'attention':
+      if (m.projections === 'split') {
+        for (const name of ['q_proj', 'k_proj', 'v_proj']) linear(name, m.qkvProjBias);
+        linear('o_proj', m.outProjBias);
+        break;
+      }
       linear('in_proj', m.qkvProjBias);
       // MHA's nn.Conv1d keeps torch's default bias=True.
       if (m.dConv > 0) linear('conv1d', true);
       linear('out_proj', m.outProjBias);
+      break;
+    case 'mlp':
+      linear(m.names === 'fc' ? 'fc1' : 'up_proj', m.bias);
+      if (m.gated && m.names === 'proj') linear('gate_proj', m.bias);
+      linear(m.names === 'fc' ? 'fc2' : 'down_proj', m.bias);
       break;
   }
   return p;

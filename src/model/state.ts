@@ -4,7 +4,7 @@ import * as ops from '../ops/index.js';
 /**
  * The recurrent state of a whole model for a batch of sequences: one mixer state per layer
  * (Mamba-1: conv [B, D, K-1] + ssm [B, D, N]; Mamba-2: conv [B, convDim, K-1] + ssm
- * [B, H, P, N]; attention: k/v cache [B, maxLen, Hkv, E] + lengths [B] (+ conv)).
+ * [B, H, P, N]; attention: k/v cache [B, maxLen, Hkv, E] + lengths [B] (+ conv); an MLP layer: nothing).
  * A state passed to forward/step is consumed (KV caches are appended to in place); use the
  * returned one.
  */
@@ -22,6 +22,7 @@ export class ModelState {
     const layers = states[0].layers.map((first, i) => {
       const all = states.map((s) => s.layers[i]);
       if (all.some((s) => s.kind !== first.kind)) throw new Error(`concatBatch: layer ${i} states differ in kind`);
+      if (first.kind === 'mlp') return first;
       if (first.kind === 'attention') {
         const att = all as Extract<MixerState, { kind: 'attention' }>[];
         const S = first.k.shape[1];
@@ -45,6 +46,7 @@ export class ModelState {
   selectBatch(indices: readonly number[]): ModelState {
     for (const i of indices) if (!(i >= 0 && i < this.batch)) throw new RangeError(`selectBatch: index ${i} outside batch ${this.batch}`);
     const layers = this.layers.map((s): MixerState => {
+      if (s.kind === 'mlp') return s;
       if (s.kind === 'attention') {
         return {
           kind: 'attention', k: ops.selectBatch(s.k, indices), v: ops.selectBatch(s.v, indices),
