@@ -13,6 +13,7 @@ import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason } from
 import type { HostTensor } from './host-tensor.js';
 import { readJsonFile, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
+import { nemotronHConfigText, nemotronHUnsupportedReason } from './nemotron-h-config.js';
 import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchBin } from './torch-bin.js';
@@ -30,11 +31,16 @@ export interface Checkpoint {
 /** Reads a config.json of either format; HF configs have `model_type`, mamba_ssm ones `d_model` + `n_layer`. */
 export function readConfig(file: string): { config: ModelConfig; format: CheckpointFormat } {
   const json = asObject(readJsonFile(file), file);
-  if (Object.hasOwn(json, 'model_type')) return { config: fromHfConfig(json, file), format: 'hf' };
+  if (Object.hasOwn(json, 'model_type')) return { config: fromHfConfig(json, file), format: hfFormat(json.model_type) };
   if (Object.hasOwn(json, 'd_model') && Object.hasOwn(json, 'n_layer')) {
     return { config: fromMambaSsmConfig(json, file), format: 'mamba_ssm' };
   }
   throw new UserError(`${file}: neither a Hugging Face config (no "model_type") nor a mamba_ssm config (no "d_model" and "n_layer")`);
+}
+
+/** transformers' NemotronH keeps the mamba names; Llama has its own. */
+function hfFormat(modelType: unknown): CheckpointFormat {
+  return modelType === 'nemotron_h' ? 'nemotron_h' : modelType === 'llama' ? 'llama' : 'hf';
 }
 
 export function readCheckpoint(dir: string): Checkpoint {
@@ -105,6 +111,8 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
  * Saves `weights` (canonical names, conv weights [C, K]) and `config` into `dir`:
  * - a pure Mamba-1 or Mamba-2 stack as Hugging Face `config.json` + `model.safetensors`
  *   (loadable with transformers' `from_pretrained`);
+ * - layers that are each Mamba-2, attention without positions or a plain MLP as NemotronH (the
+ *   same, `model_type` "nemotron_h");
  * - anything else (attention layers, MLPs: hybrids) as mamba_ssm `config.json` +
  *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
  *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
@@ -116,6 +124,9 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
   let configText: string;
   if (hfUnsupportedReason(config) === undefined) {
     configText = hfConfigText(config);
+  } else if (nemotronHUnsupportedReason(config) === undefined) {
+    format = 'nemotron_h';
+    configText = nemotronHConfigText(config);
   } else {
     const reason = mambaSsmUnsupportedReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);

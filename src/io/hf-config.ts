@@ -18,13 +18,17 @@ import type { Mamba1Config, Mamba2Config, ModelConfig } from '../model/config.js
 import { paddedVocab } from '../model/config.js';
 import { Fields, type Json } from './fields.js';
 import { stringifyJson } from './json.js';
+import { fromLlamaConfig } from './llama-config.js';
+import { fromNemotronHConfig } from './nemotron-h-config.js';
 
 export function fromHfConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
   const modelType = f.string('model_type');
   if (modelType === 'mamba') return fromMamba(f);
   if (modelType === 'mamba2') return fromMamba2(f);
-  throw new UserError(`${file}: model_type "${modelType}" is not supported (expected "mamba" or "mamba2")`);
+  if (modelType === 'nemotron_h') return fromNemotronHConfig(json, file);
+  if (modelType === 'llama') return fromLlamaConfig(json, file);
+  throw new UserError(`${file}: model_type "${modelType}" is not supported (expected "mamba", "mamba2", "nemotron_h" or "llama")`);
 }
 
 function vocabFields(f: Fields, fallbackVocab: number, fallbackTie: boolean) {
