@@ -18,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   grads: { summary: 'next-token loss and its gradient for every parameter', load: async () => (await import('./grads.js')).runGrads },
   train: { summary: 'train a model on text or a synthetic task', load: async () => (await import('./train.js')).runTrain },
   eval: { summary: 'exact-match accuracy of a model on a synthetic task', load: async () => (await import('./eval.js')).runEval },
+  pattern: { summary: "the Mamba-2/attention/MLP layer pattern of Megatron-LM's allocation", load: async () => (await import('./pattern.js')).runPattern },
   info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
   bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', load: async () => (await import('./bench.js')).runBench },
   demo: { summary: 'the 130M architectures with random weights: step = forward, speed', load: async () => (await import('./demo.js')).runDemo },
