@@ -6,9 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
-import { readConfig } from '../io/checkpoint.js';
-import { hfUnsupportedReason } from '../io/hf-config.js';
-import { mambaSsmUnsupportedReason } from '../io/mamba-ssm-config.js';
+import { readConfig, unsavableReason } from '../io/checkpoint.js';
 import type { ModelConfig } from '../model/config.js';
 import { preset, PRESET_NAMES } from '../model/presets.js';
 import { parseTaskOptions, TASK_NAMES, taskOptions, taskSpec } from '../tasks/index.js';
@@ -143,10 +141,8 @@ function modelConfig(flags: Flags, given: Set<string>, vocabSize: number): Model
       heads: flags.heads, dIntermediate: flags['d-intermediate'], vocabSize,
     });
   }
-  if (hfUnsupportedReason(config) !== undefined) {
-    const reason = mambaSsmUnsupportedReason(config);
-    if (reason) throw new UserError(`this architecture could not be saved in any checkpoint format: ${reason}`);
-  }
+  const reason = unsavableReason(config);
+  if (reason) throw new UserError(`this architecture could not be saved in any checkpoint format: ${reason}`);
   return config;
 }
 

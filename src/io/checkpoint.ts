@@ -107,6 +107,15 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
   return out;
 }
 
+/** Why no checkpoint format can hold `config` (each format's reason), or undefined. */
+export function unsavableReason(config: ModelConfig): string | undefined {
+  const hf = hfUnsupportedReason(config);
+  const nemotronH = nemotronHUnsupportedReason(config);
+  const mambaSsm = mambaSsmUnsupportedReason(config);
+  if (!hf || !nemotronH || !mambaSsm) return undefined;
+  return `as Hugging Face mamba/mamba2: ${hf}; as NemotronH: ${nemotronH}; as mamba_ssm: ${mambaSsm}`;
+}
+
 /**
  * Saves `weights` (canonical names, conv weights [C, K]) and `config` into `dir`:
  * - a pure Mamba-1 or Mamba-2 stack as Hugging Face `config.json` + `model.safetensors`
@@ -128,7 +137,7 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
     format = 'nemotron_h';
     configText = nemotronHConfigText(config);
   } else {
-    const reason = mambaSsmUnsupportedReason(config);
+    const reason = unsavableReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);
     format = 'mamba_ssm';
     configText = stringifyJson(toMambaSsmConfig(config));
