@@ -1,9 +1,9 @@
 /**
- * Whole-model gradients where no fixture has them: a hybrid with every mixer option, checked
+ * Whole-model gradients where no fixture has them (Llama's fixture has none): a hybrid with every mixer and MLP option, checked
  * along random directions against central differences of the loss (f32 forward, so the
  * tolerance is looser than the per-op checks), initial states included.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { valueAndGrad } from '../src/autograd/index.js';
 import type { MixerState } from '../src/layers/mixer.js';
@@ -34,7 +34,28 @@ const config: ModelConfig = {
   ],
 };
 
+/** The layers of the Transformer baseline and of NemotronH, after a Mamba-2 layer with NemotronH's norm. */
+const baselines: ModelConfig = {
+  ...config, tieEmbeddings: false,
+  layers: [
+    { mixer: { ...mamba2, normBeforeGate: false, dHasHdim: false, dMlp: 0, dSsm: 32, nHeads: 8, nGroups: 2, normEps: 1e-3 } },
+    // a Llama layer: q/k/v/o with biases, rotary, SwiGLU with gate_proj/up_proj/down_proj
+    { mixer: { ...attention, projections: 'split', dConv: 0, mlpDim: 0 },
+      mlp: { kind: 'mlp', dIntermediate: 8, activation: 'silu', gated: true, bias: true, names: 'proj' } },
+    // a NemotronH MLP layer: relu², not gated
+    { mixer: { kind: 'mlp', dIntermediate: 12, activation: 'relu2', gated: false, bias: true, names: 'proj' } },
+  ],
+};
+
 test('hybrid model (tied head, every mixer option): gradients of weights and initial states along random directions', (t) => {
+  checkGradients(t, config);
+});
+
+test('Llama and NemotronH layers (untied head): gradients of weights and initial states along random directions', (t) => {
+  checkGradients(t, baselines);
+});
+
+function checkGradients(t: TestContext, config: ModelConfig): void {
   const rand = rng(3);
   const model = new MambaLM(config, uploadWeights(randomWeights(config, 2), cpu), cpu);
   const [B, L] = [2, 11];
@@ -116,4 +137,4 @@ test('hybrid model (tied head, every mixer option): gradients of weights and ini
   const errors = [0, 1e-3, 1e-2].map((noise) => check(`all tensors, noise ${noise}`, () => true, noise, 1e-4));
   const stateErr = check('initial states', (n) => n.startsWith('state.'), 1e-2, 1e-2);
   t.diagnostic(`loss ${host(loss)[0].toFixed(4)}; relative errors along weights and states ${errors.map((e) => e.toExponential(1)).join(', ')}, states alone ${stateErr.toExponential(1)}`);
-});
+}
