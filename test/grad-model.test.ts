@@ -44,6 +44,8 @@ const baselines: ModelConfig = {
       mlp: { kind: 'mlp', dIntermediate: 8, activation: 'silu', gated: true, bias: true, names: 'proj' } },
     // a NemotronH MLP layer: relu², not gated
     { mixer: { kind: 'mlp', dIntermediate: 12, activation: 'relu2', gated: false, bias: true, names: 'proj' } },
+    // Megatron's default MLP: GELU, not gated, mamba_ssm's fc names
+    { mixer: { kind: 'mlp', dIntermediate: 8, activation: 'gelu', gated: false, bias: false, names: 'fc' } },
   ],
 };
 

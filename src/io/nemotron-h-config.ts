@@ -33,12 +33,13 @@ const LEGACY: [string, string][] = [
   ['mamba_dt_init_floor', 'time_step_floor'], ['mamba_conv_bias', 'use_conv_bias'], ['mamba_chunk_size', 'chunk_size'],
 ];
 
-const MLP_ACTIVATIONS: Record<string, MlpConfig['activation']> = { relu2: 'relu2', silu: 'silu' };
+/** transformers' ACT2FN names; "gelu" is the erf GELU (the tanh forms are other names, refused). */
+const MLP_ACTIVATIONS: Record<string, MlpConfig['activation']> = { relu2: 'relu2', silu: 'silu', gelu: 'gelu' };
 
 export function fromNemotronHConfig(json: Json, file: string): ModelConfig {
   const obj = { ...json };
   for (const [old, name] of LEGACY) if (Object.hasOwn(obj, old)) obj[name] = obj[old];
-  const f = new Fields(obj, file);
+  const f: Fields = new Fields(obj, file);
   const kinds = blockKinds(f);
   const dModel = f.positiveInt('hidden_size', 4096);
   const normEpsilon = f.positive('layer_norm_epsilon', 1e-5);
@@ -80,8 +81,9 @@ export function fromNemotronHConfig(json: Json, file: string): ModelConfig {
     rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false, causal: true,
     qkvProjBias: attnBias, outProjBias: attnBias, dConv: 0, mlpDim: 0,
   };
-  const act = MLP_ACTIVATIONS[f.string('mlp_hidden_act', 'relu2')];
-  if (!act) f.fail('mlp_hidden_act', 'must be "relu2" or "silu"');
+  const actName = f.string('mlp_hidden_act', 'relu2');
+  const act = Object.hasOwn(MLP_ACTIVATIONS, actName) ? MLP_ACTIVATIONS[actName] : undefined;
+  if (!act) f.fail('mlp_hidden_act', 'must be "relu2", "gelu" or "silu"');
   const mlp: MlpConfig = {
     kind: 'mlp', dIntermediate: f.positiveInt('intermediate_size', 21504), activation: act, gated: false,
     bias: f.bool('mlp_bias', false), names: 'proj',

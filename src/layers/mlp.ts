@@ -55,6 +55,7 @@ export class Mlp implements Mixer<MlpState> {
 
   private activation(x: Tensor): Tensor {
     if (this.cfg.activation === 'silu') return ops.silu(x);
+    if (this.cfg.activation === 'gelu') return ops.gelu(x);
     const r = ops.relu(x);
     return ops.mul(r, r);
   }

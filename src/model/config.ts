@@ -91,12 +91,13 @@ export interface AttentionConfig {
 
 /**
  * Feed-forward layer. Gated (GLU, Shazeer 2020): down(act(gate) * up), SwiGLU with silu, as
- * mamba_ssm `GatedMLP` and Llama. Not gated: down(act(up)), relu² in NemotronH (So et al. 2021).
+ * mamba_ssm `GatedMLP` and Llama. Not gated: down(act(up)), relu² in NemotronH (So et al. 2021),
+ * GELU in Megatron-LM's default (`F.gelu`, the erf form; transformers' "gelu" is the same).
  */
 export interface MlpConfig {
   kind: 'mlp';
   dIntermediate: number;
-  activation: 'silu' | 'relu2';
+  activation: 'silu' | 'relu2' | 'gelu';
   gated: boolean;
   bias: boolean;
   /** 'fc': mamba_ssm's fc1 ([up; gate] when gated) + fc2; 'proj': up_proj (+ gate_proj) + down_proj */

@@ -30,6 +30,13 @@ export function relu(x: Tensor): Tensor {
   return y;
 }
 
+/** the erf GELU (Hendrycks & Gimpel 2016), x Φ(x) */
+export function gelu(x: Tensor): Tensor {
+  const y = x.backend.gelu(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).geluBackward(x, dy)]);
+  return y;
+}
+
 export function softplus(x: Tensor): Tensor {
   const y = x.backend.softplus(x);
   tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).softplusBackward(x, dy)]);

@@ -7,8 +7,8 @@ import { causalConv1d } from './conv.js';
 import { causalConv1dBackward } from './conv-backward.js';
 import { mamba2Step, normLinear } from './decode.js';
 import { crossEntropy, scaleBy } from './cross-entropy.js';
-import { add, exp, mul, relu, silu, softplus } from './elementwise.js';
-import { reluBackward, siluBackward, softplusBackward } from './elementwise-backward.js';
+import { add, exp, gelu, mul, relu, silu, softplus } from './elementwise.js';
+import { geluBackward, reluBackward, siluBackward, softplusBackward } from './elementwise-backward.js';
 import { linear, matmul } from './linear.js';
 import { embeddingBackward, sumRows } from './linear-backward.js';
 import { concat, embedding, read, split, upload, uploadWeight, writeAt, zeros } from './memory.js';
@@ -42,6 +42,7 @@ export class CpuBackend implements Backend, GradKernels {
   mul(a: Tensor, b: Tensor): Tensor { return mul(a, b); }
   silu(x: Tensor): Tensor { return silu(x); }
   relu(x: Tensor): Tensor { return relu(x); }
+  gelu(x: Tensor): Tensor { return gelu(x); }
   softplus(x: Tensor): Tensor { return softplus(x); }
   exp(x: Tensor): Tensor { return exp(x); }
   split(x: Tensor, sizes: readonly number[]): Tensor[] { return split(x, sizes); }
@@ -90,6 +91,7 @@ export class CpuBackend implements Backend, GradKernels {
   siluBackward(x: Tensor, dy: Tensor): Tensor { return siluBackward(x, dy); }
   softplusBackward(x: Tensor, dy: Tensor): Tensor { return softplusBackward(x, dy); }
   reluBackward(x: Tensor, dy: Tensor): Tensor { return reluBackward(x, dy); }
+  geluBackward(x: Tensor, dy: Tensor): Tensor { return geluBackward(x, dy); }
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     return rmsNormBackward(x, weight, eps, dy);
   }

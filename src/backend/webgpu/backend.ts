@@ -179,6 +179,10 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     return unary(this, 'relu', this.g(x, 'relu'));
   }
 
+  gelu(x: Tensor): Tensor {
+    return unary(this, 'gelu', this.g(x, 'gelu'));
+  }
+
   softplus(x: Tensor): Tensor {
     return unary(this, 'softplus', this.g(x, 'softplus'));
   }

@@ -61,6 +61,10 @@ export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
     return activationBackward(this, 'reluGrad', this.g(x, 'reluBackward'), this.grad(dy, x, 'reluBackward'));
   }
 
+  geluBackward(x: Tensor, dy: Tensor): Tensor {
+    return activationBackward(this, 'geluGrad', this.g(x, 'geluBackward'), this.grad(dy, x, 'geluBackward'));
+  }
+
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     const what = 'rmsNormBackward';
     expect(same(weight.shape, [last(x)]), () => `${what}: weight [${weight.shape}] for x [${x.shape}]`);

@@ -6,6 +6,7 @@
 import type { GpuTensor } from '../memory.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { ENTRY_ARGS, flatId, header } from '../wgsl.js';
+import { NORMAL_CDF } from './elementwise.js';
 
 const WG = 256;
 
@@ -19,7 +20,11 @@ fn siluGrad(x: f32) -> f32 { let s = sigmoid(x); return s * (1.0 + x * (1.0 - s)
 fn softplusGrad(x: f32) -> f32 { return select(sigmoid(x), 1.0, x > 20.0); }
 fn reluGrad(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }`;
 
-export type ActivationGrad = 'siluGrad' | 'softplusGrad' | 'reluGrad';
+/** gelu'(x) = Φ(x) + x φ(x); only the activation kernel needs it. */
+const GELU_GRAD = `${NORMAL_CDF}
+fn geluGrad(x: f32) -> f32 { return normalCdf(x) + x * 0.3989422804014327 * exp(-0.5 * x * x); }`;
+
+export type ActivationGrad = 'siluGrad' | 'softplusGrad' | 'reluGrad' | 'geluGrad';
 
 const kernels = new Map<ActivationGrad, Kernel>();
 
@@ -29,7 +34,7 @@ function activationKernel(fn: ActivationGrad): Kernel {
     k = {
       label: `${fn} backward`,
       source: `${header('n: u32', [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['dx', 'read_write', 'f32']])}
-${GRAD_FNS}
+${GRAD_FNS}${GELU_GRAD}
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_ARGS}) {
   let i = ${flatId(WG)};
@@ -42,7 +47,7 @@ fn main(${ENTRY_ARGS}) {
   return k;
 }
 
-/** dx = dy · f'(x) for f = silu, softplus or relu */
+/** dx = dy · f'(x) for f = silu, softplus, relu or gelu */
 export function activationBackward(h: KernelHost, fn: ActivationGrad, x: GpuTensor, dy: GpuTensor): GpuTensor {
   const dx = h.empty(x.shape);
   h.rt.dispatch(activationKernel(fn), [x.size], [storageOf(x), storageOf(dy), dx.storage], grid(x.size, WG));
