@@ -202,9 +202,22 @@ test('NemotronH: write + read round trip is identical, config.json has exactly t
   assert.deepEqual(got, want);
 });
 
-test('Llama: checkpoint names map to the canonical ones and back', () => {
+test('Llama: checkpoint names map to the canonical ones and back; write + read round trip', () => {
   const src = readCheckpoint(path.join(fixtures, 'hf/llama-tiny'));
   assert.equal(src.format, 'llama');
+  const out = path.join(tmp, 'llama');
+  assert.equal(writeCheckpoint(out, src.config, src.weights), 'llama');
+  const back = readCheckpoint(out);
+  assert.deepEqual(back.config, src.config);
+  sameTensors(src.weights, back.weights);
+  assert.deepEqual([...back.checkpointNames.values()].sort(), [...src.checkpointNames.values()].sort());
+  const read = (d: string) => parseJson(fs.readFileSync(path.join(d, 'config.json'), 'utf8'), d) as Record<string, unknown>;
+  const want = read(path.join(fixtures, 'hf/llama-tiny'));
+  const got = read(out);
+  assert.deepEqual(Object.keys(got), Object.keys(want));
+  // the fixture's generation settings, where the writer keeps LlamaConfig's defaults
+  for (const k of ['max_position_embeddings', 'pad_token_id']) delete got[k], delete want[k];
+  assert.deepEqual(got, want);
   for (const [name, key] of src.checkpointNames) {
     assert.equal(canonicalName(key, 'llama'), name);
     assert.equal(checkpointName(name, 'llama'), key);

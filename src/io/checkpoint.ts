@@ -13,6 +13,7 @@ import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason } from
 import type { HostTensor } from './host-tensor.js';
 import { readJsonFile, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
+import { llamaConfigText, llamaUnsupportedReason } from './llama-config.js';
 import { nemotronHConfigText, nemotronHUnsupportedReason } from './nemotron-h-config.js';
 import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -111,9 +112,10 @@ function readSharded(index: string, read: (file: string) => Map<string, HostTens
 export function unsavableReason(config: ModelConfig): string | undefined {
   const hf = hfUnsupportedReason(config);
   const nemotronH = nemotronHUnsupportedReason(config);
+  const llama = llamaUnsupportedReason(config);
   const mambaSsm = mambaSsmUnsupportedReason(config);
-  if (!hf || !nemotronH || !mambaSsm) return undefined;
-  return `as Hugging Face mamba/mamba2: ${hf}; as NemotronH: ${nemotronH}; as mamba_ssm: ${mambaSsm}`;
+  if (!hf || !nemotronH || !llama || !mambaSsm) return undefined;
+  return `as Hugging Face mamba/mamba2: ${hf}; as NemotronH: ${nemotronH}; as Llama: ${llama}; as mamba_ssm: ${mambaSsm}`;
 }
 
 /**
@@ -122,6 +124,7 @@ export function unsavableReason(config: ModelConfig): string | undefined {
  *   (loadable with transformers' `from_pretrained`);
  * - layers that are each Mamba-2, attention without positions or a plain MLP as NemotronH (the
  *   same, `model_type` "nemotron_h");
+ * - a stack of Llama decoder layers (rotary attention + SwiGLU) as `model_type` "llama";
  * - anything else (attention layers, MLPs: hybrids) as mamba_ssm `config.json` +
  *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
  *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
@@ -136,6 +139,9 @@ export function writeCheckpoint(dir: string, config: ModelConfig, weights: Map<s
   } else if (nemotronHUnsupportedReason(config) === undefined) {
     format = 'nemotron_h';
     configText = nemotronHConfigText(config);
+  } else if (llamaUnsupportedReason(config) === undefined) {
+    format = 'llama';
+    configText = llamaConfigText(config);
   } else {
     const reason = unsavableReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);

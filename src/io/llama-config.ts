@@ -1,6 +1,6 @@
 /**
  * transformers' Llama config (`model_type` "llama", LlamaConfig of transformers 4.x and 5.x) to
- * ModelConfig: the Transformer baseline of the Mamba papers, as people load it.
+ * and from ModelConfig: the Transformer baseline of the Mamba papers, as people load it.
  *
  * A Llama decoder layer is the pre-norm block mamba-ts already has: attention (q/k/v/o
  * projections, GQA, rotary on the whole head in the GPT-NeoX / rotate_half layout, which is
@@ -8,8 +8,10 @@
  * its own RMSNorm. Positions: rope_theta from `rope_parameters` (5.x) or the top level (4.x);
  * only the plain ("default") RoPE is supported, not its scaled variants.
  */
-import type { AttentionConfig, MlpConfig, ModelConfig } from '../model/config.js';
+import { UserError } from '../errors.js';
+import { paddedVocab, type AttentionConfig, type MlpConfig, type ModelConfig } from '../model/config.js';
 import { Fields, type Json } from './fields.js';
+import { stringifyJson } from './json.js';
 
 export function fromLlamaConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
@@ -56,4 +58,66 @@ function ropeTheta(f: Fields): number {
     if (type !== 'default') f.fail('rope_scaling', `has type "${type}": only unscaled RoPE (null) is supported`);
   }
   return f.positive('rope_theta', 10000);
+}
+
+/** Why `config` has no faithful Llama config, or undefined when it has one. */
+export function llamaUnsupportedReason(config: ModelConfig): string | undefined {
+  const first = config.layers[0];
+  if (!first) return 'the model has no layers';
+  for (const [i, layer] of config.layers.entries()) {
+    if (JSON.stringify(layer) !== JSON.stringify(first)) return `layer ${i} differs from layer 0 (Llama layers are all alike)`;
+  }
+  const { mixer: a, mlp } = first;
+  if (a.kind !== 'attention' || a.projections !== 'split') return 'its layers are not attention with q/k/v/o projections';
+  if (a.rotaryEmbDim !== a.headDim || a.rotaryInterleaved) return 'its attention does not rotate the whole head in the rotate_half layout';
+  if (!a.causal || a.dConv !== 0 || a.mlpDim !== 0) return 'its attention is not causal, or has a conv or an MLP inside';
+  if (a.qkvProjBias !== a.outProjBias) return 'its attention has a bias on q/k/v but not on o or the reverse';
+  if (a.softmaxScale !== undefined && a.softmaxScale !== 1 / Math.sqrt(a.headDim)) return 'its attention scale is not 1/sqrt(head_dim)';
+  if (!mlp || !mlp.gated || mlp.activation !== 'silu' || mlp.names !== 'proj') return 'its layers have no SwiGLU MLP with gate_proj/up_proj/down_proj';
+  return undefined;
+}
+
+/**
+ * transformers 5.x config.json fields for `config` (see llamaUnsupportedReason): every field
+ * LlamaConfig saves, those mamba-ts has no use for (token ids, context length) at their defaults.
+ */
+export function toLlamaConfig(config: ModelConfig): Json {
+  const reason = llamaUnsupportedReason(config);
+  if (reason) throw new UserError(`cannot write a Llama config: ${reason}`);
+  const { mixer, mlp } = config.layers[0] as { mixer: AttentionConfig; mlp: MlpConfig };
+  return {
+    architectures: ['LlamaForCausalLM'],
+    attention_bias: mixer.qkvProjBias,
+    attention_dropout: 0.0,
+    bos_token_id: 1,
+    dtype: 'float32',
+    eos_token_id: 2,
+    head_dim: mixer.headDim,
+    hidden_act: 'silu',
+    hidden_size: config.dModel,
+    initializer_range: 0.02,
+    intermediate_size: mlp.dIntermediate,
+    max_position_embeddings: 2048,
+    mlp_bias: mlp.bias,
+    model_type: 'llama',
+    num_attention_heads: mixer.nHeads,
+    num_hidden_layers: config.layers.length,
+    num_key_value_heads: mixer.nKvHeads,
+    pad_token_id: null,
+    pretraining_tp: 1,
+    rms_norm_eps: config.normEpsilon,
+    rope_parameters: { rope_theta: mixer.rotaryBase, rope_type: 'default' },
+    tie_word_embeddings: config.tieEmbeddings,
+    transformers_version: '5.17.0',
+    use_cache: true,
+    vocab_size: paddedVocab(config),
+  };
+}
+
+/** The fields LlamaConfig validates as floats. */
+const FLOAT_FIELDS: ReadonlySet<string> = new Set(['rms_norm_eps', 'rope_theta', 'initializer_range', 'attention_dropout']);
+
+/** config.json text for toLlamaConfig(config), in a form that transformers 5.x loads. */
+export function llamaConfigText(config: ModelConfig): string {
+  return stringifyJson(toLlamaConfig(config), FLOAT_FIELDS);
 }
