@@ -53,16 +53,17 @@ function layerSummary(layers: readonly LayerConfig[]): string {
     const key = m.kind === 'mamba1' ? `mamba1 (N=${m.dState}, d_inner ${m.dInner}, dt_rank ${m.dtRank}, conv ${m.dConv})`
       : m.kind === 'mamba2' ? `mamba2 (N=${m.dState}, ${m.nHeads} heads of ${m.headDim}, ${m.nGroups} group${m.nGroups > 1 ? 's' : ''}, chunk ${m.chunkSize})`
       : m.kind === 'attention' ? `attention (${m.nHeads} heads, ${m.nKvHeads} KV heads of ${m.headDim}${m.rotaryEmbDim ? `, rotary ${m.rotaryEmbDim}` : ''})`
-      : `MLP (${mlpSummary(m)})`;
+      : mlpSummary(m);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   const mixers = [...groups].map(([k, n]) => `${n} × ${k}`).join(', ');
   const mlps = layers.filter((l) => l.mlp);
-  return mlps.length ? `${mixers}; MLP (${mlpSummary(mlps[0].mlp!)}) in ${mlps.length}` : mixers;
+  return mlps.length ? `${mixers}; ${mlpSummary(mlps[0].mlp!)} in ${mlps.length}` : mixers;
 }
 
-/** e.g. "SwiGLU 128", "relu² 96, bias" */
+/** e.g. "gated MLP (128)" (SwiGLU), "relu² MLP (96, bias)" */
 function mlpSummary(m: MlpConfig): string {
-  const act = m.gated ? (m.activation === 'silu' ? 'SwiGLU' : `gated ${m.activation}`) : m.activation === 'relu2' ? 'relu²' : m.activation;
-  return `${act} ${m.dIntermediate}${m.bias ? ', bias' : ''}`;
+  const act = m.activation === 'relu2' ? 'relu²' : m.activation === 'gelu' ? 'GELU' : 'SiLU';
+  const kind = m.gated ? (m.activation === 'silu' ? 'gated' : `gated ${act}`) : act;
+  return `${kind} MLP (${m.dIntermediate}${m.bias ? ', bias' : ''})`;
 }
