@@ -11,8 +11,9 @@ import { RmsNorm } from './rms-norm.js';
 
 /**
  * mamba_ssm `Block`, pre-norm residual: h = h + mixer(norm(h)); then, with an MLP,
- * h = h + mlp(norm2(h)). The mixer may be an MLP itself (NemotronH's MLP layers). (mamba_ssm carries the residual separately to fuse add + norm; the
- * sums are the same.)  h [B, L, d] in forward, [B, d] in step.
+ * h = h + mlp(norm2(h)). The mixer may be an MLP itself (NemotronH's MLP layers). (mamba_ssm
+ * carries the residual separately to fuse add + norm; the sums are the same.)
+ * h [B, L, d] in forward, [B, d] in step.
  */
 export class Block {
   readonly norm: RmsNorm;

@@ -11,8 +11,9 @@ import type { RmsNorm } from './rms-norm.js';
 export type MixerState = Mamba1State | Mamba2State | AttentionState | MlpState;
 
 /**
- * A sequence mixer (or an MLP in its slot): `forward` runs whole sequences in parallel, `step` one token per sequence;
- * both start from a state and return the final state, so they can be chained in any split.
+ * A sequence mixer (or an MLP in its slot): `forward` runs whole sequences in parallel, `step`
+ * one token per sequence; both start from a state and return the final state, so they can be
+ * chained in any split.
  * The input state is consumed: an attention layer appends to its KV cache in place.
  */
 export interface Mixer<S extends MixerState = MixerState> {
