@@ -84,9 +84,9 @@ cases.push({
 
 // ---- elementwise -----------------------------------------------------------------------------
 cases.push({
-  name: 'siluBackward, softplusBackward (both sides of the threshold 20), reluBackward',
+  name: 'siluBackward, softplusBackward (both sides of the threshold 20), reluBackward, geluBackward',
   inputs: { x: r([3, 5, 71], 7, -30, 30), dy: r([3, 5, 71], 8) },
-  run: (be, t) => [be.siluBackward(t.x, t.dy), be.softplusBackward(t.x, t.dy), be.reluBackward(t.x, t.dy)],
+  run: (be, t) => [be.siluBackward(t.x, t.dy), be.softplusBackward(t.x, t.dy), be.reluBackward(t.x, t.dy), be.geluBackward(t.x, t.dy)],
 });
 cases.push({
   name: 'scaleBy',
