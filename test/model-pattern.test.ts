@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { UserError } from '../src/errors.js';
 import { layerStackConfig } from '../src/train/architecture.js';
 import { parsePattern, patternFromRatios } from '../src/model/pattern.js';
+import { hfUnsupportedReason } from '../src/io/hf-config.js';
+import { nemotronHUnsupportedReason } from '../src/io/nemotron-h-config.js';
 import { cli } from './cli-util.js';
 
 /**
@@ -58,6 +60,10 @@ test('--layers takes a pattern: one layer per symbol, NemotronH-shaped', () => {
   assert.deepEqual(c.layers.map((l) => l.mixer.kind), ['mamba2', 'mlp', 'mamba2', 'attention', 'mlp']);
   assert.ok(c.layers.every((l) => l.mlp === undefined));
   assert.equal(c.layers[1].mixer.kind === 'mlp' && c.layers[1].mixer.dIntermediate, 128);
+  // MLP layers alone are no Mamba stack: they save as NemotronH
+  const mlps = layerStackConfig({ layers: '--', dModel: 32, dState: 8, expand: 2, headDim: 16, heads: 4, dIntermediate: 0, vocabSize: 64 });
+  assert.match(hfUnsupportedReason(mlps) ?? '', /layer 0 is an MLP/);
+  assert.equal(nemotronHUnsupportedReason(mlps), undefined);
   assert.throws(() => layerStackConfig({ layers: 'M-Q', dModel: 32, dState: 8, expand: 2, headDim: 16, heads: 4, dIntermediate: 0, vocabSize: 64 }), /"Q" at position 2/);
 });
 

@@ -120,7 +120,7 @@ export function hfUnsupportedReason(config: ModelConfig): string | undefined {
   if (!first) return 'the model has no layers';
   for (const [i, layer] of config.layers.entries()) {
     if (layer.mlp) return `layer ${i} has an MLP`;
-    if (layer.mixer.kind === 'attention') return `layer ${i} is attention`;
+    if (layer.mixer.kind === 'attention' || layer.mixer.kind === 'mlp') return `layer ${i} is ${layer.mixer.kind === 'mlp' ? 'an MLP' : 'attention'}`;
     if (!sameShallow(layer.mixer, first)) return `layer ${i}'s mixer differs from layer 0's`;
   }
   if (first.kind === 'mamba1') {
