@@ -4,7 +4,8 @@
  *
  * A model is: embedding [vocabPadded, dModel] -> layers -> norm_f (RMSNorm) -> lm_head.
  * Each layer is a pre-norm residual block: h = h + mixer(norm(h)), then, when `mlp` is present,
- * h = h + mlp(norm2(h)) (mamba_ssm's Block with d_intermediate > 0).
+ * h = h + mlp(norm2(h)) (mamba_ssm's Block with d_intermediate > 0, a Llama decoder layer).
+ * The mixer slot may hold an MLP too: a layer of its own, as NemotronH's and Megatron's `-`.
  */
 export interface ModelConfig {
   dModel: number;
@@ -23,7 +24,7 @@ export interface LayerConfig {
   mlp?: MlpConfig;
 }
 
-export type MixerConfig = Mamba1Config | Mamba2Config | AttentionConfig;
+export type MixerConfig = Mamba1Config | Mamba2Config | AttentionConfig | MlpConfig;
 
 /** Mamba-1 (S6) mixer, mamba_ssm `Mamba`. */
 export interface Mamba1Config {
@@ -63,11 +64,15 @@ export interface Mamba2Config {
   dtInitFloor: number;
   /** width of the parallel gated MLP folded into in_proj: expand*dModel - dSsm, halves (0 usually) */
   dMlp: number;
+  /** the gated RMSNorm's epsilon; absent: mamba_ssm's fixed 1e-5 (NemotronH uses the model's) */
+  normEps?: number;
 }
 
-/** Multi-head attention mixer, mamba_ssm `MHA`. */
+/** Multi-head attention mixer, mamba_ssm `MHA` or the q/k/v/o projections of HF Llama and NemotronH. */
 export interface AttentionConfig {
   kind: 'attention';
+  /** 'fused': mamba_ssm's in_proj [q; k; v] + out_proj; 'split': q_proj, k_proj, v_proj, o_proj */
+  projections: 'fused' | 'split';
   nHeads: number;
   nKvHeads: number;
   headDim: number;
@@ -84,10 +89,24 @@ export interface AttentionConfig {
   softmaxScale?: number;
 }
 
-/** mamba_ssm `GatedMLP`: fc2(silu(gate) * y) where [y, gate] = fc1(x). */
+/**
+ * Feed-forward layer. Gated (GLU, Shazeer 2020): down(act(gate) * up), SwiGLU with silu, as
+ * mamba_ssm `GatedMLP` and Llama. Not gated: down(act(up)), relu² in NemotronH (So et al. 2021),
+ * GELU in Megatron-LM's default (`F.gelu`, the erf form; transformers' "gelu" is the same).
+ */
 export interface MlpConfig {
+  kind: 'mlp';
   dIntermediate: number;
+  activation: 'silu' | 'relu2' | 'gelu';
+  gated: boolean;
   bias: boolean;
+  /** 'fc': mamba_ssm's fc1 ([up; gate] when gated) + fc2; 'proj': up_proj (+ gate_proj) + down_proj */
+  names: 'fc' | 'proj';
+}
+
+/** mamba_ssm's GatedMLP of width `dIntermediate`. */
+export function mambaSsmMlp(dIntermediate: number): MlpConfig {
+  return { kind: 'mlp', dIntermediate, activation: 'silu', gated: true, bias: false, names: 'fc' };
 }
 
 export function paddedVocab(c: ModelConfig): number {

@@ -21,7 +21,7 @@ export { uploadWeights } from './model/weights.js';
 
 export * as ops from './ops/index.js';
 export {
-  Block, RmsNorm, GatedMlp, Mamba1Mixer, Mamba2Mixer, AttentionMixer, ParamScope,
+  Block, RmsNorm, Mlp, Mamba1Mixer, Mamba2Mixer, AttentionMixer, ParamScope,
   type Mixer, type MixerState, type Mamba1State, type Mamba2State, type AttentionState,
 } from './layers/index.js';
 

@@ -10,7 +10,7 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { maxAbsDiff } from './cpu-util.js';
 import { cli, FIXTURES, ROOT, tempDir } from './cli-util.js';
 
-const NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny',
+const NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny', 'hf/nemotronh-tiny', 'hf/llama-tiny',
   'mamba_ssm/ms-mamba1', 'mamba_ssm/ms-mamba2-g2', 'mamba_ssm/ms-hybrid'];
 const TOL = 1e-4;
 const out = tempDir();

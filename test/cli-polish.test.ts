@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { stateTensors } from '../src/model/lm.js';
 import { preset } from '../src/model/presets.js';
 import { stateBytesOf } from '../src/model/sizes.js';
 import { ByteTokenizer } from '../src/text/byte-level.js';
@@ -48,7 +49,7 @@ test('info --json: a preset from its config, a folder from its tensors; state by
   const h = JSON.parse(cli('info', '--model', HYBRID, '--json', '--max-len', '7').stdout) as Record<string, unknown>;
   assert.equal(h.parameters, model.paramCount());
   const state = model.initState(1, 7);
-  const stored = state.layers.flatMap((s) => (s.kind === 'attention' ? [s.k, s.v, ...(s.conv ? [s.conv] : [])] : [s.conv, s.ssm]));
+  const stored = state.layers.flatMap(stateTensors);
   const lengths = state.layers.filter((s) => s.kind === 'attention').length;
   assert.equal(h.state_bytes_per_sequence, 4 * (stored.reduce((a, t) => a + t.size, 0) + lengths));
   assert.deepEqual(h.layer_kinds, { mamba2: 3, attention: 1 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpu, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
+import { cpu, gelu64, host, maxAbsDiff, randn, rng, silu64, sliceL, softplus64, t } from './cpu-util.js';
 import { gatedRmsNormRef, rmsNormRef } from './reference/norms.js';
 import { causalConv1dLoops } from '../src/backend/cpu/conv.js';
 
@@ -78,12 +78,16 @@ test('softmax / logSoftmax along the last dim, stable for large inputs', () => {
   assert.ok(maxAbsDiff(lsm, ref.map(Math.log)) < 1e-5);
 });
 
-test('elementwise: add, mul, silu, softplus (threshold 20), exp', () => {
+test('elementwise: add, mul, silu, relu, gelu, softplus (threshold 20), exp', () => {
   const a = new Float32Array([-30, -1, 0, 0.5, 19.9, 25]);
   const b = new Float32Array([1, 2, 3, 4, 5, 6]);
   assert.deepEqual([...host(cpu.add(t(a, [2, 3]), t(b, [2, 3])))], [...a].map((v, i) => Math.fround(v + b[i])));
   assert.deepEqual([...host(cpu.mul(t(a, [6]), t(b, [6])))], [...a].map((v, i) => Math.fround(v * b[i])));
   assert.ok(maxAbsDiff(host(cpu.silu(t(a, [6]))), [...a].map(silu64)) < 1e-6);
+  assert.deepEqual([...host(cpu.relu(t(a, [6])))], [...a].map((v) => Math.max(v, 0)));
+  const g = Float32Array.from({ length: 85 }, (_, i) => -4.2 + 0.1 * i);
+  // A&S 7.1.26 errs below 1.5e-7 in erf: within 2 f32 ulps of x Φ(x) up to |x| = 4.2
+  assert.ok(maxAbsDiff(host(cpu.gelu(t(g, [85]))), [...g].map(gelu64)) < 5e-7);
   assert.ok(maxAbsDiff(host(cpu.softplus(t(a, [6]))), [...a].map(softplus64)) < 1e-6);
   assert.equal(host(cpu.softplus(t(a, [6])))[5], 25);
   assert.ok(maxAbsDiff(host(cpu.exp(t(b, [6]))), [...b].map(Math.exp)) < 1e-3);

@@ -46,3 +46,19 @@ export function sliceL(x: Float32Array, shape: number[], lo: number, hi: number)
   for (let b = 0; b < B; b++) out.set(x.subarray((b * L + lo) * R, (b * L + hi) * R), b * (hi - lo) * R);
   return out;
 }
+
+/** erf by its Taylor series in float64, for |x| <= 3 (terms below 1e-17 by n = 60) */
+export function erf64(x: number): number {
+  if (Math.abs(x) > 3) throw new RangeError(`erf64(${x}): |x| > 3`);
+  let term = x, sum = x;
+  for (let n = 1; n < 60; n++) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+/** the erf GELU in float64, |x| <= 4.2 */
+export function gelu64(x: number): number {
+  return 0.5 * x * (1 + erf64(x / Math.SQRT2));
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as ops from '../src/ops/index.js';
-import { cpu, rng, silu64, softplus64 } from './cpu-util.js';
+import { cpu, gelu64, rng, silu64, softplus64 } from './cpu-util.js';
 import { checkGrad, formatErrors, input } from './grad-util.js';
 import { gatedRmsNormRef, rmsNormRef } from './reference/norms.js';
 
@@ -56,22 +56,27 @@ test('embedding: repeated ids add up', (t) => {
   t.diagnostic(formatErrors(e));
 });
 
-test('add, mul, silu, softplus (both sides of the threshold 20), exp, one graph with fan-out', (t) => {
+test('add, mul, silu, relu², gelu, softplus (both sides of the threshold 20), exp, one graph with fan-out', (t) => {
   const n = 12;
   const x = input(rand, [3, 4], -3, 3);
   x.data[5] = 23; // softplus is the identity here
   const e = checkGrad({
     inputs: { x, y: input(rand, [3, 4]) },
     // x feeds four ops: its gradient sums their contributions
-    ours: ({ x, y }) => [ops.mul(ops.add(ops.silu(x), y), ops.softplus(x)), ops.exp(ops.mul(x, y)), ops.silu(x)],
+    ours: ({ x, y }) => {
+      const r = ops.relu(y);
+      return [ops.mul(ops.add(ops.silu(x), y), ops.softplus(x)), ops.exp(ops.mul(x, y)), ops.silu(x), ops.mul(r, r), ops.gelu(y)];
+    },
     ref: ({ x, y }) => {
-      const a = new Float64Array(n), b = new Float64Array(n), c = new Float64Array(n);
+      const a = new Float64Array(n), b = new Float64Array(n), c = new Float64Array(n), d = new Float64Array(n), e = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         a[i] = (silu64(x[i]) + y[i]) * softplus64(x[i]);
         b[i] = Math.exp(x[i] * y[i]);
         c[i] = silu64(x[i]);
+        d[i] = Math.max(y[i], 0) ** 2;
+        e[i] = gelu64(y[i]);
       }
-      return [a, b, c];
+      return [a, b, c, d, e];
     },
   });
   t.diagnostic(formatErrors(e));

@@ -7,7 +7,8 @@ import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
 import { paddedVocab } from '../src/config.js';
 import { readCheckpoint, writeCheckpoint } from '../src/io/checkpoint.js';
-import { canonicalName, parameterNames } from '../src/io/names.js';
+import { canonicalName, checkpointName, parameterNames } from '../src/io/names.js';
+import { parseJson } from '../src/io/json.js';
 import { readSafetensors, readSafetensorsWithMetadata, writeSafetensors } from '../src/io/safetensors.js';
 import { readTorchBin } from '../src/io/torch-bin.js';
 import type { HostTensor } from '../src/io/host-tensor.js';
@@ -182,4 +183,45 @@ test('bad folders and mismatched weights are UserErrors naming the path and tens
   throwsUser(() => writeCheckpoint(path.join(tmp, 'w1'), src.config, fewer), '"norm_f.weight" is missing');
   const more = new Map(src.weights).set('lm_head.weight', src.weights.get('embedding.weight')!);
   throwsUser(() => writeCheckpoint(path.join(tmp, 'w2'), src.config, more), '"lm_head.weight" does not belong');
+});
+
+test('NemotronH: write + read round trip is identical, config.json has exactly the fields transformers writes', () => {
+  const dir = 'hf/nemotronh-tiny';
+  const src = readCheckpoint(path.join(fixtures, dir));
+  assert.equal(src.format, 'nemotron_h');
+  const out = path.join(tmp, 'nemotronh');
+  assert.equal(writeCheckpoint(out, src.config, src.weights), 'nemotron_h');
+  const back = readCheckpoint(out);
+  assert.deepEqual(back.config, src.config);
+  sameTensors(src.weights, back.weights);
+  assert.deepEqual([...back.checkpointNames.values()].sort(), [...src.checkpointNames.values()].sort());
+  const read = (d: string) => parseJson(fs.readFileSync(path.join(d, 'config.json'), 'utf8'), d) as Record<string, unknown>;
+  const want = read(path.join(fixtures, dir));
+  const got = read(out);
+  assert.deepEqual(Object.keys(got), Object.keys(want));
+  assert.deepEqual(got, want);
+});
+
+test('Llama: checkpoint names map to the canonical ones and back; write + read round trip', () => {
+  const src = readCheckpoint(path.join(fixtures, 'hf/llama-tiny'));
+  assert.equal(src.format, 'llama');
+  const out = path.join(tmp, 'llama');
+  assert.equal(writeCheckpoint(out, src.config, src.weights), 'llama');
+  const back = readCheckpoint(out);
+  assert.deepEqual(back.config, src.config);
+  sameTensors(src.weights, back.weights);
+  assert.deepEqual([...back.checkpointNames.values()].sort(), [...src.checkpointNames.values()].sort());
+  const read = (d: string) => parseJson(fs.readFileSync(path.join(d, 'config.json'), 'utf8'), d) as Record<string, unknown>;
+  const want = read(path.join(fixtures, 'hf/llama-tiny'));
+  const got = read(out);
+  assert.deepEqual(Object.keys(got), Object.keys(want));
+  // the fixture's generation settings, where the writer keeps LlamaConfig's defaults
+  for (const k of ['max_position_embeddings', 'pad_token_id']) delete got[k], delete want[k];
+  assert.deepEqual(got, want);
+  for (const [name, key] of src.checkpointNames) {
+    assert.equal(canonicalName(key, 'llama'), name);
+    assert.equal(checkpointName(name, 'llama'), key);
+  }
+  assert.equal(src.checkpointNames.get('layers.1.norm2.weight'), 'model.layers.1.post_attention_layernorm.weight');
+  assert.equal(src.checkpointNames.get('layers.0.mixer.q_proj.weight'), 'model.layers.0.self_attn.q_proj.weight');
 });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FIXTURES } from './fixtures.js';
 import { UserError } from '../src/errors.js';
-import { paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/config.js';
+import { mambaSsmMlp, paddedVocab, type Mamba1Config, type Mamba2Config, type AttentionConfig, type ModelConfig } from '../src/config.js';
 import { parseJson, stringifyJson } from '../src/io/json.js';
 import { fromHfConfig, toHfConfig } from '../src/io/hf-config.js';
 import { fromMambaSsmConfig, toMambaSsmConfig } from '../src/io/mamba-ssm-config.js';
@@ -103,9 +103,9 @@ test('mamba_ssm fixtures translate with mamba_ssm 2.x defaults', () => {
   assert.equal(hy.tieEmbeddings, false);
   assert.equal(paddedVocab(hy), 304);
   assert.deepEqual(hy.layers.map((l) => l.mixer.kind), ['mamba2', 'attention', 'mamba2', 'mamba2']);
-  for (const l of hy.layers) assert.deepEqual(l.mlp, { dIntermediate: 128, bias: false });
+  for (const l of hy.layers) assert.deepEqual(l.mlp, mambaSsmMlp(128));
   assert.deepEqual(hy.layers[1].mixer, {
-    kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 16, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
+    kind: 'attention', projections: 'fused', nHeads: 4, nKvHeads: 2, headDim: 16, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
     causal: true, qkvProjBias: false, outProjBias: false, dConv: 0, mlpDim: 0,
   });
   assert.equal((hy.layers[0].mixer as Mamba2Config).nGroups, 1);
@@ -130,10 +130,10 @@ test('mamba_ssm defaults of Mamba2, MHA and GatedMLP, and their rounding', () =>
   assert.deepEqual(m.dtLimit, [0.01, 10]);
   const a = c.layers[2].mixer as AttentionConfig;
   assert.deepEqual(a, {
-    kind: 'attention', nHeads: 12, nKvHeads: 12, headDim: 64, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
+    kind: 'attention', projections: 'fused', nHeads: 12, nKvHeads: 12, headDim: 64, rotaryEmbDim: 0, rotaryBase: 10000, rotaryInterleaved: false,
     causal: false, qkvProjBias: true, outProjBias: true, dConv: 0, mlpDim: 256, softmaxScale: 0.5,
   });
-  assert.deepEqual(c.layers[1].mlp, { dIntermediate: 128, bias: false });
+  assert.deepEqual(c.layers[1].mlp, mambaSsmMlp(128));
 
   const m1 = fromMambaSsmConfig({ d_model: 100, n_layer: 1, ssm_cfg: { dt_rank: 'auto', expand: 1.5 } }, 'c.json').layers[0].mixer as Mamba1Config;
   assert.equal(m1.dtRank, 7);
@@ -176,7 +176,17 @@ test('HF saving is refused for what transformers cannot express; mamba_ssm for w
 });
 
 test('bad configs are UserErrors naming the file and field', () => {
-  throwsUser(() => fromHfConfig({ model_type: 'llama' }, 'c.json'), 'c.json', '"llama"');
+  throwsUser(() => fromHfConfig({ model_type: 'gpt2' }, 'c.json'), 'c.json', '"gpt2"');
+  const nh = { model_type: 'nemotron_h', hidden_size: 64 };
+  throwsUser(() => fromHfConfig({ ...nh, hybrid_override_pattern: 'M-E*' }, 'c.json'), 'c.json', '"hybrid_override_pattern"', 'MoE', 'not supported');
+  throwsUser(() => fromHfConfig({ ...nh, layers_block_type: ['mamba', 'moe'] }, 'c.json'), '"layers_block_type"', 'MoE');
+  throwsUser(() => fromHfConfig(nh, 'c.json'), '"layers_block_type"', 'MoE');
+  throwsUser(() => fromHfConfig({ ...nh, hybrid_override_pattern: 'M-X' }, 'c.json'), '"hybrid_override_pattern"', 'unknown layer type at 2');
+  throwsUser(() => fromHfConfig({ ...nh, hybrid_override_pattern: 'M', mlp_hidden_act: 'gelu_pytorch_tanh' }, 'c.json'), '"mlp_hidden_act"');
+  const llama = { model_type: 'llama', hidden_size: 64, num_attention_heads: 4 };
+  throwsUser(() => fromHfConfig({ ...llama, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), 'c.json', '"rope_scaling"', 'llama3');
+  throwsUser(() => fromHfConfig({ ...llama, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4 } }, 'c.json'), '"rope_parameters.rope_type"');
+  throwsUser(() => fromHfConfig({ ...llama, num_key_value_heads: 3 }, 'c.json'), '"num_key_value_heads"');
   throwsUser(() => fromHfConfig({ model_type: 'mamba2', hidden_size: 64, num_heads: 7, head_dim: 16 }, 'c.json'), 'c.json', 'num_heads');
   throwsUser(() => fromHfConfig({ model_type: 'mamba', hidden_size: 64, intermediate_size: 100 }, 'c.json'), 'intermediate_size');
   throwsUser(() => fromHfConfig({ model_type: 'mamba', hidden_size: '64' }, 'c.json'), 'c.json', '"hidden_size"');
@@ -200,4 +210,28 @@ test('bad configs are UserErrors naming the file and field', () => {
   throwsUser(() => readConfig(notJson), notJson, 'not valid JSON');
   const missing = path.join(tmp, 'missing.json');
   throwsUser(() => readConfig(missing), missing, 'not found');
+});
+
+test('NemotronH and Llama configs: layer kinds, legacy pattern and names, rope_theta', () => {
+  const nh = fixtureConfig('hf/nemotronh-tiny').config;
+  assert.deepEqual(nh.layers.map((l) => l.mixer.kind), ['mamba2', 'mlp', 'mamba2', 'attention', 'mlp', 'mamba2']);
+  assert.deepEqual(nh.layers[1].mixer, { kind: 'mlp', dIntermediate: 96, activation: 'relu2', gated: false, bias: false, names: 'proj' });
+  const m = nh.layers[0].mixer as Mamba2Config;
+  assert.equal(m.dSsm, 128);
+  assert.equal(m.normEps, 1e-5);
+  const a = nh.layers[3].mixer as AttentionConfig;
+  assert.equal(a.rotaryEmbDim, 0);
+  assert.equal(a.projections, 'split');
+  const legacy = fromHfConfig({ model_type: 'nemotron_h', hidden_size: 64, hybrid_override_pattern: 'M-*', mamba_d_conv: 3 }, 'c.json');
+  assert.deepEqual(legacy.layers.map((l) => l.mixer.kind), ['mamba2', 'mlp', 'attention']);
+  assert.equal((legacy.layers[0].mixer as Mamba2Config).dConv, 3);
+
+  const ll = fixtureConfig('hf/llama-tiny').config;
+  assert.equal(ll.layers.length, 2);
+  assert.deepEqual(ll.layers[0].mlp, { kind: 'mlp', dIntermediate: 160, activation: 'silu', gated: true, bias: false, names: 'proj' });
+  const la = ll.layers[0].mixer as AttentionConfig;
+  assert.deepEqual([la.nHeads, la.nKvHeads, la.headDim, la.rotaryEmbDim, la.rotaryBase, la.rotaryInterleaved], [4, 2, 16, 16, 10000, false]);
+  const old = fromHfConfig({ model_type: 'llama', hidden_size: 64, num_attention_heads: 4, rope_theta: 500000, rope_scaling: null, tie_word_embeddings: true }, 'c.json');
+  assert.equal((old.layers[0].mixer as AttentionConfig).rotaryBase, 500000);
+  assert.equal(old.tieEmbeddings, true);
 });

@@ -4,7 +4,7 @@ import type { HostTensor } from '../src/io/host-tensor.js';
 import { cpu, host, maxAbsDiff } from './cpu-util.js';
 import { loadFixture } from './model-util.js';
 
-const FIXTURE_NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny',
+const FIXTURE_NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny', 'hf/nemotronh-tiny', 'hf/llama-tiny',
   'mamba_ssm/ms-mamba1', 'mamba_ssm/ms-mamba2-g2', 'mamba_ssm/ms-hybrid'];
 const TOL = 1e-4;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttentionConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../src/config.js';
+import { mambaSsmMlp, type AttentionConfig, type Mamba1Config, type Mamba2Config, type ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { checkWeights, expectedShapes } from '../src/model/params.js';
 import { preset, randomWeights } from '../src/model/presets.js';
@@ -16,7 +16,7 @@ const mamba1: Mamba1Config = { kind: 'mamba1', dState: 4, dConv: 3, expand: 2, d
 const mamba2: Mamba2Config = { kind: 'mamba2', dState: 4, dConv: 4, expand: 2, headDim: 4, dSsm: 24, nHeads: 6, nGroups: 3,
   chunkSize: 5, convBias: true, bias: true, rmsNorm: true, normBeforeGate: true, dHasHdim: true, dtLimit: [0.001, 0.5],
   dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 4 };
-const attention: AttentionConfig = { kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 4, rotaryEmbDim: 4, rotaryBase: 10000,
+const attention: AttentionConfig = { kind: 'attention', projections: 'fused', nHeads: 4, nKvHeads: 2, headDim: 4, rotaryEmbDim: 4, rotaryBase: 10000,
   rotaryInterleaved: false, causal: true, qkvProjBias: true, outProjBias: true, dConv: 3, mlpDim: 256, softmaxScale: 0.3 };
 
 /** Every mixer option the fixtures leave out: biases, d_mlp, D per channel, grouped norm before the gate, rotary, conv, MLP. */
@@ -24,7 +24,7 @@ const variety: ModelConfig = {
   dModel: d, vocabSize: 37, padVocabSizeMultiple: 8, tieEmbeddings: false, normEpsilon: 1e-5, residualInFp32: true,
   layers: [
     { mixer: mamba1 },
-    { mixer: mamba2, mlp: { dIntermediate: 8, bias: true } },
+    { mixer: mamba2, mlp: { ...mambaSsmMlp(8), bias: true } },
     { mixer: attention },
     { mixer: { ...mamba2, rmsNorm: false, dHasHdim: false, dMlp: 0, dSsm: 32, nHeads: 8, nGroups: 1, dtLimit: [0, Infinity] } },
     { mixer: { ...attention, rotaryInterleaved: true, dConv: 0, mlpDim: 0, qkvProjBias: false, outProjBias: false, softmaxScale: undefined } },

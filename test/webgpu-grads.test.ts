@@ -14,7 +14,7 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { createWebGpuBackend } from '../src/backend/webgpu/backend.js';
 import { readCheckpoint } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import type { ModelConfig } from '../src/config.js';
+import { mambaSsmMlp, type ModelConfig } from '../src/config.js';
 import { MambaLM } from '../src/model/lm.js';
 import { randomWeights } from '../src/model/presets.js';
 import { uploadWeights } from '../src/model/weights.js';
@@ -77,9 +77,9 @@ cases.push({
 
 // ---- elementwise -----------------------------------------------------------------------------
 cases.push({
-  name: 'siluBackward, softplusBackward (both sides of the threshold 20)',
+  name: 'siluBackward, softplusBackward (both sides of the threshold 20), reluBackward, geluBackward',
   inputs: { x: r([3, 5, 71], 7, -30, 30), dy: r([3, 5, 71], 8) },
-  run: (be, t) => [be.siluBackward(t.x, t.dy), be.softplusBackward(t.x, t.dy)],
+  run: (be, t) => [be.siluBackward(t.x, t.dy), be.softplusBackward(t.x, t.dy), be.reluBackward(t.x, t.dy), be.geluBackward(t.x, t.dy)],
 });
 cases.push({
   name: 'scaleBy',
@@ -299,8 +299,8 @@ const hybrid: ModelConfig = {
       dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4 } },
     { mixer: { kind: 'mamba2', dState: 8, dConv: 4, expand: 2, headDim: 12, dSsm: 48, nHeads: 4, nGroups: 2, chunkSize: 7,
       convBias: true, bias: false, rmsNorm: true, normBeforeGate: false, dHasHdim: true, dtLimit: [0.001, 0.5],
-      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0 }, mlp: { dIntermediate: 40, bias: true } },
-    { mixer: { kind: 'attention', nHeads: 4, nKvHeads: 2, headDim: 6, rotaryEmbDim: 4, rotaryBase: 10000, rotaryInterleaved: false,
+      dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0 }, mlp: { ...mambaSsmMlp(40), bias: true } },
+    { mixer: { kind: 'attention', projections: 'fused', nHeads: 4, nKvHeads: 2, headDim: 6, rotaryEmbDim: 4, rotaryBase: 10000, rotaryInterleaved: false,
       causal: true, qkvProjBias: true, outProjBias: false, dConv: 3, mlpDim: 0, softmaxScale: 0.4 } },
   ],
 };

@@ -20,7 +20,7 @@ import { openTestGpu } from './webgpu-util.js';
 const { gpu, skip } = await openTestGpu();
 after(() => gpu?.destroy());
 
-const FIXTURE_NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny',
+const FIXTURE_NAMES = ['hf/mamba1-tiny', 'hf/mamba1-tied-residual32', 'hf/mamba2-tiny', 'hf/nemotronh-tiny', 'hf/llama-tiny',
   'mamba_ssm/ms-mamba1', 'mamba_ssm/ms-mamba2-g2', 'mamba_ssm/ms-hybrid'];
 const TOL = 1e-3;
 

@@ -172,9 +172,9 @@ cases.push({
 
 // ---- elementwise / shape ---------------------------------------------------------------------
 cases.push({
-  name: 'add, mul, silu, softplus, exp',
+  name: 'add, mul, silu, relu, gelu, softplus, exp',
   inputs: { a: r([3, 5, 71], 15, -30, 30), b: r([3, 5, 71], 16, -3, 3) },
-  run: (be, t) => [be.add(t.a, t.b), be.mul(t.a, t.b), be.silu(t.a), be.softplus(t.a), be.exp(t.b), be.softplus(t.b)],
+  run: (be, t) => [be.add(t.a, t.b), be.mul(t.a, t.b), be.silu(t.a), be.relu(t.a), be.gelu(t.a), be.gelu(t.b), be.softplus(t.a), be.exp(t.b), be.softplus(t.b)],
 });
 cases.push({
   name: 'split / concat',

@@ -48,6 +48,10 @@ export interface Backend {
   add(a: Tensor, b: Tensor): Tensor;
   mul(a: Tensor, b: Tensor): Tensor;
   silu(x: Tensor): Tensor;
+  /** max(x, 0) */
+  relu(x: Tensor): Tensor;
+  /** x Φ(x), Φ the standard normal CDF (the erf GELU, not the tanh approximation) */
+  gelu(x: Tensor): Tensor;
   /** log(1 + e^x), identity above the threshold 20 as in mamba_ssm / torch. */
   softplus(x: Tensor): Tensor;
   exp(x: Tensor): Tensor;
@@ -244,6 +248,10 @@ export interface GradKernels {
   /** x the input of silu / softplus, dy [same] -> dx */
   siluBackward(x: Tensor, dy: Tensor): Tensor;
   softplusBackward(x: Tensor, dy: Tensor): Tensor;
+  /** dy where x > 0, else 0 */
+  reluBackward(x: Tensor, dy: Tensor): Tensor;
+  /** dy (Φ(x) + x φ(x)) */
+  geluBackward(x: Tensor, dy: Tensor): Tensor;
   /** x, dy [..., C], weight [C] -> dx [..., C], dweight [C] */
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor };
   gatedRmsNormBackward(

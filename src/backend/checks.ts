@@ -175,7 +175,7 @@ export const check = {
   embeddingBackward(dy: Tensor, ids: Tensor): void {
     expect(dy, ids.dtype === 'i32' && same(dy.shape, [...ids.shape, last(dy)]), () => `embeddingBackward: dy [${dy.shape}] for ids [${ids.shape}] (${ids.dtype})`);
   },
-  grad(what: 'siluBackward' | 'softplusBackward' | 'softmaxBackward', dy: Tensor, like: Tensor): void {
+  grad(what: 'siluBackward' | 'softplusBackward' | 'reluBackward' | 'geluBackward' | 'softmaxBackward', dy: Tensor, like: Tensor): void {
     grad(what, dy, like);
   },
   rmsNormBackward(x: Tensor, weight: Tensor, dy: Tensor): void {

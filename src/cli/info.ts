@@ -4,7 +4,7 @@
  * tens of seconds and a gigabyte for the 130M ones.
  */
 import { DEFAULT_MAX_LEN } from '../model/lm.js';
-import { paddedVocab, type LayerConfig, type ModelConfig } from '../config.js';
+import { paddedVocab, type LayerConfig, type MlpConfig, type ModelConfig } from '../config.js';
 import { preset, PRESET_NAMES } from '../model/presets.js';
 import { paramCountOf, stateBytesOf } from '../model/sizes.js';
 import { deviceFlag, openBackend } from './device.js';
@@ -86,10 +86,18 @@ function layerSummary(layers: readonly LayerConfig[]): string {
   for (const { mixer: m } of layers) {
     const key = m.kind === 'mamba1' ? `mamba1 (N=${m.dState}, d_inner ${m.dInner}, dt_rank ${m.dtRank}, conv ${m.dConv})`
       : m.kind === 'mamba2' ? `mamba2 (N=${m.dState}, ${m.nHeads} heads of ${m.headDim}, ${m.nGroups} group${m.nGroups > 1 ? 's' : ''}, chunk ${m.chunkSize})`
-      : `attention (${m.nHeads} heads, ${m.nKvHeads} KV heads of ${m.headDim}${m.rotaryEmbDim ? `, rotary ${m.rotaryEmbDim}` : ''})`;
+      : m.kind === 'attention' ? `attention (${m.nHeads} heads, ${m.nKvHeads} KV heads of ${m.headDim}${m.rotaryEmbDim ? `, rotary ${m.rotaryEmbDim}` : ''})`
+      : mlpSummary(m);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   const mixers = [...groups].map(([k, n]) => `${n} × ${k}`).join(', ');
   const mlps = layers.filter((l) => l.mlp);
-  return mlps.length ? `${mixers}; gated MLP (${mlps[0].mlp!.dIntermediate}) in ${mlps.length}` : mixers;
+  return mlps.length ? `${mixers}; ${mlpSummary(mlps[0].mlp!)} in ${mlps.length}` : mixers;
+}
+
+/** e.g. "gated MLP (128)" (SwiGLU), "relu² MLP (96, bias)" */
+function mlpSummary(m: MlpConfig): string {
+  const act = m.activation === 'relu2' ? 'relu²' : m.activation === 'gelu' ? 'GELU' : 'SiLU';
+  const kind = m.gated ? (m.activation === 'silu' ? 'gated' : `gated ${act}`) : act;
+  return `${kind} MLP (${m.dIntermediate}${m.bias ? ', bias' : ''})`;
 }

@@ -8,11 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
-import { readConfig } from '../io/checkpoint.js';
+import { readConfig, unsavableReason } from '../io/checkpoint.js';
 import { ADAMW_DEFAULTS } from '../train/adamw.js';
 import { checkModelSize } from '../io/config-limits.js';
-import { hfUnsupportedReason } from '../io/hf-config.js';
-import { mambaSsmUnsupportedReason } from '../io/mamba-ssm-config.js';
 import type { ModelConfig } from '../config.js';
 import { preset, PRESET_NAMES } from '../model/presets.js';
 import { parseTaskOptions, TASK_NAMES, taskOptions, taskSpec } from '../tasks/index.js';
@@ -35,13 +33,13 @@ const FLAGS = {
   init: { kind: 'string', value: 'DIR|ORG/NAME', help: 'fine-tune this checkpoint (a folder or a Hub repo id): its architecture, weights, tokenizer.json and format' },
   preset: { kind: 'string', value: 'NAME', choices: PRESET_NAMES, help: 'architecture of a published model (random init)' },
   config: { kind: 'string', value: 'FILE', help: 'architecture from a config.json (Hugging Face or mamba_ssm)' },
-  layers: { kind: 'string', value: 'SPEC', default: 'mamba2*2', help: 'layer stack, e.g. mamba2*4,attention,mamba2 (kinds: mamba1, mamba2, attention)' },
+  layers: { kind: 'string', value: 'SPEC', default: 'mamba2*2', help: 'layer stack, e.g. mamba2*4,attention,mamba2 (kinds: mamba1, mamba2, attention), or a Megatron pattern, e.g. M-M*-M- (M Mamba-2, * attention, - MLP; see mamba-ts pattern)' },
   'd-model': { kind: 'int', value: 'N', default: 64, min: 1, help: 'model width for --layers' },
   'd-state': { kind: 'int', value: 'N', default: 16, min: 1, help: 'SSM state size N for --layers' },
   expand: { kind: 'int', value: 'N', default: 2, min: 1, help: 'SSM inner width / d-model for --layers' },
   'head-dim': { kind: 'int', value: 'N', default: 16, min: 1, help: 'Mamba-2 head dimension P for --layers' },
   heads: { kind: 'int', value: 'N', default: 4, min: 1, help: 'attention heads for --layers' },
-  'd-intermediate': { kind: 'int', value: 'N', default: 0, min: 0, help: 'gated MLP width after every mixer for --layers (0: none), rounded up to a multiple of 128 as mamba_ssm does' },
+  'd-intermediate': { kind: 'int', value: 'N', default: 0, min: 0, help: 'gated MLP width after every mixer for a --layers list (0: none; rounded up to a multiple of 128 as mamba_ssm does); width of the - layers of a pattern (0: 4 d-model)' },
   data: { kind: 'string', value: 'PATH', help: `text file, folder, .jsonl (a "text" field per line) or "${BROWN}" (default without --task)` },
   tokenizer: { kind: 'string', value: 'FILE', help: 'tokenizer.json for --data (default: that of --init, else byte-level, 256 ids)' },
   validation: { kind: 'number', value: 'F', default: 0.1, min: 0, max: 0.5, minExclusive: true, help: 'fraction of --data held out for validation' },
@@ -182,10 +180,8 @@ function modelConfig(flags: Flags, given: Set<string>, vocabSize: number): Model
     });
   }
   checkModelSize(config, flags.preset !== undefined ? `--preset ${flags.preset}` : flags.config ?? `--layers ${flags.layers} --d-model ${flags['d-model']}`);
-  if (hfUnsupportedReason(config) !== undefined) {
-    const reason = mambaSsmUnsupportedReason(config);
-    if (reason) throw new UserError(`this architecture could not be saved in any checkpoint format: ${reason}`);
-  }
+  const reason = unsavableReason(config);
+  if (reason) throw new UserError(`this architecture could not be saved in any checkpoint format: ${reason}`);
   return config;
 }
 

@@ -13,6 +13,8 @@ import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfC
 import type { CheckEntry, HostTensor } from './host-tensor.js';
 import { describe, stringifyJson } from './json.js';
 import { fromMambaSsmConfig, mambaSsmUnsupportedReason, toMambaSsmConfig } from './mamba-ssm-config.js';
+import { llamaConfigText, llamaUnsupportedReason } from './llama-config.js';
+import { nemotronHConfigText, nemotronHUnsupportedReason } from './nemotron-h-config.js';
 import { canonicalName, checkpointName, isConvWeight, parameterNames, type CheckpointFormat } from './names.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { readTorchBin } from './torch-bin.js';
@@ -30,12 +32,18 @@ export interface Checkpoint {
 /** Reads a config.json of either format; HF configs have `model_type`, mamba_ssm ones `d_model` + `n_layer`. */
 export function readConfig(file: string): { config: ModelConfig; format: CheckpointFormat } {
   const json = asObject(readJsonFile(file), file);
-  if (Object.hasOwn(json, 'model_type')) return { config: fromHfConfig(json, file), format: 'hf' };
+  if (Object.hasOwn(json, 'model_type')) return { config: fromHfConfig(json, file), format: hfFormat(json.model_type) };
   if (Object.hasOwn(json, 'd_model') && Object.hasOwn(json, 'n_layer')) {
     return { config: fromMambaSsmConfig(json, file), format: 'mamba_ssm' };
   }
   throw new UserError(`${file}: neither a Hugging Face config (no "model_type") nor a mamba_ssm config (no "d_model" and "n_layer")`);
 }
+
+/** transformers' NemotronH keeps the mamba names; Llama has its own. */
+function hfFormat(modelType: unknown): CheckpointFormat {
+  return modelType === 'nemotron_h' ? 'nemotron_h' : modelType === 'llama' ? 'llama' : 'hf';
+}
+
 
 /** The parameter shapes a config implies, by canonical name (model/params.ts's expectedShapes). */
 export type ShapesOf = (config: ModelConfig) => ReadonlyMap<string, readonly number[]>;
@@ -129,9 +137,33 @@ function readSharded(index: string, read: Reader, check: (source: string) => Che
 }
 
 /**
+ * A fine-tune keeps its source's config.json (HF mamba/mamba2 or mamba_ssm): as it was when the
+ * architecture is the same, fields mamba-ts does not model (fused_add_norm, token ids, ...)
+ * included; otherwise its extra fields beside ours.
+ */
+function keepSourceFields(json: Json, config: ModelConfig, format: 'hf' | 'mamba_ssm', like?: { format: CheckpointFormat; sourceConfig: Json }): Json {
+  if (like?.format !== format) return json;
+  const source = format === 'hf' ? fromHfConfig(like.sourceConfig, 'config.json') : fromMambaSsmConfig(like.sourceConfig, 'config.json');
+  return JSON.stringify(source) === JSON.stringify(config) ? like.sourceConfig : { ...like.sourceConfig, ...json };
+}
+
+/** Why no checkpoint format can hold `config` (each format's reason), or undefined. */
+export function unsavableReason(config: ModelConfig): string | undefined {
+  const hf = hfUnsupportedReason(config);
+  const nemotronH = nemotronHUnsupportedReason(config);
+  const llama = llamaUnsupportedReason(config);
+  const mambaSsm = mambaSsmUnsupportedReason(config);
+  if (!hf || !nemotronH || !llama || !mambaSsm) return undefined;
+  return `as Hugging Face mamba/mamba2: ${hf}; as NemotronH: ${nemotronH}; as Llama: ${llama}; as mamba_ssm: ${mambaSsm}`;
+}
+
+/**
  * Saves `weights` (canonical names, conv weights [C, K]) and `config` into `dir`:
  * - a pure Mamba-1 or Mamba-2 stack as Hugging Face `config.json` + `model.safetensors`
  *   (loadable with transformers' `from_pretrained`);
+ * - layers that are each Mamba-2, attention without positions or a plain MLP as NemotronH (the
+ *   same, `model_type` "nemotron_h");
+ * - a stack of Llama decoder layers (rotary attention + SwiGLU) as `model_type` "llama";
  * - anything else (attention layers, MLPs: hybrids) as mamba_ssm `config.json` +
  *   `model.safetensors` with mamba_ssm names. mamba_ssm's own loader reads pytorch_model.bin, so
  *   load this with `safetensors.torch.load_model(MambaLMHeadModel(config), path)`, which also
@@ -145,20 +177,20 @@ export function writeCheckpoint(
   like?: { format: CheckpointFormat; sourceConfig: Json }, metadata: Record<string, string> = {},
 ): CheckpointFormat {
   let format: CheckpointFormat = 'hf';
-  let json: Json;
+  let configText: string;
   if (like?.format !== 'mamba_ssm' && hfUnsupportedReason(config) === undefined) {
-    json = toHfConfig(config);
+    configText = hfConfigText(keepSourceFields(toHfConfig(config), config, 'hf', like));
+  } else if (like?.format !== 'mamba_ssm' && nemotronHUnsupportedReason(config) === undefined) {
+    format = 'nemotron_h';
+    configText = nemotronHConfigText(config);
+  } else if (like?.format !== 'mamba_ssm' && llamaUnsupportedReason(config) === undefined) {
+    format = 'llama';
+    configText = llamaConfigText(config);
   } else {
-    const reason = mambaSsmUnsupportedReason(config);
+    const reason = unsavableReason(config);
     if (reason) throw new UserError(`${dir}: cannot save this model in any checkpoint format: ${reason}`);
     format = 'mamba_ssm';
-    json = toMambaSsmConfig(config);
-  }
-  if (like?.format === format) {
-    // the same architecture (a fine-tune): the source's config.json as it was, fields mamba-ts does
-    // not model (fused_add_norm, token ids, ...) included; otherwise its extra fields beside ours
-    const source = format === 'hf' ? fromHfConfig(like.sourceConfig, 'config.json') : fromMambaSsmConfig(like.sourceConfig, 'config.json');
-    json = JSON.stringify(source) === JSON.stringify(config) ? like.sourceConfig : { ...like.sourceConfig, ...json };
+    configText = stringifyJson(keepSourceFields(toMambaSsmConfig(config), config, 'mamba_ssm', like));
   }
   const names = parameterNames(config);
   const expected = new Set(names);
@@ -174,6 +206,6 @@ export function writeCheckpoint(
   fs.mkdirSync(dir, { recursive: true });
   // transformers refuses safetensors files without format metadata.
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { ...metadata, format: 'pt' });
-  writeTextAtomic(path.join(dir, 'config.json'), format === 'hf' ? hfConfigText(json) : stringifyJson(json));
+  writeTextAtomic(path.join(dir, 'config.json'), configText);
   return format;
 }

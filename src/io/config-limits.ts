@@ -6,7 +6,7 @@
  * index arithmetic stops being exact.
  */
 import { UserError } from '../errors.js';
-import type { LayerConfig, ModelConfig } from '../config.js';
+import type { LayerConfig, MlpConfig, ModelConfig } from '../config.js';
 import { paddedVocab } from '../config.js';
 
 /** any one width, vocabulary, head count, state or kernel size */
@@ -59,12 +59,19 @@ function layerSize(layer: LayerConfig, d: number, dim: (what: string, v: number,
     dim('the Mamba-2 conv width (d_ssm + 2 × groups × state)', convDim);
     params += d * (2 * m.dMlp + m.dSsm + convDim + m.nHeads) + convDim * m.dConv + d * (m.dMlp + m.dSsm) + 2 * m.dSsm + 3 * m.nHeads;
     state += convDim * m.dConv + m.dSsm * m.dState;
+  } else if (m.kind === 'mlp') {
+    params += mlpParams(m, d);
   } else {
     const qkv = m.headDim * (m.nHeads + 2 * m.nKvHeads);
     dim('the attention q/k/v width (head_dim × heads)', qkv);
     params += d * (qkv + 2 * m.mlpDim) + qkv * m.dConv + d * (m.nHeads * m.headDim + m.mlpDim);
     state += qkv * m.dConv;
   }
-  if (layer.mlp) params += 3 * layer.mlp.dIntermediate * d;
+  if (layer.mlp) params += mlpParams(layer.mlp, d);
   return [params, state];
+}
+
+/** up (and gate) d -> dIntermediate, down back; biases are lower order */
+function mlpParams(m: MlpConfig, d: number): number {
+  return (m.gated ? 3 : 2) * m.dIntermediate * d;
 }

@@ -19,18 +19,26 @@ import { paddedVocab } from '../config.js';
 import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
 import { describe, stringifyJson } from './json.js';
+import { fromLlamaConfig } from './llama-config.js';
+import { fromNemotronHConfig } from './nemotron-h-config.js';
 
 export function fromHfConfig(json: Json, file: string): ModelConfig {
   const f = new Fields(json, file);
   const modelType = f.string('model_type');
-  if (modelType !== 'mamba' && modelType !== 'mamba2') {
-    throw new UserError(`${file}: model_type ${describe(modelType)} is not supported (expected "mamba" or "mamba2")`);
+  let config: ModelConfig;
+  if (modelType === 'mamba' || modelType === 'mamba2') {
+    // transformers' MambaMixer / Mamba2Mixer take their activation from hidden_act (ACT2FN, where
+    // "swish" is SiLU too); the kernels here are SiLU only.
+    const act = f.string('hidden_act', 'silu');
+    if (act !== 'silu' && act !== 'swish') f.fail('hidden_act', 'must be "silu" or "swish": other activations are not supported');
+    config = modelType === 'mamba' ? fromMamba(f) : fromMamba2(f);
+  } else if (modelType === 'nemotron_h') {
+    config = fromNemotronHConfig(json, file);
+  } else if (modelType === 'llama') {
+    config = fromLlamaConfig(json, file);
+  } else {
+    throw new UserError(`${file}: model_type ${describe(modelType)} is not supported (expected "mamba", "mamba2", "nemotron_h" or "llama")`);
   }
-  // transformers' MambaMixer / Mamba2Mixer take their activation from hidden_act (ACT2FN, where
-  // "swish" is SiLU too); the kernels here are SiLU only.
-  const act = f.string('hidden_act', 'silu');
-  if (act !== 'silu' && act !== 'swish') f.fail('hidden_act', 'must be "silu" or "swish": other activations are not supported');
-  const config = modelType === 'mamba' ? fromMamba(f) : fromMamba2(f);
   checkModelSize(config, file);
   return config;
 }
@@ -124,7 +132,7 @@ export function hfUnsupportedReason(config: ModelConfig): string | undefined {
   if (!first) return 'the model has no layers';
   for (const [i, layer] of config.layers.entries()) {
     if (layer.mlp) return `layer ${i} has an MLP`;
-    if (layer.mixer.kind === 'attention') return `layer ${i} is attention`;
+    if (layer.mixer.kind === 'attention' || layer.mixer.kind === 'mlp') return `layer ${i} is ${layer.mixer.kind === 'mlp' ? 'an MLP' : 'attention'}`;
     if (!sameShallow(layer.mixer, first)) return `layer ${i}'s mixer differs from layer 0's`;
   }
   if (first.kind === 'mamba1') {

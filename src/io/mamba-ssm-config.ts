@@ -10,8 +10,8 @@
  * up to a multiple of 128 and without bias, MHA's mlp_dim rounded up to a multiple of 256.
  */
 import { UserError } from '../errors.js';
-import type {
-  AttentionConfig, LayerConfig, Mamba1Config, Mamba2Config, MixerConfig, ModelConfig,
+import {
+  mambaSsmMlp, type AttentionConfig, type LayerConfig, type Mamba1Config, type Mamba2Config, type MixerConfig, type ModelConfig,
 } from '../config.js';
 import { checkModelSize, MAX_DT_FLOOR, MAX_LAYERS } from './config-limits.js';
 import { Fields, type Json } from './fields.js';
@@ -62,7 +62,7 @@ export function fromMambaSsmConfig(json: Json, file: string): ModelConfig {
   const layers: LayerConfig[] = [];
   for (let i = 0; i < nLayer; i++) {
     const mixer = structuredClone((attnIdx.has(i) ? attnMixer : ssmMixer) as MixerConfig);
-    layers.push(dIntermediate > 0 ? { mixer, mlp: { dIntermediate: roundUp(dIntermediate, MLP_MULTIPLE), bias: false } } : { mixer });
+    layers.push(dIntermediate > 0 ? { mixer, mlp: mambaSsmMlp(roundUp(dIntermediate, MLP_MULTIPLE)) } : { mixer });
   }
   const config: ModelConfig = {
     dModel,
@@ -136,6 +136,7 @@ function attention(a: Fields, dModel: number): AttentionConfig {
   if (!a.has('head_dim') && dModel % nHeads !== 0) a.fail('num_heads', `must divide d_model = ${dModel} (or set head_dim)`);
   const config: AttentionConfig = {
     kind: 'attention',
+    projections: 'fused',
     nHeads,
     nKvHeads,
     headDim: a.size('head_dim', dModel / nHeads),
@@ -156,6 +157,8 @@ function attention(a: Fields, dModel: number): AttentionConfig {
 export function mambaSsmUnsupportedReason(config: ModelConfig): string | undefined {
   if (config.normEpsilon !== NORM_EPSILON) return `the norm epsilon is ${config.normEpsilon}; mamba_ssm fixes it at 1e-5`;
   if (config.layers.length === 0) return 'the model has no layers';
+  const mlpLayer = config.layers.findIndex((l) => l.mixer.kind === 'mlp');
+  if (mlpLayer >= 0) return `layer ${mlpLayer} is an MLP of its own (mamba_ssm has an MLP only after a mixer)`;
   const ssm = config.layers.filter((l) => l.mixer.kind !== 'attention').map((l) => l.mixer);
   const attn = config.layers.filter((l) => l.mixer.kind === 'attention').map((l) => l.mixer);
   if (ssm.some((m) => !sameRecord(m, ssm[0]))) return 'its Mamba layers differ (mamba_ssm has one ssm_cfg)';
@@ -163,14 +166,17 @@ export function mambaSsmUnsupportedReason(config: ModelConfig): string | undefin
   const mlp0 = config.layers[0].mlp;
   if (config.layers.some((l) => !sameRecord(l.mlp, mlp0))) return 'its layers differ in their MLP (mamba_ssm has one d_intermediate)';
   if (mlp0?.bias) return 'its MLP has biases (mamba_ssm GatedMLP has none)';
+  if (mlp0 && !sameRecord(mambaSsmMlp(mlp0.dIntermediate), mlp0)) return 'its MLP is not a SwiGLU with a fused fc1 (mamba_ssm GatedMLP)';
   if (mlp0 && mlp0.dIntermediate % MLP_MULTIPLE !== 0) return `its MLP width ${mlp0.dIntermediate} is not a multiple of ${MLP_MULTIPLE}`;
   const m = ssm[0];
   if (m?.kind === 'mamba1' && Math.trunc(m.expand * config.dModel) !== m.dInner) return 'Mamba-1 d_inner is not int(expand * d_model)';
   if (m?.kind === 'mamba2') {
     if (m.expand * config.dModel !== m.dSsm + m.dMlp) return 'Mamba-2 expand * d_model is not d_ssm + d_mlp';
     if (m.nHeads * m.headDim !== m.dSsm) return 'Mamba-2 heads * head_dim is not d_ssm';
+    if (m.normEps !== undefined && m.normEps !== NORM_EPSILON) return `the Mamba-2 gated norm epsilon is ${m.normEps}; mamba_ssm fixes it at 1e-5`;
   }
   const a = attn[0];
+  if (a?.kind === 'attention' && a.projections !== 'fused') return 'its attention has separate q/k/v/o projections (mamba_ssm fuses them)';
   if (a?.kind === 'attention' && a.mlpDim % MHA_MLP_MULTIPLE !== 0) return `attention mlp_dim ${a.mlpDim} is not a multiple of ${MHA_MLP_MULTIPLE}`;
   return undefined;
 }
@@ -194,7 +200,8 @@ export function toMambaSsmConfig(config: ModelConfig): Json {
       attnLayerIdx.push(i);
       attnCfg = attentionCfg(m);
     } else {
-      ssmCfg = m.kind === 'mamba1' ? mamba1Cfg(m) : mamba2Cfg(m);
+      // mambaSsmUnsupportedReason leaves only Mamba mixers here
+      ssmCfg = m.kind === 'mamba1' ? mamba1Cfg(m) : mamba2Cfg(m as Mamba2Config);
     }
   }
   return {

@@ -2,6 +2,8 @@
  * Multi-head attention mixer (Vaswani et al. 2017) as mamba_ssm modules/mha.py `MHA`, used by
  * hybrid models: one in_proj to q, k, v (+ an optional gated MLP part), an optional depthwise
  * causal conv over qkv (no activation), optional rotary on q and k, grouped KV heads, out_proj.
+ * With split projections it is HF Llama's / NemotronH's attention: q_proj, k_proj, v_proj, o_proj
+ * (same math; the fused in_proj's rows are q, k, v in that order).
  *
  * Glossary: B batch, L new tokens, d model width, Hq query heads, Hkv KV heads (GQA when fewer),
  *   E head dim, S cache positions (maxLen), lengths[b] tokens already cached for sequence b,
@@ -20,7 +22,9 @@ import type { ParamScope } from './params.js';
 export interface AttentionState { kind: 'attention'; k: Tensor; v: Tensor; lengths: Int32Array; conv?: Tensor }
 
 export class AttentionMixer implements Mixer<AttentionState> {
-  private readonly inW: Tensor; private readonly inB?: Tensor;      // [qkvDim + mlp, d]
+  private readonly inW: Tensor; private readonly inB?: Tensor;      // [qkvDim + mlp, d], or q_proj [Hq E, d]
+  private readonly kW?: Tensor; private readonly kB?: Tensor;       // k_proj [Hkv E, d] when split
+  private readonly vW?: Tensor; private readonly vB?: Tensor;       // v_proj [Hkv E, d] when split
   private readonly convW?: Tensor; private readonly convB?: Tensor; // [qkvDim, K], [qkvDim]
   private readonly outW: Tensor; private readonly outB?: Tensor;    // [d, Hq E + mlp / 2]
   private readonly qkvDim: number;
@@ -28,9 +32,15 @@ export class AttentionMixer implements Mixer<AttentionState> {
   private readonly scale: number;
 
   constructor(readonly cfg: AttentionConfig, p: ParamScope) {
-    this.inW = p.get('in_proj.weight'); this.inB = p.opt('in_proj.bias');
+    const split = cfg.projections === 'split';
+    const [inName, outName] = split ? ['q_proj', 'o_proj'] : ['in_proj', 'out_proj'];
+    this.inW = p.get(`${inName}.weight`); this.inB = p.opt(`${inName}.bias`);
+    if (split) {
+      this.kW = p.get('k_proj.weight'); this.kB = p.opt('k_proj.bias');
+      this.vW = p.get('v_proj.weight'); this.vB = p.opt('v_proj.bias');
+    }
     if (cfg.dConv > 0) { this.convW = p.get('conv1d.weight'); this.convB = p.opt('conv1d.bias'); }
-    this.outW = p.get('out_proj.weight'); this.outB = p.opt('out_proj.bias');
+    this.outW = p.get(`${outName}.weight`); this.outB = p.opt(`${outName}.bias`);
     this.qkvDim = cfg.headDim * (cfg.nHeads + 2 * cfg.nKvHeads);
     this.mlp = attentionMlpWidth(cfg);
     this.scale = cfg.softmaxScale ?? 1 / Math.sqrt(cfg.headDim);
@@ -48,7 +58,9 @@ export class AttentionMixer implements Mixer<AttentionState> {
         throw new Error(`KV cache overflow: sequence ${b} has ${st.lengths[b]} cached tokens + ${L} new > maxLen ${S}; call initState with a larger maxLen`);
       }
     }
-    let qkv = ops.linear(x, this.inW, this.inB);                   // [B, L, qkvDim + mlp]
+    let qkv = this.kW && this.vW                                   // [B, L, qkvDim + mlp]
+      ? ops.concat([ops.linear(x, this.inW, this.inB), ops.linear(x, this.kW, this.kB), ops.linear(x, this.vW, this.vB)])
+      : ops.linear(x, this.inW, this.inB);
     let mlpOut: Tensor | undefined;
     if (this.mlp > 0) {
       const [q, m] = ops.split(qkv, [this.qkvDim, this.mlp]);

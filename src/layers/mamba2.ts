@@ -27,7 +27,7 @@ import type { ParamScope } from './params.js';
 /** conv [B, convDim, K-1] with convDim = dSsm + 2 G N; ssm [B, H, P, N] */
 export interface Mamba2State { kind: 'mamba2'; conv: Tensor; ssm: Tensor }
 
-/** mamba_ssm builds RMSNormGated with eps 1e-5 whatever the model's norm epsilon is. */
+/** mamba_ssm builds RMSNormGated with eps 1e-5 whatever the model's norm epsilon is (cfg.normEps overrides). */
 const GATED_NORM_EPS = 1e-5;
 
 export class Mamba2Mixer implements Mixer<Mamba2State> {
@@ -76,7 +76,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     const ySsm = scan.y.reshape([B, L, dSsm]);
     // grouped as mamba_ssm (group size dSsm / G); transformers normalizes the full width
     let y = this.normW
-      ? ops.gatedRmsNorm(ySsm, z, this.normW, GATED_NORM_EPS, dSsm / G, this.cfg.normBeforeGate)
+      ? ops.gatedRmsNorm(ySsm, z, this.normW, this.cfg.normEps ?? GATED_NORM_EPS, dSsm / G, this.cfg.normBeforeGate)
       : ops.mul(ySsm, ops.silu(z));                                // [B, L, dSsm]
     if (dMlp > 0) {
       const [z0, x0] = parts;
@@ -105,7 +105,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
       proj, convWeight: this.convW, convBias: this.convB, conv: state.conv, ssm: state.ssm, A: negExp(this.aLog),
       Dskip: this.Dskip, dtBias: this.dtBias, dtLimit: this.cfg.dtLimit, nGroups: G,
     });                                                            // y [B, dSsm]
-    const out = ops.normLinear(y, { weight: this.normW!, eps: GATED_NORM_EPS, groupSize: dSsm / G }, this.outW, this.outB, h);
+    const out = ops.normLinear(y, { weight: this.normW!, eps: this.cfg.normEps ?? GATED_NORM_EPS, groupSize: dSsm / G }, this.outW, this.outB, h);
     return { y: out, state: { kind: 'mamba2', conv, ssm: state.ssm } };
   }
 

@@ -5,13 +5,15 @@ import { storageVersion, type Tensor } from '../tensor.js';
 import type { AttentionState } from './attention.js';
 import type { Mamba1State } from './mamba1.js';
 import type { Mamba2State } from './mamba2.js';
+import type { MlpState } from './mlp.js';
 import type { RmsNorm } from './rms-norm.js';
 
-export type MixerState = Mamba1State | Mamba2State | AttentionState;
+export type MixerState = Mamba1State | Mamba2State | AttentionState | MlpState;
 
 /**
- * A sequence mixer: `forward` runs whole sequences in parallel, `step` one token per sequence;
- * both start from a state and return the final state, so they can be chained in any split.
+ * A sequence mixer (or an MLP in its slot): `forward` runs whole sequences in parallel, `step`
+ * one token per sequence; both start from a state and return the final state, so they can be
+ * chained in any split.
  * The input state is consumed: an attention layer appends to its KV cache in place.
  */
 export interface Mixer<S extends MixerState = MixerState> {

@@ -1,29 +1,62 @@
 import type { MlpConfig } from '../config.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
+import type { Mixer } from './mixer.js';
 import type { ParamScope } from './params.js';
 
+/** An MLP carries nothing from token to token; its state only keeps one entry per layer. */
+export interface MlpState { kind: 'mlp' }
+
 /**
- * mamba_ssm GatedMLP (SwiGLU, Shazeer 2020): [y, gate] = fc1(x); fc2(y * silu(gate)).
- * fc1.weight [2 d_int, d], fc2.weight [d, d_int]. Stateless, so one forward serves both paths.
+ * Feed-forward layer (see MlpConfig), either after a mixer in the same block or in the mixer
+ * slot as a layer of its own. Weights, d_int = dIntermediate:
+ *   names 'fc':   fc1 [2 d_int, d] ([up; gate], mamba_ssm GatedMLP) or [d_int, d], fc2 [d, d_int]
+ *   names 'proj': up_proj [d_int, d], gate_proj [d_int, d] when gated, down_proj [d, d_int]
+ * Stateless, so one forward serves both paths.
  */
-export class GatedMlp {
-  private readonly fc1w: Tensor;
-  private readonly fc1b?: Tensor;
-  private readonly fc2w: Tensor;
-  private readonly fc2b?: Tensor;
+export class Mlp implements Mixer<MlpState> {
+  private readonly upW: Tensor; private readonly upB?: Tensor;
+  private readonly gateW?: Tensor; private readonly gateB?: Tensor;
+  private readonly downW: Tensor; private readonly downB?: Tensor;
 
   constructor(readonly cfg: MlpConfig, p: ParamScope) {
-    this.fc1w = p.get('fc1.weight');
-    this.fc1b = p.opt('fc1.bias');
-    this.fc2w = p.get('fc2.weight');
-    this.fc2b = p.opt('fc2.bias');
+    const [up, down] = cfg.names === 'fc' ? ['fc1', 'fc2'] : ['up_proj', 'down_proj'];
+    this.upW = p.get(`${up}.weight`); this.upB = p.opt(`${up}.bias`);
+    if (cfg.gated && cfg.names === 'proj') { this.gateW = p.get('gate_proj.weight'); this.gateB = p.opt('gate_proj.bias'); }
+    this.downW = p.get(`${down}.weight`); this.downB = p.opt(`${down}.bias`);
   }
 
   /** x [..., d] -> [..., d] */
-  forward(x: Tensor): Tensor {
-    const h = ops.linear(x, this.fc1w, this.fc1b);                              // [..., 2 d_int]
-    const [y, gate] = ops.split(h, [this.cfg.dIntermediate, this.cfg.dIntermediate]);
-    return ops.linear(ops.mul(y, ops.silu(gate)), this.fc2w, this.fc2b);       // [..., d]
+  apply(x: Tensor): Tensor {
+    const f = this.cfg.dIntermediate;
+    let up = ops.linear(x, this.upW, this.upB);                       // [..., d_int] (or [..., 2 d_int] fused)
+    let gate: Tensor | undefined;
+    if (this.gateW) gate = ops.linear(x, this.gateW, this.gateB);     // [..., d_int]
+    else if (this.cfg.gated) [up, gate] = ops.split(up, [f, f]);
+    const h = gate ? ops.mul(up, this.activation(gate)) : this.activation(up);
+    return ops.linear(h, this.downW, this.downB);                     // [..., d]
+  }
+
+  forward(x: Tensor): { y: Tensor; state: MlpState } {
+    return { y: this.apply(x), state: { kind: 'mlp' } };
+  }
+
+  step(x: Tensor): { y: Tensor; state: MlpState } {
+    return this.forward(x);
+  }
+
+  initState(): MlpState {
+    return { kind: 'mlp' };
+  }
+
+  stateBytesPerSequence(): number {
+    return 0;
+  }
+
+  private activation(x: Tensor): Tensor {
+    if (this.cfg.activation === 'silu') return ops.silu(x);
+    if (this.cfg.activation === 'gelu') return ops.gelu(x);
+    const r = ops.relu(x);
+    return ops.mul(r, r);
   }
 }

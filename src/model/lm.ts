@@ -183,7 +183,7 @@ export class MambaLM {
       const what = got.length !== want.length ? `${got.length} layers, the model ${want.length}` : `layer ${i} is ${got[i]}, the model's ${want[i]}`;
       throw new UserError(`${where}: the state is not one of this model (${what})`);
     }
-    const be = state.layers.length > 0 ? stateTensors(state.layers[0])[0].backend : this.backend;
+    const be = state.layers.flatMap(stateTensors)[0]?.backend ?? this.backend;
     if (be !== this.backend) throw new UserError(`${where}: the state is on another backend (${be.name}) than the model (${this.backend.name})`);
   }
 
@@ -200,10 +200,13 @@ export class MambaLM {
 /** e.g. "mamba2 conv [*, 160, 3] ssm [*, 8, 16, 16]": the state's kind and per-sequence shapes */
 function layerSignature(s: MixerState): string {
   const dims = (t: Tensor, skip: number) => `[${['*', ...t.shape.slice(skip)].join(', ')}]`;
+  if (s.kind === 'mlp') return 'mlp';
   if (s.kind === 'attention') return `attention k ${dims(s.k, 2)} v ${dims(s.v, 2)}${s.conv ? ` conv ${dims(s.conv, 1)}` : ''}`;
   return `${s.kind} conv ${dims(s.conv, 1)} ssm ${dims(s.ssm, 1)}`;
 }
 
-function stateTensors(s: MixerState): Tensor[] {
+/** the tensors a layer's state holds (none for an MLP layer) */
+export function stateTensors(s: MixerState): Tensor[] {
+  if (s.kind === 'mlp') return [];
   return s.kind === 'attention' ? [s.k, s.v, ...(s.conv ? [s.conv] : [])] : [s.conv, s.ssm];
 }

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { attentionMlpWidth } from '../layers/attention.js';
-import { paddedVocab, type LayerConfig, type ModelConfig } from '../config.js';
+import { paddedVocab, type MixerConfig, type MlpConfig, type ModelConfig } from '../config.js';
 
 /**
  * The canonical parameter names and shapes a config implies: mamba_ssm's names without the
@@ -14,14 +14,10 @@ export function expectedShapes(config: ModelConfig): Map<string, number[]> {
   config.layers.forEach((layer, i) => {
     const p = `layers.${i}.`;
     out.set(`${p}norm.weight`, [d]);
-    for (const [name, shape] of mixerShapes(layer, d)) out.set(`${p}mixer.${name}`, shape);
+    for (const [name, shape] of mixerShapes(layer.mixer, d)) out.set(`${p}mixer.${name}`, shape);
     if (layer.mlp) {
-      const { dIntermediate: f, bias } = layer.mlp;
       out.set(`${p}norm2.weight`, [d]);
-      out.set(`${p}mlp.fc1.weight`, [2 * f, d]);
-      if (bias) out.set(`${p}mlp.fc1.bias`, [2 * f]);
-      out.set(`${p}mlp.fc2.weight`, [d, f]);
-      if (bias) out.set(`${p}mlp.fc2.bias`, [d]);
+      for (const [name, shape] of mixerShapes(layer.mlp, d)) out.set(`${p}mlp.${name}`, shape);
     }
   });
   out.set('norm_f.weight', [d]);
@@ -29,8 +25,7 @@ export function expectedShapes(config: ModelConfig): Map<string, number[]> {
   return out;
 }
 
-function mixerShapes(layer: LayerConfig, d: number): [string, number[]][] {
-  const m = layer.mixer;
+function mixerShapes(m: MixerConfig, d: number): [string, number[]][] {
   const s: [string, number[]][] = [];
   const lin = (name: string, outF: number, inF: number, bias: boolean): void => {
     s.push([`${name}.weight`, [outF, inF]]);
@@ -52,6 +47,13 @@ function mixerShapes(layer: LayerConfig, d: number): [string, number[]][] {
     s.push(['dt_bias', [H]], ['A_log', [H]], ['D', [m.dHasHdim ? dSsm : H]]);
     if (m.rmsNorm) s.push(['norm.weight', [dSsm]]);
     lin('out_proj', d, dMlp + dSsm, m.bias);
+  } else if (m.kind === 'mlp') {
+    return mlpShapes(m, d);
+  } else if (m.projections === 'split') {
+    lin('q_proj', m.nHeads * m.headDim, d, m.qkvProjBias);
+    lin('k_proj', m.nKvHeads * m.headDim, d, m.qkvProjBias);
+    lin('v_proj', m.nKvHeads * m.headDim, d, m.qkvProjBias);
+    lin('o_proj', d, m.nHeads * m.headDim, m.outProjBias);
   } else {
     const qkv = m.headDim * (m.nHeads + 2 * m.nKvHeads);
     const mlp = attentionMlpWidth(m);
@@ -61,6 +63,14 @@ function mixerShapes(layer: LayerConfig, d: number): [string, number[]][] {
     lin('out_proj', d, m.nHeads * m.headDim + mlp / 2, m.outProjBias);
   }
   return s;
+}
+
+function mlpShapes(m: MlpConfig, d: number): [string, number[]][] {
+  const f = m.dIntermediate;
+  const lin = (name: string, outF: number, inF: number): [string, number[]][] =>
+    [[`${name}.weight`, [outF, inF]], ...(m.bias ? [[`${name}.bias`, [outF]] as [string, number[]]] : [])];
+  if (m.names === 'fc') return [...lin('fc1', m.gated ? 2 * f : f, d), ...lin('fc2', d, f)];
+  return [...lin('up_proj', f, d), ...(m.gated ? lin('gate_proj', f, d) : []), ...lin('down_proj', d, f)];
 }
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;

@@ -2,10 +2,22 @@ import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import { Mulberry32 } from '../rng.js';
 import type { LayerConfig, Mamba1Config, Mamba2Config, ModelConfig } from '../config.js';
+import { hybridConfig } from './hybrid.js';
 import { expectedShapes } from './params.js';
+import { parsePattern, patternFromRatios } from './pattern.js';
 
-/** The published state-spaces checkpoints' architectures (their mamba_ssm config.json). */
-export const PRESET_NAMES = ['mamba-130m', 'mamba2-130m'] as const;
+/**
+ * The published state-spaces checkpoints' architectures (their mamba_ssm config.json), and the
+ * 8B Mamba-2-Hybrid of Waleffe et al. 2024 scaled down: Megatron-LM's allocation with 8% attention
+ * and 50% MLP layers, N 128 (64 in the tiny one), attention heads of 128, MLP width 4 d_model.
+ */
+export const PRESET_NAMES = ['mamba-130m', 'mamba2-130m', 'hybrid-tiny', 'hybrid-small'] as const;
+
+/** name -> layers, d_model, N, Mamba-2 head dim P, attention heads */
+const HYBRIDS: Record<string, [number, number, number, number, number]> = {
+  'hybrid-tiny': [14, 256, 64, 32, 2],
+  'hybrid-small': [28, 512, 128, 64, 4],
+};
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 export function preset(name: string): ModelConfig {
@@ -26,8 +38,18 @@ export function preset(name: string): ModelConfig {
     };
     return { ...base, padVocabSizeMultiple: 16, layers: repeat(24, () => ({ mixer: { ...mixer, dtLimit: [0, Infinity] } })) };
   }
+  if (Object.hasOwn(HYBRIDS, name)) {
+    const [L, dModel, dState, headDim, heads] = HYBRIDS[name];
+    const shape = { dModel, dState, expand: 2, headDim, heads, dIntermediate: 4 * dModel, vocabSize: base.vocabSize };
+    return hybridConfig(parsePattern(patternFromRatios(L, 0.08, 0.5), name), shape, name);
+  }
   throw new UserError(`unknown preset "${name}" (known: ${PRESET_NAMES.join(', ')})`);
 }
+
+/** The projections that write into the residual stream, in mamba_ssm's names and HF's. */
+const RESIDUAL_OUTPUTS: ReadonlySet<string> = new Set([
+  'mixer.out_proj.weight', 'mlp.fc2.weight', 'mixer.o_proj.weight', 'mixer.down_proj.weight', 'mlp.down_proj.weight',
+]);
 
 function repeat(n: number, f: () => LayerConfig): LayerConfig[] {
   return Array.from({ length: n }, f);
@@ -80,7 +102,7 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
       data = uniform(n, 1 / Math.sqrt(K));
     } else if (leaf.endsWith('.bias')) {
       data = new Float32Array(n);
-    } else if (leaf === 'mixer.out_proj.weight' || leaf === 'mlp.fc2.weight') {
+    } else if (RESIDUAL_OUTPUTS.has(leaf)) {
       // MambaLMHeadModel re-runs _init_weights with its default n_residuals_per_layer = 1 after
       // MixerModel's (2 with an MLP), so the scale that survives is 1/sqrt(n_layer)
       data = uniform(n, 1 / Math.sqrt(fanIn) / Math.sqrt(config.layers.length));

@@ -18,6 +18,7 @@ export function stateBytesOf(config: ModelConfig, maxLen: number): number {
 }
 
 function mixerStateBytes(m: MixerConfig, maxLen: number): number {
+  if (m.kind === 'mlp') return 0;
   if (m.kind === 'mamba1') return 4 * m.dInner * (m.dConv - 1 + m.dState);                     // conv [D, K-1] + ssm [D, N]
   if (m.kind === 'mamba2') {
     const convDim = m.dSsm + 2 * m.nGroups * m.dState;

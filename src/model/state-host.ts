@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import type { HostTensor } from '../io/host-tensor.js';
 import type { MixerState } from '../layers/mixer.js';
 import type { Tensor } from '../tensor.js';
-import type { MambaLM } from './lm.js';
+import { stateTensors, type MambaLM } from './lm.js';
 import { checkNotConsumed, ModelState } from './state.js';
 
 export type HostState = Map<string, HostTensor>;
@@ -38,7 +38,7 @@ export async function stateToHost(state: ModelState): Promise<HostState> {
       await put(`layers.${i}.v`, s.v, len);
       out.set(`layers.${i}.length`, { shape: [1], dtype: 'i32', data: Int32Array.of(len) });
       if (s.conv) await put(`layers.${i}.conv`, s.conv);
-    } else {
+    } else if (s.kind !== 'mlp') {
       await put(`layers.${i}.conv`, s.conv);
       await put(`layers.${i}.ssm`, s.ssm);
     }
@@ -71,6 +71,7 @@ export function stateFromHost(model: MambaLM, h: HostState, maxLen: number, wher
   const like = (name: string, t: Tensor) => up(want(name, t.dtype, t.shape));
   const up = (t: HostTensor) => be.upload(t.data, t.shape);
   const layers = zero.layers.map((s, i): MixerState => {
+    if (s.kind === 'mlp') return s;
     if (s.kind !== 'attention') {
       return { kind: s.kind, conv: like(`layers.${i}.conv`, s.conv), ssm: like(`layers.${i}.ssm`, s.ssm) } as MixerState;
     }
@@ -87,6 +88,6 @@ export function stateFromHost(model: MambaLM, h: HostState, maxLen: number, wher
       conv: s.conv ? like(`layers.${i}.conv`, s.conv) : undefined,
     };
   });
-  for (const s of zero.layers) for (const t of s.kind === 'attention' ? [s.k, s.v, ...(s.conv ? [s.conv] : [])] : [s.conv, s.ssm]) t.dispose();
+  for (const s of zero.layers) for (const t of stateTensors(s)) t.dispose();
   return new ModelState(1, layers);
 }

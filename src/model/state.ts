@@ -25,7 +25,7 @@ export function checkNotConsumed(state: ModelState, where: string): void {
 /**
  * The recurrent state of a whole model for a batch of sequences: one mixer state per layer
  * (Mamba-1: conv [B, D, K-1] + ssm [B, D, N]; Mamba-2: conv [B, convDim, K-1] + ssm
- * [B, H, P, N]; attention: k/v cache [B, maxLen, Hkv, E] + lengths [B] (+ conv)).
+ * [B, H, P, N]; attention: k/v cache [B, maxLen, Hkv, E] + lengths [B] (+ conv); an MLP layer: nothing).
  * forward/step advance a state: the one passed in is consumed (its buffers may be updated in
  * place and shared with the returned one) and cannot be passed again; `clone()` first to keep a
  * copy, e.g. to branch a prompt into several continuations or for beam search.
@@ -45,6 +45,7 @@ export class ModelState {
     const layers = states[0].layers.map((first, i) => {
       const all = states.map((s) => s.layers[i]);
       if (all.some((s) => s.kind !== first.kind)) throw new Error(`concatBatch: layer ${i} states differ in kind`);
+      if (first.kind === 'mlp') return first;
       if (first.kind === 'attention') {
         const att = all as Extract<MixerState, { kind: 'attention' }>[];
         const S = first.k.shape[1];
@@ -69,6 +70,7 @@ export class ModelState {
     checkNotConsumed(this, 'ModelState.selectBatch');
     for (const i of indices) if (!(i >= 0 && i < this.batch)) throw new RangeError(`selectBatch: index ${i} outside batch ${this.batch}`);
     const layers = this.layers.map((s): MixerState => {
+      if (s.kind === 'mlp') return s;
       if (s.kind === 'attention') {
         return {
           kind: 'attention', k: ops.selectBatch(s.k, indices), v: ops.selectBatch(s.v, indices),

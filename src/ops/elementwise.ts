@@ -24,6 +24,19 @@ export function silu(x: Tensor): Tensor {
   return y;
 }
 
+export function relu(x: Tensor): Tensor {
+  const y = x.backend.relu(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).reluBackward(x, dy)]);
+  return y;
+}
+
+/** the erf GELU (Hendrycks & Gimpel 2016), x Φ(x) */
+export function gelu(x: Tensor): Tensor {
+  const y = x.backend.gelu(x);
+  tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).geluBackward(x, dy)]);
+  return y;
+}
+
 export function softplus(x: Tensor): Tensor {
   const y = x.backend.softplus(x);
   tapeFor(x)?.record([x], [y], ([dy]) => [gradKernels(x.backend).softplusBackward(x, dy)]);

@@ -1,6 +1,6 @@
 /** The op layer models call: `import * as ops from '../ops/index.js'`. */
 export { linear, matmul, embedding } from './linear.js';
-export { add, mul, silu, softplus, exp } from './elementwise.js';
+export { add, mul, silu, relu, gelu, softplus, exp } from './elementwise.js';
 export { split, concat } from './shape.js';
 export { rmsNorm, gatedRmsNorm, softmax, logSoftmax } from './norm.js';
 export { crossEntropy } from './loss.js';

@@ -3,13 +3,17 @@
  * kinds in order (`*n` repeats), one width for all. It is written as a mamba_ssm config and read
  * back through io/, so it takes mamba_ssm's defaults and is exactly what the checkpoint will say.
  * (mamba_ssm has one ssm_cfg, so Mamba-1 and Mamba-2 layers do not mix.)
+ * Or a Megatron-LM hybrid pattern, e.g. "M-M*-M-" (model/pattern.ts): one layer per symbol, built
+ * as NemotronH builds them (model/hybrid.ts) and saved as a NemotronH checkpoint.
  */
 import { UserError } from '../errors.js';
 import { fromMambaSsmConfig } from '../io/mamba-ssm-config.js';
 import type { ModelConfig } from '../config.js';
+import { hybridConfig } from '../model/hybrid.js';
+import { isPattern, parsePattern } from '../model/pattern.js';
 
 export interface LayerStack {
-  /** "kind[*n],..." with kinds mamba1 (or mamba), mamba2, attention (or attn) */
+  /** "kind[*n],..." with kinds mamba1 (or mamba), mamba2, attention (or attn); or a pattern "M*-..." */
   layers: string;
   dModel: number;
   /** N of the SSM layers */
@@ -19,7 +23,10 @@ export interface LayerStack {
   headDim: number;
   /** attention heads */
   heads: number;
-  /** gated MLP width after every mixer (0: none); mamba_ssm rounds it to a multiple of 128 */
+  /**
+   * list: gated MLP width after every mixer (0: none), rounded by mamba_ssm to a multiple of 128;
+   * pattern: the width of the `-` layers (0: 4 dModel)
+   */
   dIntermediate: number;
   vocabSize: number;
 }
@@ -34,7 +41,7 @@ export function parseLayers(spec: string): ('mamba1' | 'mamba2' | 'attention')[]
     const m = /^([a-z0-9]+)(?:\*(\d+))?$/.exec(item);
     const kind = m ? KINDS[m[1]] : undefined;
     if (!m || !kind) {
-      throw new UserError(`--layers: unknown layer type "${item}" (known: mamba1, mamba2, attention; repeat with *n, e.g. mamba2*4,attention)`);
+      throw new UserError(`--layers: unknown layer type "${item}" (known: mamba1, mamba2, attention; repeat with *n, e.g. mamba2*4,attention; or a Megatron pattern such as M-M*-M-)`);
     }
     const n = m[2] === undefined ? 1 : Number(m[2]);
     if (n < 1 || n > 1024) throw new UserError(`--layers: "${item}" repeats ${n} times (1 to 1024)`);
@@ -44,6 +51,7 @@ export function parseLayers(spec: string): ('mamba1' | 'mamba2' | 'attention')[]
 }
 
 export function layerStackConfig(s: LayerStack): ModelConfig {
+  if (isPattern(s.layers)) return hybridConfig(parsePattern(s.layers, '--layers'), s, '--layers');
   const kinds = parseLayers(s.layers);
   const ssm = [...new Set(kinds.filter((k) => k !== 'attention'))];
   if (ssm.length > 1) throw new UserError('--layers: Mamba-1 and Mamba-2 layers cannot be mixed (a mamba_ssm config has one ssm_cfg)');

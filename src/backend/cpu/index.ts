@@ -8,8 +8,8 @@ import { attentionBackward } from './attention-backward.js';
 import { causalConv1d } from './conv.js';
 import { causalConv1dBackward } from './conv-backward.js';
 import { crossEntropy, scaleBy } from './cross-entropy.js';
-import { add, exp, mul, silu, softplus } from './elementwise.js';
-import { siluBackward, softplusBackward } from './elementwise-backward.js';
+import { add, exp, gelu, mul, relu, silu, softplus } from './elementwise.js';
+import { geluBackward, reluBackward, siluBackward, softplusBackward } from './elementwise-backward.js';
 import { embeddingBackward } from './embedding-backward.js';
 import { concat, embedding, split, writeAt } from './layout.js';
 import { mamba2Step } from './mamba2-step.js';
@@ -73,6 +73,8 @@ export class CpuBackend implements Backend, GradKernels {
     return mul(a, b);
   }
   silu(x: Tensor): Tensor { return silu(x); }
+  relu(x: Tensor): Tensor { return relu(x); }
+  gelu(x: Tensor): Tensor { return gelu(x); }
   softplus(x: Tensor): Tensor { return softplus(x); }
   exp(x: Tensor): Tensor { return exp(x); }
   split(x: Tensor, sizes: readonly number[]): Tensor[] {
@@ -153,6 +155,14 @@ export class CpuBackend implements Backend, GradKernels {
   softplusBackward(x: Tensor, dy: Tensor): Tensor {
     check.grad('softplusBackward', dy, x);
     return softplusBackward(x, dy);
+  }
+  reluBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('reluBackward', dy, x);
+    return reluBackward(x, dy);
+  }
+  geluBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('geluBackward', dy, x);
+    return geluBackward(x, dy);
   }
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     check.rmsNormBackward(x, weight, dy);

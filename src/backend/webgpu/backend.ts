@@ -167,6 +167,14 @@ export class WebGpuBackend extends WebGpuGradKernels implements Backend, KernelH
     return unary(this, 'silu', this.g(x, 'silu'));
   }
 
+  relu(x: Tensor): Tensor {
+    return unary(this, 'relu', this.g(x, 'relu'));
+  }
+
+  gelu(x: Tensor): Tensor {
+    return unary(this, 'gelu', this.g(x, 'gelu'));
+  }
+
   softplus(x: Tensor): Tensor {
     return unary(this, 'softplus', this.g(x, 'softplus'));
   }

@@ -49,6 +49,16 @@ export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
     return activationBackward(this, 'softplusGrad', this.g(x, 'softplusBackward'), this.g(dy, 'softplusBackward'));
   }
 
+  reluBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('reluBackward', dy, x);
+    return activationBackward(this, 'reluGrad', this.g(x, 'reluBackward'), this.g(dy, 'reluBackward'));
+  }
+
+  geluBackward(x: Tensor, dy: Tensor): Tensor {
+    check.grad('geluBackward', dy, x);
+    return activationBackward(this, 'geluGrad', this.g(x, 'geluBackward'), this.g(dy, 'geluBackward'));
+  }
+
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     const what = 'rmsNormBackward';
     check.rmsNormBackward(x, weight, dy);

@@ -6,6 +6,7 @@
 import type { GpuTensor } from '../buffer-pool.js';
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
 import { flatMain, header } from '../wgsl.js';
+import { NORMAL_CDF } from './elementwise.js';
 
 const WG = 256;
 
@@ -16,9 +17,14 @@ const WG = 256;
 export const GRAD_FNS = `
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 fn siluGrad(x: f32) -> f32 { let s = sigmoid(x); return s * (1.0 + x * (1.0 - s)); }
-fn softplusGrad(x: f32) -> f32 { return select(sigmoid(x), 1.0, x > 20.0); }`;
+fn softplusGrad(x: f32) -> f32 { return select(sigmoid(x), 1.0, x > 20.0); }
+fn reluGrad(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }`;
 
-export type ActivationGrad = 'siluGrad' | 'softplusGrad';
+/** gelu'(x) = Φ(x) + x φ(x); only the activation kernel needs it. */
+const GELU_GRAD = `${NORMAL_CDF}
+fn geluGrad(x: f32) -> f32 { return normalCdf(x) + x * 0.3989422804014327 * exp(-0.5 * x * x); }`;
+
+export type ActivationGrad = 'siluGrad' | 'softplusGrad' | 'reluGrad' | 'geluGrad';
 
 const kernels = new Map<ActivationGrad, Kernel>();
 
@@ -28,7 +34,7 @@ function activationKernel(fn: ActivationGrad): Kernel {
     k = {
       label: `${fn} backward`,
       source: `${header('n: u32', [['x', 'read', 'f32'], ['dy', 'read', 'f32'], ['dx', 'read_write', 'f32']])}
-${GRAD_FNS}
+${GRAD_FNS}${GELU_GRAD}
 ${flatMain(WG)}
   dx[i] = dy[i] * ${fn}(x[i]);
 }`,
@@ -38,7 +44,7 @@ ${flatMain(WG)}
   return k;
 }
 
-/** dx = dy · f'(x) for f = silu or softplus */
+/** dx = dy · f'(x) for f = silu, softplus, relu or gelu */
 export function activationBackward(h: KernelHost, fn: ActivationGrad, x: GpuTensor, dy: GpuTensor): GpuTensor {
   const dx = h.empty(x.shape);
   h.rt.dispatch(activationKernel(fn), [x.size], [storageOf(x), storageOf(dy), dx.storage], grid(x.size, WG));

@@ -1,5 +1,5 @@
 /**
- * Elementwise kernels: add, mul (same shapes, as on the CPU), silu, softplus, exp.
+ * Elementwise kernels: add, mul (same shapes, as on the CPU), silu, relu, gelu, softplus, exp.
  * One invocation per element; these are bandwidth-bound, so nothing is tiled.
  */
 import { grid, storageOf, type Kernel, type KernelHost } from '../runtime.js';
@@ -21,17 +21,26 @@ fn softplus(x: f32) -> f32 {
 const SILU = `
 fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }`;
 
+/** Φ(x) as 1 - erfc(x/√2)/2, erfc by Abramowitz & Stegun 7.1.26 as on the CPU. */
+export const NORMAL_CDF = `
+fn normalCdf(x: f32) -> f32 {
+  let z = abs(x) * 0.7071067811865476;
+  let t = 1.0 / (1.0 + 0.3275911 * z);
+  let erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * exp(-z * z);
+  return select(0.5 * erfc, 1.0 - 0.5 * erfc, x >= 0.0);
+}`;
+
 /** WGSL helpers other kernels splice in (scan, SSD, gated norm). */
 export const SCALAR_FNS = SOFTPLUS + SILU;
 
-export type UnaryOp = 'silu' | 'softplus' | 'exp';
-const UNARY: Record<UnaryOp, string> = { silu: 'silu(x)', softplus: 'softplus(x)', exp: 'exp(x)' };
+export type UnaryOp = 'silu' | 'relu' | 'gelu' | 'softplus' | 'exp';
+const UNARY: Record<UnaryOp, string> = { silu: 'silu(x)', relu: 'max(x, 0.0)', gelu: 'x * normalCdf(x)', softplus: 'softplus(x)', exp: 'exp(x)' };
 
 function unaryKernel(op: UnaryOp): Kernel {
   return {
     label: op,
     source: `${header('n: u32', [['a', 'read', 'f32'], ['out', 'read_write', 'f32']])}
-${SCALAR_FNS}
+${SCALAR_FNS}${NORMAL_CDF}
 ${flatMain(WG)}
   let x = a[i];
   out[i] = ${UNARY[op]};
