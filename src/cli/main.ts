@@ -21,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: 'exact-match accuracy of a model on a synthetic task', load: async () => (await import('./eval.js')).runEval },
   serve: { summary: 'OpenAI-compatible HTTP server with continuous batching and a prefix-state cache', load: async () => (await import('./serve.js')).runServe },
   info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
+  convert: { summary: 'write a model in another format (GGUF for llama.cpp)', load: async () => (await import('./convert.js')).runConvert },
   bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', load: async () => (await import('./bench.js')).runBench },
   score: { summary: 'BLEU, chrF2, chrF2++ of translations as sacreBLEU computes them; length bins, entity recall', load: async () => (await import('./score.js')).runScore },
   tokenizer: { summary: 'train a joint byte-level BPE tokenizer.json on parallel training data', load: async () => (await import('./tokenizer.js')).runTokenizer },
