@@ -90,6 +90,8 @@ test('writeGguf -> readGguf: every value type, arrays, alignment, exact tensors'
     ['a.bool', { type: 'bool', value: true }], ['a.str', { type: 'string', value: 'Mamba ✓ ß' }],
     ['a.arr', { type: 'array', itemType: 'string', items: [{ type: 'string', value: 'x' }, { type: 'string', value: '' }] }],
     ['a.nested', { type: 'array', itemType: 'array', items: [{ type: 'array', itemType: 'i16', items: [{ type: 'i16', value: -3 }] }] }],
+    // a header past the writer's first 64 KiB buffer
+    ['a.many', { type: 'array', itemType: 'string', items: Array.from({ length: 5000 }, (_, i) => ({ type: 'string', value: `token ${i}` })) }],
   ]);
   const a = Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i) * 3);
   const b = Float32Array.from({ length: 5 }, (_, i) => i - 2.5);

@@ -76,7 +76,7 @@ function bpeVocab(file: string, rows: number): [string, GgufValue][] {
   if (model?.type !== 'BPE' || !byteLevel) {
     throw new UserError(`${file}: only byte-level BPE tokenizers (GPT-NeoX, GPT-2) can be written to GGUF, this one is ${String(model?.type)} with pre-tokenizer ${String(pre?.type)}`);
   }
-  const tokens: (string | undefined)[] = new Array(rows);
+  const tokens: (string | undefined)[] = Array.from({ length: rows }, () => undefined);
   const types: number[] = new Array(rows).fill(NORMAL);
   const put = (token: string, id: unknown, type: number) => {
     if (!(Number.isInteger(id) && (id as number) >= 0)) throw new UserError(`${file}: token ${JSON.stringify(token)} has id ${String(id)}`);
