@@ -187,6 +187,23 @@ test('bad GGUF files fail with one line each', () => {
   throwsUser(() => readGgufModel(path.join(tmp, 'missing.gguf')), 'file not found');
 });
 
+test('a GGUF whose metadata disagrees with its tensors fails before reading them', () => {
+  const fixture = readGguf(path.join(FIXTURES, 'gguf', 'mamba1-tiny.gguf'));
+  const rewrite = (name: string, key: string, value: GgufValue) => {
+    const meta = new Map(fixture.header.metadata);
+    meta.set(key, value);
+    const file = path.join(tmp, name);
+    writeGguf(file, meta, fixture.header.tensors.map((t) => ({ name: t.name, shape: [...t.ne].reverse(), data: fixture.tensors.get(t.name)!.data as Float32Array, type: 'F32' })));
+    return file;
+  };
+  throwsUser(() => readGgufModel(rewrite('layers.gguf', 'mamba.block_count', { type: 'u32', value: 1e9 })), 'block_count" 1000000000 is beyond the limit');
+  throwsUser(() => readGgufModel(rewrite('layers3.gguf', 'mamba.block_count', { type: 'u32', value: 3 })), 'tensor "blk.2.attn_norm.weight" is missing');
+  throwsUser(() => readGgufModel(rewrite('inner.gguf', 'mamba.ssm.inner_size', { type: 'u32', value: 64 })), 'tensor "blk.0.ssm_in.weight" has ne [64,256], expected [64,128]');
+  throwsUser(() => readGgufModel(rewrite('eps.gguf', 'mamba.attention.layer_norm_rms_epsilon', { type: 'u32', value: 1 })), 'must be a positive float, got u32 1');
+  throwsUser(() => readGgufModel(rewrite('falcon.gguf', 'mamba.ssm.dt_b_c_rms', { type: 'bool', value: true })), 'FalconMamba');
+  throwsUser(() => readGgufModel(rewrite('tokens.gguf', 'tokenizer.ggml.tokens', { type: 'array', itemType: 'string', items: [{ type: 'string', value: 'a' }] })), 'has 1 tokens but token_embd.weight has 300 rows');
+});
+
 test('models llama.cpp cannot run are refused by name', () => {
   const src = readCheckpoint(path.join(FIXTURES, 'hf', 'mamba1-tiny'));
   const file = path.join(tmp, 'refused.gguf');

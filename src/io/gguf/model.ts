@@ -29,8 +29,8 @@ export function readGgufModel(file: string): GgufModel {
     const embd = infos.get('token_embd.weight');
     const rows = embd?.ne[1] ?? 0;
     const config = configFromMetadata(header.metadata, rows, !infos.has('output.weight'), file);
-    checkModelSize(config, file);
     if (!embd || embd.ne.length !== 2) throw new UserError(`${file}: no 2-D tensor "token_embd.weight"`);
+    checkModelSize(config, file);
     const tokens = header.metadata.get('tokenizer.ggml.tokens');
     if (tokens?.type === 'array' && tokens.items.length !== rows) {
       throw new UserError(`${file}: tokenizer.ggml.tokens has ${tokens.items.length} tokens but token_embd.weight has ${rows} rows`);
@@ -38,14 +38,17 @@ export function readGgufModel(file: string): GgufModel {
     const table = tensorTable(config);
     const known = new Set(table.map((e) => e.gguf));
     for (const name of infos.keys()) if (!known.has(name)) throw new UserError(`${file}: unexpected tensor "${name}" for this ${architectureOf(config)} model`);
-    const weights = new Map<string, HostTensor>();
-    const checkpointNames = new Map<string, string>();
+    // every name and shape is checked before any tensor data is read
     for (const e of table) {
       const info = infos.get(e.gguf);
       if (!info) throw new UserError(`${file}: tensor "${e.gguf}" is missing`);
       const want = [...e.ggufShape].reverse();
       if (info.ne.join() !== want.join()) throw new UserError(`${file}: tensor "${e.gguf}" has ne [${info.ne}], expected [${want}]`);
-      const t = readGgufTensor(f, header, info);
+    }
+    const weights = new Map<string, HostTensor>();
+    const checkpointNames = new Map<string, string>();
+    for (const e of table) {
+      const t = readGgufTensor(f, header, infos.get(e.gguf)!);
       if (e.negExp) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.log(-t.data[i]);
       weights.set(e.canonical, { ...t, shape: e.shape });
       checkpointNames.set(e.canonical, e.gguf);
