@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: 'OpenAI-compatible HTTP server with continuous batching and a prefix-state cache', load: async () => (await import('./serve.js')).runServe },
   pattern: { summary: "the Mamba-2/attention/MLP layer pattern of Megatron-LM's allocation", load: async () => (await import('./pattern.js')).runPattern },
   info: { summary: 'architecture, parameter count and state size of a model', load: async () => (await import('./info.js')).runInfo },
+  convert: { summary: 'write a model in another format (GGUF for llama.cpp)', load: async () => (await import('./convert.js')).runConvert },
   bench: { summary: 'prefill and decode tokens/s of a model, or GFLOP/s of matmul', load: async () => (await import('./bench.js')).runBench },
   score: { summary: 'BLEU, chrF2, chrF2++ of translations as sacreBLEU computes them; length bins, entity recall', load: async () => (await import('./score.js')).runScore },
   tokenizer: { summary: 'train a joint byte-level BPE tokenizer.json on parallel training data', load: async () => (await import('./tokenizer.js')).runTokenizer },

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ModelConfig } from '../config.js';
 import { asObject, type Json } from './fields.js';
+import { readGgufModel } from './gguf/model.js';
 import { fromHfConfig, groupedNormNote, hfConfigText, hfUnsupportedReason, toHfConfig } from './hf-config.js';
 import type { CheckEntry, HostTensor } from './host-tensor.js';
 import { describe, stringifyJson } from './json.js';
@@ -53,6 +54,8 @@ export type ShapesOf = (config: ModelConfig) => ReadonlyMap<string, readonly num
  * config.json before any tensor data is read, so a file that disagrees costs no memory.
  */
 export function readCheckpoint(dir: string, shapesOf?: ShapesOf): Checkpoint {
+  // a llama.cpp file holds a pure Mamba-1 or Mamba-2 stack, which the HF format expresses
+  if (/\.gguf$/i.test(dir)) return { ...readGgufModel(dir), format: 'hf' };
   if (!fs.existsSync(dir)) throw new UserError(`${dir}: folder not found`);
   if (!fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: not a folder`);
   const { config, format } = readConfig(path.join(dir, 'config.json'));
