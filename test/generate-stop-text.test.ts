@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { StopText } from '../src/generate/stop-text.js';
 
 const run = (stop: string, pieces: string[]) => {
-  const s = new StopText(stop);
+  const s = new StopText([stop], true);
   const out = pieces.map((p) => s.push(p));
   return { out, stopped: s.stopped, rest: s.flush() };
 };

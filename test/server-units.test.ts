@@ -7,20 +7,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostStateBytes, stateFromHost, stateToHost, type HostState } from '../src/model/state-host.js';
 import { PrefixCache, prefixKeys } from '../src/server/prefix-cache.js';
-import { StopStrings } from '../src/server/stop-strings.js';
+import { StopText } from '../src/generate/stop-text.js';
 import { loadFixture } from './model-util.js';
 
-test('StopStrings: a stop string across pieces ends the text before it; the earliest of several wins', () => {
-  const s = new StopStrings(['END', 'xy']);
+test('StopText without the stop string: a stop string across pieces ends the text before it; the earliest of several wins', () => {
+  const s = new StopText(['END', 'xy'], false);
   assert.equal(s.push('abc E'), 'abc ');   // "E" might begin END: held back
   assert.equal(s.push('N'), '');
   assert.equal(s.push('Dmore'), '');
   assert.ok(s.stopped);
-  const t = new StopStrings(['END', 'xy']);
+  const t = new StopText(['END', 'xy'], false);
   assert.equal(t.push('a x'), 'a ');
   assert.equal(t.push('z ENxyEND'), 'xz EN');
   assert.ok(t.stopped);
-  const u = new StopStrings(['END']);
+  const u = new StopText(['END'], false);
   assert.equal(u.push('the EN'), 'the ');
   assert.equal(u.flush(), 'EN');
   assert.ok(!u.stopped);

@@ -124,7 +124,7 @@ async function stream(model: MambaLM, prompt: number[], tokenizer: Tokenizer, fl
   });
   const asText = !flags['ids-only'];
   const text = asText || flags.stop !== undefined ? new TextStream(tokenizer) : undefined;
-  const stop = flags.stop === undefined ? undefined : new StopText(flags.stop);
+  const stop = flags.stop === undefined ? undefined : new StopText([flags.stop], true);
   const live = !flags.json;
   const ids: number[] = [];
   let out = '';

@@ -1,19 +1,20 @@
 /**
- * Ending streamed text at a stop string. Pieces of decoded text come in as a TextStream makes
+ * Ending streamed text at stop strings. Pieces of decoded text come in as a TextStream makes
  * them; a stop string may begin inside one piece and end in a later one, so the tail of the text
- * that could still be the start of the stop string is held back until it is decided. The rule:
- * everything before the stop string is output, then the stop string itself; the text after it
- * (the rest of the token that completed it) is dropped.
+ * that could still be the start of a stop string is held back until it is decided. Everything
+ * before the first stop string (the earliest of several) is output; then the stop string itself
+ * when `keepStop` (the CLI's `--stop`) or not (OpenAI's `stop`); the text after it (the rest of
+ * the token that completed it) is dropped.
  */
 export class StopText {
   private held = '';
   private done = false;
 
-  constructor(private readonly stop: string) {
-    if (stop === '') throw new RangeError('StopText: the stop string is empty');
+  constructor(private readonly stops: readonly string[], private readonly keepStop: boolean) {
+    if (stops.some((s) => s === '')) throw new RangeError('StopText: a stop string is empty');
   }
 
-  /** whether the stop string has appeared */
+  /** whether a stop string has appeared */
   get stopped(): boolean {
     return this.done;
   }
@@ -22,29 +23,39 @@ export class StopText {
   push(piece: string): string {
     if (this.done) return '';
     const text = this.held + piece;
-    const at = text.indexOf(this.stop);
+    let at = -1, stop = '';
+    for (const s of this.stops) {
+      const i = text.indexOf(s);
+      if (i >= 0 && (at < 0 || i < at)) [at, stop] = [i, s];
+    }
     if (at >= 0) {
       this.done = true;
       this.held = '';
-      return text.slice(0, at + this.stop.length);
+      return text.slice(0, this.keepStop ? at + stop.length : at);
     }
     const keep = this.partialStopAtEnd(text);
     this.held = text.slice(text.length - keep);
     return text.slice(0, text.length - keep);
   }
 
-  /** what is held back, when the text ends without the stop string */
+  /** what is held back, when the text ends without a stop string */
   flush(): string {
     const out = this.held;
     this.held = '';
     return out;
   }
 
-  /** the length of the longest end of `text` that is a proper start of the stop string */
+  /** the length of the longest end of `text` that is a proper start of a stop string */
   private partialStopAtEnd(text: string): number {
-    for (let n = Math.min(this.stop.length - 1, text.length); n > 0; n--) {
-      if (text.endsWith(this.stop.slice(0, n))) return n;
+    let keep = 0;
+    for (const s of this.stops) {
+      for (let n = Math.min(s.length - 1, text.length); n > keep; n--) {
+        if (text.endsWith(s.slice(0, n))) {
+          keep = n;
+          break;
+        }
+      }
     }
-    return 0;
+    return keep;
   }
 }

@@ -8,7 +8,7 @@ import { sampleToken, type SamplingOptions } from '../generate/sampling.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { TextStream } from '../text/stream.js';
 import { tokenLogprob, type TokenLogprob } from './logprobs.js';
-import { StopStrings } from './stop-strings.js';
+import { StopText } from '../generate/stop-text.js';
 
 export interface SequenceParams extends SamplingOptions {
   maxTokens: number;
@@ -41,13 +41,13 @@ export class Sequence {
   private readonly rng: Xoshiro128;
   private readonly history: number[];
   private readonly text: TextStream;
-  private readonly stops: StopStrings;
+  private readonly stops: StopText;
 
   constructor(readonly index: number, readonly prompt: readonly number[], private readonly p: SequenceParams, tokenizer: Tokenizer, private readonly vocab: number) {
     this.rng = new Xoshiro128(p.seed + index);
     this.history = [...prompt];
     this.text = new TextStream(tokenizer);
-    this.stops = new StopStrings(p.stop);
+    this.stops = new StopText(p.stop, false);
   }
 
   get done(): boolean {
