@@ -9,26 +9,17 @@
 import { UserError } from '../errors.js';
 import { fromMambaSsmConfig } from '../io/mamba-ssm-config.js';
 import type { ModelConfig } from '../config.js';
-import { hybridConfig } from '../model/hybrid.js';
+import { hybridConfig, type HybridShape } from '../model/hybrid.js';
 import { isPattern, parsePattern } from '../model/pattern.js';
 
-export interface LayerStack {
+/**
+ * The flags' architecture: the widths of a hybrid (HybridShape) and a layer spec. `dIntermediate`
+ * of a list is the gated MLP after every mixer (0: none), rounded by mamba_ssm to a multiple of
+ * 128; of a pattern, the width of the `-` layers (0: 4 dModel).
+ */
+export interface LayerStack extends HybridShape {
   /** "kind[*n],..." with kinds mamba1 (or mamba), mamba2, attention (or attn); or a pattern "M*-..." */
   layers: string;
-  dModel: number;
-  /** N of the SSM layers */
-  dState: number;
-  expand: number;
-  /** P of Mamba-2 layers */
-  headDim: number;
-  /** attention heads */
-  heads: number;
-  /**
-   * list: gated MLP width after every mixer (0: none), rounded by mamba_ssm to a multiple of 128;
-   * pattern: the width of the `-` layers (0: 4 dModel)
-   */
-  dIntermediate: number;
-  vocabSize: number;
 }
 
 const KINDS: Record<string, 'mamba1' | 'mamba2' | 'attention'> = {

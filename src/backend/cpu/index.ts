@@ -148,22 +148,10 @@ export class CpuBackend implements Backend, GradKernels {
     check.embeddingBackward(dy, ids);
     return embeddingBackward(dy, ids, V);
   }
-  siluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('siluBackward', dy, x);
-    return siluBackward(x, dy);
-  }
-  softplusBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('softplusBackward', dy, x);
-    return softplusBackward(x, dy);
-  }
-  reluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('reluBackward', dy, x);
-    return reluBackward(x, dy);
-  }
-  geluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('geluBackward', dy, x);
-    return geluBackward(x, dy);
-  }
+  siluBackward(x: Tensor, dy: Tensor): Tensor { return activationGrad('siluBackward', siluBackward, x, dy); }
+  softplusBackward(x: Tensor, dy: Tensor): Tensor { return activationGrad('softplusBackward', softplusBackward, x, dy); }
+  reluBackward(x: Tensor, dy: Tensor): Tensor { return activationGrad('reluBackward', reluBackward, x, dy); }
+  geluBackward(x: Tensor, dy: Tensor): Tensor { return activationGrad('geluBackward', geluBackward, x, dy); }
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
     check.rmsNormBackward(x, weight, dy);
     return rmsNormBackward(x, weight, eps, dy);
@@ -210,4 +198,9 @@ export class CpuBackend implements Backend, GradKernels {
     check.rotaryBackward(dy, pos0, rotaryDim);
     return rotaryBackward(dy, pos0, rotaryDim, base, interleaved);
   }
+}
+
+function activationGrad(what: Parameters<typeof check.grad>[0], backward: (x: Tensor, dy: Tensor) => Tensor, x: Tensor, dy: Tensor): Tensor {
+  check.grad(what, dy, x);
+  return backward(x, dy);
 }

@@ -39,24 +39,14 @@ export abstract class WebGpuGradKernels implements KernelHost, GradKernels {
     return embeddingBackward(this, this.g(dy, what), this.g(ids, what), V);
   }
 
-  siluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('siluBackward', dy, x);
-    return activationBackward(this, 'siluGrad', this.g(x, 'siluBackward'), this.g(dy, 'siluBackward'));
-  }
+  siluBackward(x: Tensor, dy: Tensor): Tensor { return this.activationGrad('siluBackward', 'siluGrad', x, dy); }
+  softplusBackward(x: Tensor, dy: Tensor): Tensor { return this.activationGrad('softplusBackward', 'softplusGrad', x, dy); }
+  reluBackward(x: Tensor, dy: Tensor): Tensor { return this.activationGrad('reluBackward', 'reluGrad', x, dy); }
+  geluBackward(x: Tensor, dy: Tensor): Tensor { return this.activationGrad('geluBackward', 'geluGrad', x, dy); }
 
-  softplusBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('softplusBackward', dy, x);
-    return activationBackward(this, 'softplusGrad', this.g(x, 'softplusBackward'), this.g(dy, 'softplusBackward'));
-  }
-
-  reluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('reluBackward', dy, x);
-    return activationBackward(this, 'reluGrad', this.g(x, 'reluBackward'), this.g(dy, 'reluBackward'));
-  }
-
-  geluBackward(x: Tensor, dy: Tensor): Tensor {
-    check.grad('geluBackward', dy, x);
-    return activationBackward(this, 'geluGrad', this.g(x, 'geluBackward'), this.g(dy, 'geluBackward'));
+  private activationGrad(what: 'siluBackward' | 'softplusBackward' | 'reluBackward' | 'geluBackward', fn: Parameters<typeof activationBackward>[1], x: Tensor, dy: Tensor): Tensor {
+    check.grad(what, dy, x);
+    return activationBackward(this, fn, this.g(x, what), this.g(dy, what));
   }
 
   rmsNormBackward(x: Tensor, weight: Tensor, eps: number, dy: Tensor): { dx: Tensor; dweight: Tensor } {
