@@ -206,6 +206,9 @@ export function writeCheckpoint(
     if (!t) throw new UserError(`${dir}: parameter "${name}" is missing`);
     tensors.set(checkpointName(name, format), isConvWeight(name) ? { ...t, shape: [t.shape[0], 1, t.shape[1]] } : t);
   }
+  // transformers' NemotronH does not tie lm_head to the embedding whatever tie_word_embeddings
+  // says (it initializes a missing one at random), so a tied head is stored as well.
+  if (format === 'nemotron_h' && config.tieEmbeddings) tensors.set(checkpointName('lm_head.weight', format), weights.get('embedding.weight')!);
   fs.mkdirSync(dir, { recursive: true });
   // transformers refuses safetensors files without format metadata.
   writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { ...metadata, format: 'pt' });

@@ -46,6 +46,7 @@ export function fromNemotronHConfig(json: Json, file: string): ModelConfig {
   if (f.string('mamba_hidden_act', 'silu') !== 'silu') f.fail('mamba_hidden_act', 'must be "silu"');
   if (f.has('sliding_window')) f.fail('sliding_window', 'must be null: sliding-window attention is not supported');
 
+  const dtMin = f.positive('time_step_min', 0.001);
   const nHeads = f.positiveInt('mamba_num_heads', 128);
   const headDim = f.positiveInt('mamba_head_dim', 64);
   const nGroups = f.positiveInt('n_groups', 8);
@@ -65,8 +66,9 @@ export function fromNemotronHConfig(json: Json, file: string): ModelConfig {
     rmsNorm: true,
     normBeforeGate: false,
     dHasHdim: false,
-    dtLimit: f.pair('time_step_limit', [0, Infinity]),
-    dtMin: f.positive('time_step_min', 0.001),
+    // transformers' NemotronH clamps Δ from below at time_step_min and ignores time_step_limit
+    dtLimit: [dtMin, Infinity],
+    dtMin,
     dtMax: f.positive('time_step_max', 0.1),
     dtInitFloor: f.positive('time_step_floor', 1e-4),
     dMlp: 0,
@@ -144,6 +146,9 @@ function mixerReason(m: MixerConfig, config: ModelConfig): string | undefined {
     case 'mamba2':
       if (m.dMlp !== 0 || m.dHasHdim || !m.rmsNorm || m.normBeforeGate) return 'Mamba-2 is not NemotronH\'s (parallel MLP, D per channel, or no/other gated norm)';
       if ((m.normEps ?? 1e-5) !== config.normEpsilon) return 'the Mamba-2 gated norm epsilon differs from the model\'s';
+      if (m.dtLimit[0] !== m.dtMin || m.dtLimit[1] !== Infinity) {
+        return `Mamba-2 clamps Δ to [${m.dtLimit}]; NemotronH clamps it to [time_step_min, inf] = [${m.dtMin}, inf]`;
+      }
       return undefined;
     case 'attention':
       if (m.projections !== 'split' || m.rotaryEmbDim !== 0 || !m.causal || m.dConv !== 0 || m.mlpDim !== 0) {
@@ -220,7 +225,7 @@ export function toNemotronHConfig(config: ModelConfig): Json {
     ssm_state_size: m?.dState ?? 128,
     tie_word_embeddings: config.tieEmbeddings,
     time_step_floor: m?.dtInitFloor ?? 1e-4,
-    time_step_limit: m?.dtLimit ?? [0, Infinity],
+    time_step_limit: [0, Infinity],
     time_step_max: m?.dtMax ?? 0.1,
     time_step_min: m?.dtMin ?? 0.001,
     topk_group: 1,

@@ -33,7 +33,7 @@ export function hybridConfig(kinds: readonly PatternLayer[], s: HybridShape, wha
   const mamba: Mamba2Config = {
     kind: 'mamba2', dState: s.dState, dConv: 4, expand: s.expand, headDim: s.headDim, dSsm, nHeads: dSsm / s.headDim, nGroups: 1,
     chunkSize: 256, convBias: true, bias: false, rmsNorm: true, normBeforeGate: false, dHasHdim: false,
-    dtLimit: [0, Infinity], dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0, normEps: NORM_EPS,
+    dtLimit: [0.001, Infinity], dtMin: 0.001, dtMax: 0.1, dtInitFloor: 1e-4, dMlp: 0, normEps: NORM_EPS,
   };
   const attention: AttentionConfig = {
     kind: 'attention', projections: 'split', nHeads: s.heads, nKvHeads: s.heads, headDim: s.dModel / s.heads,
