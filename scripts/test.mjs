@@ -7,10 +7,11 @@
  * - Skipped tests are collected by a reporter of their own and listed at the end in one visible
  *   block with their reasons. Under CI=true, or with --no-skips, any skip fails the run.
  *
- * Arguments are passed on to `node --test` (e.g. a file list); the default is dist/test/.
+ * Arguments are passed on to `node --test` (e.g. a file list); the default is every *.test.js
+ * under dist/test (not the helpers beside them, such as the fuzzer's worker).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const noSkips = args.includes('--no-skips') || process.env.CI === 'true';
 const files = args.filter((a) => a !== '--no-skips');
+
+/** every *.test.js below `dir` */
+function testFiles(dir) {
+  return readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(dir, f));
+}
 
 const env = { ...process.env };
 const SWIFTSHADER = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
@@ -34,7 +40,7 @@ const child = spawn(process.execPath, [
   '--test',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${join(root, 'scripts/skips-reporter.mjs')}`, `--test-reporter-destination=${skipLog}`,
-  ...(files.length ? files : [join(root, 'dist/test/')]),
+  ...(files.length ? files : testFiles(join(root, 'dist/test'))),
 ], { cwd: root, env, stdio: 'inherit' });
 
 const forward = (signal) => child.kill(signal);

@@ -108,7 +108,7 @@ describe('--device webgpu', { concurrency: 3 }, () => {
   // the longest runs first
   test(`${M2}: grads within ${TOL} relative of the reference loss and gradients`, { skip }, async (t) => {
     const file = join(out, 'grads.safetensors');
-    ok(await webgpu('grads', '--model', M2, '--input', `${M2}/expected.safetensors`, '--out', file));
+    ok(await webgpu('grads', '--model', M2, '--input', `${M2}/expected.safetensors`, '--out', file), /^mamba-ts: wrote /);
     const got = readSafetensors(file);
     const want = expected(M2);
     const keys = [...want.keys()].filter((k) => k === 'loss' || k.startsWith('grad.')).sort();
@@ -127,7 +127,7 @@ describe('--device webgpu', { concurrency: 3 }, () => {
     const dir = join(out, 'run');
     const trained = await webgpu('train', '--out', dir, '--task', 'induction-heads', '--task-options', 'vocab=8', '--seq-len', '12',
       '--steps', '2', '--d-model', '16', '--d-state', '4', '--head-dim', '8', '--batch-size', '2', '--eval-batches', '1', '--no-progress');
-    ok(trained, /^step \d\/2 \| val loss /);
+    ok(trained, /^(step \d\/2 \| val loss |mamba-ts: (\d+ parameters, |compiling shaders))/);
     const summary = JSON.parse(trained.stdout);
     assert.deepEqual([summary.status, summary.step], ['completed', 2]);
     assert.ok(Number.isFinite(summary.loss), `loss ${summary.loss}`);
@@ -146,7 +146,7 @@ describe('--device webgpu', { concurrency: 3 }, () => {
     for (const recurrent of [false, true]) {
       test(`${dir}: logits${recurrent ? ' --recurrent' : ''} within ${TOL} of the reference`, { skip }, async (t) => {
         const file = join(out, `${dir.replace(/\W/g, '_')}${recurrent ? '-rec' : ''}.safetensors`);
-        ok(await webgpu('logits', '--model', dir, '--input', input, '--out', file, ...(recurrent ? ['--recurrent'] : [])));
+        ok(await webgpu('logits', '--model', dir, '--input', input, '--out', file, ...(recurrent ? ['--recurrent'] : [])), /^mamba-ts: wrote /);
         const got = readSafetensors(file).get('logits')!;
         assert.deepEqual(got.shape, ref.get('logits')!.shape);
         const err = maxAbsDiff(got.data, ref.get('logits')!.data);
