@@ -98,3 +98,39 @@ export function readJsonFile(file: string): unknown {
   }
   return parseJson(text, file);
 }
+
+const TEXT_CHUNK = 1 << 20;
+
+/**
+ * A UTF-8 text file read 1 MiB at a time, so that memory stays flat however large the file: each
+ * chunk's decoded text (a character cut by the chunk's end comes whole with the next) and its
+ * bytes, valid until the next chunk; the last has no bytes. Bytes that are not UTF-8 are a
+ * UserError `${file}: ${notUtf8()}`.
+ */
+export function* utf8Chunks(file: string, notUtf8: () => string): Generator<{ text: string; bytes: Uint8Array }> {
+  let fd: number;
+  try {
+    if (!fs.statSync(file).isFile()) throw new UserError(`${file}: not a regular file`);
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const buf = new Uint8Array(TEXT_CHUNK);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, TEXT_CHUNK, null);
+      let text: string;
+      try {
+        text = decoder.decode(buf.subarray(0, n), { stream: n > 0 });
+      } catch {
+        throw new UserError(`${file}: ${notUtf8()}`);
+      }
+      yield { text, bytes: buf.subarray(0, n) };
+      if (n === 0) return;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}

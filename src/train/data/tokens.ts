@@ -8,8 +8,8 @@
  * tokenized a chunk at a time, and the ids go straight into one Int32Array sized from the file
  * sizes (one byte at least per token for byte-level tokenizers, so it rarely grows).
  */
-import * as fs from 'node:fs';
 import { UserError } from '../../errors.js';
+import { utf8Chunks } from '../../io/files.js';
 import { ByteTokenizer } from '../../text/byte-level.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
 import { Mulberry32 } from '../../rng.js';
@@ -73,8 +73,6 @@ class IdBuffer {
   }
 }
 
-const CHUNK = 1 << 20;
-
 /**
  * Tokenizes a text file a chunk at a time. Byte-level ids do not depend on where the text is cut;
  * other tokenizers get chunks cut before a newline between two non-space characters, where the
@@ -83,43 +81,26 @@ const CHUNK = 1 << 20;
  */
 function encodeFile(file: string, tokenizer: Tokenizer, emit: (ids: ArrayLike<number>) => void): void {
   const anywhere = tokenizer instanceof ByteTokenizer;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const buf = new Uint8Array(CHUNK);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    let carry = '';
-    let first = true;
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, CHUNK, null);
-      let text: string;
-      try {
-        text = carry + decoder.decode(buf.subarray(0, n), { stream: n > 0 });
-      } catch {
-        throw new UserError(`${file}: not UTF-8 text`);
-      }
-      if (n === 0) {
-        if (text && !anywhere) emit(tokenizer.encode(text));
-        return;
-      }
-      // byte-level ids are the bytes: the decoder above only checks that they are UTF-8 (and
-      // drops a leading byte-order mark, as decoding the whole file would)
-      if (anywhere) {
-        const bom = first && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
-        emit(buf.subarray(bom, n));
-        first = false;
-        continue;
-      }
-      const cut = safeCut(text);
-      if (cut > 0) emit(tokenizer.encode(text.slice(0, cut)));
-      carry = text.slice(cut);
+  let carry = '';
+  let first = true;
+  for (const chunk of utf8Chunks(file, () => 'not UTF-8 text')) {
+    const { bytes } = chunk;
+    const text = carry + chunk.text;
+    if (bytes.length === 0) {
+      if (text && !anywhere) emit(tokenizer.encode(text));
+      return;
     }
-  } finally {
-    fs.closeSync(fd);
+    // byte-level ids are the bytes: decoding only checks that they are UTF-8 (and drops a
+    // leading byte-order mark, as decoding the whole file would)
+    if (anywhere) {
+      const bom = first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+      emit(bytes.subarray(bom));
+      first = false;
+      continue;
+    }
+    const cut = safeCut(text);
+    if (cut > 0) emit(tokenizer.encode(text.slice(0, cut)));
+    carry = text.slice(cut);
   }
 }
 
